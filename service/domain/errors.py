@@ -1,0 +1,62 @@
+"""Domain errors. Each carries a stable ``rule`` code that clients may match on."""
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every rule violation; the API maps each subclass to one HTTP status."""
+
+    rule: str = "domain_error"
+    title: str = "Request not allowed"
+
+    def __init__(self, detail: str, *, rule: str | None = None, **extra: object) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        if rule is not None:
+            self.rule = rule
+        self.extra = extra
+
+
+class NotFound(DomainError):
+    rule = "not_found"
+    title = "Not found"
+
+
+class Forbidden(DomainError):
+    rule = "forbidden"
+    title = "Forbidden"
+
+
+class CustomerOnly(Forbidden):
+    rule = "customer_only"
+    title = "Only customers may file requests"
+
+
+class RuleViolation(DomainError):
+    """The request is well-formed but breaks a hosting rule (422)."""
+
+    title = "Hosting rule violated"
+
+
+class Conflict(DomainError):
+    rule = "conflict"
+    title = "Conflict"
+
+
+class DuplicateOpenRequest(Conflict):
+    rule = "duplicate_open_request"
+    title = "A request of this type is already open for this environment"
+
+
+class InvalidTransition(Conflict):
+    rule = "invalid_transition"
+    title = "Action not allowed in the ticket's current status"
+
+
+class PreconditionFailed(DomainError):
+    rule = "precondition_failed"
+    title = "Precondition failed"
+
+
+class IdempotencyMismatch(RuleViolation):
+    rule = "idempotency_key_reused"
+    title = "Idempotency key reused with a different request"
