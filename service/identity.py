@@ -1,0 +1,97 @@
+"""Who is calling: API tokens (stored only as hashes) and the principal they resolve to."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, Select, select, true
+from sqlalchemy.orm import Session
+
+from service.domain.policy import AccountKind
+from service.models import Account, ApiToken, PartnerLink, User, utcnow
+
+TOKEN_PREFIX = "edk_"
+STAFF_ROLES = frozenset({"support", "admin"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str
+    email: str
+    account_id: str
+    account_name: str
+    kind: AccountKind
+    role: str
+
+    @property
+    def is_provider(self) -> bool:
+        return self.kind is AccountKind.PROVIDER
+
+    @property
+    def is_support(self) -> bool:
+        return self.is_provider and self.role in STAFF_ROLES
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def issue_token(session: Session, user: User) -> str:
+    """Create a token for ``user`` and return it; only its hash is stored."""
+    token = new_token()
+    session.add(ApiToken(user_id=user.id, token_hash=hash_token(token), prefix=token[:10]))
+    return token
+
+
+def authenticate(session: Session, token: str) -> Principal | None:
+    if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
+        return None
+    row = session.execute(
+        select(User, Account)
+        .join(ApiToken, ApiToken.user_id == User.id)
+        .join(Account, Account.id == User.account_id)
+        .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
+    ).first()
+    if row is None:
+        return None
+    user, account = row
+    return Principal(
+        user_id=user.id, email=user.email, account_id=account.id, account_name=account.name,
+        kind=AccountKind(account.kind), role=user.role,
+    )
+
+
+def revoke_tokens(session: Session, user: User, prefix: str | None = None) -> int:
+    query = select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+    if prefix:
+        query = query.where(ApiToken.prefix == prefix[:10])
+    tokens = session.scalars(query).all()
+    for token in tokens:
+        token.revoked_at = utcnow()
+    return len(tokens)
+
+
+def visible_accounts(principal: Principal) -> Select[tuple[str]] | None:
+    """Accounts whose objects the principal may read; ``None`` means every account."""
+    if principal.is_provider:
+        return None
+    if principal.kind is AccountKind.PARTNER:
+        return select(PartnerLink.customer_account_id).where(
+            PartnerLink.partner_account_id == principal.account_id
+        )
+    return select(Account.id).where(Account.id == principal.account_id)
+
+
+def visible(principal: Principal, account_column: ColumnElement[str]) -> ColumnElement[bool]:
+    """A WHERE clause for tenant isolation on any table with an account column."""
+    accounts = visible_accounts(principal)
+    if accounts is None:
+        return true()
+    if principal.kind is AccountKind.CUSTOMER:
+        return account_column == principal.account_id
+    return account_column.in_(accounts.scalar_subquery())
