@@ -1,0 +1,238 @@
+"""Use cases on tickets: file, approve, reject, cancel, retry. The API and the workers share them."""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+from typing import Any, Callable
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from service.db import UnitOfWork
+from service.domain import policy
+from service.domain.errors import (
+    DuplicateOpenRequest, Forbidden, IdempotencyMismatch, InvalidTransition, NotFound,
+    PreconditionFailed,
+)
+from service.domain.lifecycle import OPEN_STATUSES, Action, Status
+from service.events import StatusListener, move, record_creation
+from service.identity import Principal, visible
+from service.models import Environment, Ticket
+from service.registry import environment_facts
+
+Publish = Callable[[str], None]
+
+
+def etag(ticket: Ticket) -> str:
+    return f'"{ticket.id}.{ticket.version}"'
+
+
+def request_hash(data: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def load_visible_ticket(session: Session, principal: Principal, ticket_id: str) -> Ticket:
+    ticket = session.scalar(
+        select(Ticket).where(Ticket.id == ticket_id, visible(principal, Ticket.account_id))
+    )
+    if ticket is None:
+        raise NotFound("no such ticket")
+    return ticket
+
+
+def file_ticket(
+    principal: Principal,
+    data: dict[str, Any],
+    *,
+    uow: UnitOfWork,
+    now: datetime,
+    idempotency_key: str | None = None,
+    listener: StatusListener | None = None,
+) -> tuple[Ticket, bool]:
+    """File an upscale or change request; returns the ticket and whether it was created now."""
+    policy.ensure_may_file(principal.kind)
+    digest = request_hash(data)
+    with uow:
+        if idempotency_key:
+            earlier = _replay(uow.session, principal, idempotency_key, digest)
+            if earlier is not None:
+                return earlier, False
+        env = uow.session.scalar(
+            select(Environment).where(
+                Environment.id == data["environment_id"],
+                Environment.account_id == principal.account_id,
+            )
+        )
+        if env is None:
+            raise NotFound("no such environment", errors={"environment_id": ["no such environment"]})
+        _check_rules(uow.session, env, data, now=now)
+        ticket = _new_ticket(principal, env, data, now=now, key=idempotency_key, digest=digest)
+        uow.session.add(ticket)
+        try:
+            uow.session.flush()
+            record_creation(uow.session, ticket, actor_id=principal.user_id, now=now, listener=listener)
+            uow.commit()
+        except IntegrityError:
+            uow.rollback()
+            return _resolve_conflict(uow.session, principal, ticket, idempotency_key, digest), False
+    return ticket, True
+
+
+def _check_rules(session: Session, env: Environment, data: dict[str, Any], *, now: datetime) -> None:
+    facts = environment_facts(env)
+    if data["type"] == policy.TicketType.UPSCALE:
+        period = data.get("period")
+        window = (period["start"], period["end"]) if period else None
+        policy.check_upscale(facts, data["resources"], window, now=now)
+    else:
+        verified = _verification_facts(session, env.account_id, data.get("verified_on"))
+        policy.check_change(facts, data["change"], verified, verified_on_given="verified_on" in data)
+    _ensure_no_open_request(session, env.id, data["type"])
+
+
+def _verification_facts(
+    session: Session, account_id: str, ticket_id: str | None
+) -> policy.VerificationFacts | None:
+    if not ticket_id:
+        return None
+    row = session.execute(
+        select(Ticket, Environment.stage)
+        .join(Environment, Environment.id == Ticket.environment_id)
+        .where(Ticket.id == ticket_id, Ticket.account_id == account_id)
+    ).first()
+    if row is None:
+        return None
+    ticket, stage = row
+    return policy.VerificationFacts(
+        id=ticket.id, account_id=ticket.account_id, type=policy.TicketType(ticket.type),
+        status=ticket.status, stage=policy.Stage(stage), change=ticket.change,
+    )
+
+
+def _open_request(session: Session, environment_id: str, type_: str) -> Ticket | None:
+    return session.scalar(
+        select(Ticket).where(
+            Ticket.environment_id == environment_id,
+            Ticket.type == type_,
+            Ticket.status.in_([s.value for s in OPEN_STATUSES]),
+        )
+    )
+
+
+def _ensure_no_open_request(session: Session, environment_id: str, type_: str) -> None:
+    open_ticket = _open_request(session, environment_id, type_)
+    if open_ticket is not None:
+        raise _duplicate(open_ticket)
+
+
+def _duplicate(open_ticket: Ticket) -> DuplicateOpenRequest:
+    return DuplicateOpenRequest(
+        f"ticket {open_ticket.id} is still {open_ticket.status} for this environment",
+        open_ticket_id=open_ticket.id,
+    )
+
+
+def _new_ticket(
+    principal: Principal, env: Environment, data: dict[str, Any], *, now: datetime,
+    key: str | None, digest: str,
+) -> Ticket:
+    period = data.get("period")
+    return Ticket(
+        type=data["type"], status=Status.PENDING_APPROVAL.value,
+        environment_id=env.id, account_id=env.account_id, requester_id=principal.user_id,
+        summary=data["summary"], resources=data.get("resources"), change=data.get("change"),
+        verified_on=data.get("verified_on"),
+        period_start=period["start"] if period else None,
+        period_end=period["end"] if period else None,
+        idempotency_key=key, request_hash=digest if key else None,
+        created_at=now, updated_at=now,
+    )
+
+
+def _replay(session: Session, principal: Principal, key: str, digest: str) -> Ticket | None:
+    earlier = session.scalar(
+        select(Ticket).where(Ticket.account_id == principal.account_id, Ticket.idempotency_key == key)
+    )
+    if earlier is not None and earlier.request_hash != digest:
+        raise IdempotencyMismatch(
+            "this Idempotency-Key was already used with a different request body",
+            errors={"Idempotency-Key": ["already used with a different request body"]},
+        )
+    return earlier
+
+
+def _resolve_conflict(
+    session: Session, principal: Principal, ticket: Ticket, key: str | None, digest: str
+) -> Ticket:
+    """A concurrent insert won a unique index: replay its key, or name the open ticket."""
+    if key:
+        earlier = _replay(session, principal, key, digest)
+        if earlier is not None:
+            return earlier
+    open_ticket = _open_request(session, ticket.environment_id, ticket.type)
+    if open_ticket is not None:
+        raise _duplicate(open_ticket)
+    raise InvalidTransition("the request conflicted with a concurrent change; try again")
+
+
+def change_status(
+    principal: Principal,
+    ticket_id: str,
+    action: Action,
+    *,
+    uow: UnitOfWork,
+    now: datetime,
+    reason: str | None = None,
+    if_match: str | None = None,
+    listener: StatusListener | None = None,
+    publish: Publish | None = None,
+) -> Ticket:
+    """Approve, reject, cancel or retry a ticket on behalf of a person. Exactly one of several
+    racing callers wins; the others get 409 invalid_transition."""
+    with uow:
+        ticket = load_visible_ticket(uow.session, principal, ticket_id)
+        ensure_may(principal, ticket, action)
+        if if_match is not None and not _etag_matches(if_match, ticket):
+            raise PreconditionFailed("the ticket changed since you read it", etag=etag(ticket))
+        if action is Action.RETRY and ticket.failed_action == "revert":
+            action = Action.RETRY_REVERT
+        move(uow.session, ticket, action, actor_id=principal.user_id, now=now, reason=reason,
+             listener=listener)
+        if action in (Action.RETRY, Action.RETRY_REVERT):
+            ticket.attempts = 0
+            ticket.next_attempt_at = now
+            ticket.reason = None
+        elif action is Action.REJECT:
+            ticket.reason = reason
+        if publish is not None and ticket.status in (Status.APPROVED, Status.REVERTING):
+            uow.after_commit(lambda: publish(ticket.id))
+        try:
+            uow.commit()
+        except StaleDataError:
+            uow.rollback()
+            current = load_visible_ticket(uow.session, principal, ticket_id)
+            raise InvalidTransition(
+                f"the ticket was changed concurrently and is now {current.status}",
+                current_status=current.status,
+            ) from None
+    return ticket
+
+
+STAFF_ACTIONS = frozenset({Action.APPROVE, Action.REJECT, Action.RETRY})
+
+
+def ensure_may(principal: Principal, ticket: Ticket, action: Action) -> None:
+    if action in STAFF_ACTIONS and not principal.is_support:
+        raise Forbidden(f"only support staff may {action.value} tickets", rule="support_only")
+    if action is Action.CANCEL and not (
+        principal.kind is policy.AccountKind.CUSTOMER and principal.account_id == ticket.account_id
+    ):
+        raise Forbidden("only the customer who filed the request may cancel it", rule="customer_only")
+
+
+def _etag_matches(if_match: str, ticket: Ticket) -> bool:
+    tags = [t.strip().removeprefix("W/") for t in if_match.split(",")]
+    return "*" in tags or etag(ticket) in tags
