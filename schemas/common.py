@@ -1,0 +1,63 @@
+"""Shared wire-format pieces: strict loading, safe strings, problem details, pages."""
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate
+
+
+def _no_nul(value: str) -> None:
+    if "\x00" in value:
+        raise ValidationError("must not contain NUL characters")
+
+
+class Text(fields.String):
+    """A string without NUL characters (which no database accepts), with length bounds."""
+
+    def __init__(self, *, min: int = 1, max: int = 2000, **kwargs: Any) -> None:
+        validators = [validate.Length(min=min, max=max), _no_nul]
+        super().__init__(validate=validators, **kwargs)
+
+
+class StrictSchema(Schema):
+    """Request bodies: every unknown or read-only field is named in the error."""
+
+    read_only: tuple[str, ...] = ()
+
+    class Meta:
+        unknown = RAISE
+
+    @pre_load
+    def _refuse_extra_fields(self, data: Any, **_: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        errors = {}
+        for name in data:
+            if name in self.read_only:
+                errors[name] = ["read-only field; it cannot be set by the client"]
+            elif name not in self.load_fields:
+                errors[name] = ["unknown field"]
+        if errors:
+            raise ValidationError(errors)
+        return data
+
+
+class QuerySchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+
+class PageQuerySchema(QuerySchema):
+    limit = fields.Integer(validate=validate.Range(min=1), metadata={
+        "description": "page size; values above 200 are clamped to 200 (default 50)"})
+    cursor = Text(max=512, metadata={"description": "the next_cursor of the previous page"})
+
+
+class ProblemSchema(Schema):
+    type = fields.String(required=True)
+    title = fields.String(required=True)
+    status = fields.Integer(required=True)
+    detail = fields.String()
+    rule = fields.String()
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+    open_ticket_id = fields.String()

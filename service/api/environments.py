@@ -1,0 +1,44 @@
+"""/v1/environments and /v1/me."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from schemas.environments import EnvironmentListQuerySchema, EnvironmentPageSchema, EnvironmentSchema, MeSchema
+from schemas.tickets import EmptyQuerySchema
+from service import queries
+from service.api.docs import document
+from service.api.runtime import principal, runtime, session
+
+blp = Blueprint("environments", __name__, url_prefix="/v1", description="Environments and identity")
+
+
+@blp.route("/environments")
+class EnvironmentCollection(MethodView):
+    @blp.arguments(EnvironmentListQuerySchema, location="query", as_kwargs=True)
+    @blp.response(200, EnvironmentPageSchema)
+    @document(401, 422)
+    def get(self, **args: Any) -> Any:
+        """Environments the caller may see, with their current sizing."""
+        return queries.list_environments(session(), principal(), key=runtime().settings.cursor_key, **args)
+
+
+@blp.route("/environments/<environment_id>")
+class EnvironmentItem(MethodView):
+    @blp.response(200, EnvironmentSchema)
+    @document(401, 404)
+    def get(self, environment_id: str) -> Any:
+        """One environment."""
+        return queries.get_environment(session(), principal(), environment_id)
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @blp.arguments(EmptyQuerySchema, location="query")
+    @blp.response(200, MeSchema)
+    @document(401)
+    def get(self, _args: dict[str, Any]) -> Any:
+        """Who the token belongs to: user, account, kind and role."""
+        return principal()

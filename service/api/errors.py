@@ -1,0 +1,89 @@
+"""One error shape for every error: RFC 9457 problem+json, built here from one table."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, json
+from werkzeug.exceptions import HTTPException
+
+from service.domain import errors as domain
+
+PROBLEM_TYPE = "https://envdesk.dev/problems/"
+
+STATUS_BY_ERROR: tuple[tuple[type[domain.DomainError], int], ...] = (
+    (domain.NotFound, 404),
+    (domain.Forbidden, 403),
+    (domain.Conflict, 409),
+    (domain.PreconditionFailed, 412),
+    (domain.RuleViolation, 422),
+    (domain.DomainError, 422),
+)
+
+RULE_BY_STATUS = {
+    400: "bad_request", 401: "unauthenticated", 404: "not_found", 405: "method_not_allowed",
+    406: "not_acceptable", 413: "payload_too_large", 415: "unsupported_media_type",
+    422: "validation_failed", 428: "precondition_required", 429: "rate_limited",
+}
+
+
+def problem(status: int, title: str, detail: str | None = None, **extra: Any) -> Response:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE + str(extra.get("rule") or RULE_BY_STATUS.get(status, "error")),
+        "title": title,
+        "status": status,
+    }
+    if detail:
+        body["detail"] = detail
+    body.update({k: v for k, v in extra.items() if v is not None})
+    response = Response(json.dumps(body), status=status, mimetype="application/problem+json")
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="envdesk"'
+    return response
+
+
+def flatten(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested messages as {"resources.0.size": ["..."]}."""
+    if isinstance(messages, dict):
+        out: dict[str, list[str]] = {}
+        for key, value in messages.items():
+            name = "body" if key == "_schema" and not prefix else (
+                prefix.rstrip(".") if key == "_schema" else f"{prefix}{key}")
+            out.update(flatten(value, f"{name}." if not isinstance(value, list) else name))
+        return out
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return {prefix.rstrip(".") or "body": list(messages)}
+    return {prefix.rstrip(".") or "body": [str(messages)]}
+
+
+def _validation_errors(exc: HTTPException) -> dict[str, list[str]] | None:
+    messages = (getattr(exc, "data", None) or {}).get("messages")
+    if not messages:
+        return None
+    out: dict[str, list[str]] = {}
+    for location, fields in messages.items():
+        out.update(flatten(fields, "" if location in ("json", "query", "headers") else f"{location}."))
+    return out
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(domain.DomainError)
+    def _domain(exc: domain.DomainError) -> Response:
+        status = next(code for cls, code in STATUS_BY_ERROR if isinstance(exc, cls))
+        return problem(status, exc.title, exc.detail, rule=exc.rule, **exc.extra)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        errors = _validation_errors(exc) if status in (400, 422) else None
+        detail = exc.description
+        if errors:
+            detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
+        response = problem(status, exc.name, detail, rule=RULE_BY_STATUS.get(status), errors=errors)
+        if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
+            response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+        return response
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        app.logger.exception("unhandled error")
+        return problem(500, "Internal Server Error", "an unexpected error occurred")

@@ -1,0 +1,62 @@
+"""What the web process needs per request: settings, database sessions, the caller, the clock."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Callable
+
+from flask import current_app, g
+from sqlalchemy.orm import Session, sessionmaker
+
+from service.config import Settings
+from service.db import UnitOfWork, make_engine, make_session_factory
+from service.events import StatusListener
+from service.identity import Principal
+
+
+@dataclass
+class Runtime:
+    """Adapters of the web process, built once at start-up."""
+
+    settings: Settings
+    sessions: sessionmaker[Session]
+    read_sessions: sessionmaker[Session]
+    publish: Callable[[str], None] | None = None
+    listener: StatusListener | None = None
+    clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    broker_probe: Callable[[], bool] | None = None
+
+
+def runtime() -> Runtime:
+    return current_app.extensions["envdesk"]
+
+
+def session() -> Session:
+    """The request's read session, closed at teardown."""
+    if "db_session" not in g:
+        g.db_session = runtime().read_sessions()
+    return g.db_session
+
+
+def uow() -> UnitOfWork:
+    return UnitOfWork(runtime().sessions)
+
+
+def now() -> datetime:
+    return runtime().clock()
+
+
+def principal() -> Principal:
+    return g.principal
+
+
+def close_session(_exc: BaseException | None = None) -> None:
+    db_session = g.pop("db_session", None)
+    if db_session is not None:
+        db_session.close()
+
+
+def build_runtime(settings: Settings, **adapters: object) -> Runtime:
+    engine = make_engine(settings.database_url)
+    return Runtime(settings=settings, sessions=make_session_factory(engine),
+                   read_sessions=make_session_factory(engine, read_only=True), **adapters)  # type: ignore[arg-type]
