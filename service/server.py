@@ -1,0 +1,43 @@
+"""gunicorn, embedded: `envdesk serve` runs the API under it."""
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from service.config import Settings
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, options: dict[str, Any], settings: Settings) -> None:
+        self.options = options
+        self.settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from service.wsgi import build_app
+
+        return build_app(self.settings)
+
+
+def gunicorn_options(*, host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread" if threads > 1 else "sync",
+        "graceful_timeout": 30,
+        "timeout": 60,
+        "keepalive": 5,
+        "accesslog": None,
+        "errorlog": "-",
+        "max_requests": 0,
+    }
+
+
+def run_gunicorn(settings: Settings, *, host: str, port: int, workers: int, threads: int) -> None:
+    _Gunicorn(gunicorn_options(host=host, port=port, workers=workers, threads=threads), settings).run()
