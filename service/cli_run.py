@@ -1,12 +1,29 @@
-"""`envdesk serve` and the other long-running processes."""
+"""`envdesk serve`, `worker`, `beat` and `provisioning-sim`: the long-running processes."""
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from pathlib import Path
+from typing import Callable
 
 import click
 
 from service.config import Settings
+from service.routing import ALL_QUEUES, NON_PROD_QUEUES, PROD_QUEUES
+
+QUEUE_GROUPS = {"prod": PROD_QUEUES, "non-prod": NON_PROD_QUEUES}
+
+
+def _queues(value: str | None) -> list[str]:
+    if not value:
+        return list(ALL_QUEUES)
+    names: list[str] = []
+    for part in (p.strip() for p in value.split(",") if p.strip()):
+        names += QUEUE_GROUPS.get(part, (part,))
+    unknown = [n for n in names if n not in ALL_QUEUES]
+    if unknown:
+        raise click.BadParameter(f"unknown queue(s) {', '.join(unknown)}; known: "
+                                 f"{', '.join(ALL_QUEUES)} or the groups prod, non-prod")
+    return names
 
 
 def register(cli: click.Group, *, settings: Callable[[], Settings]) -> None:
@@ -20,3 +37,67 @@ def register(cli: click.Group, *, settings: Callable[[], Settings]) -> None:
         from service.server import run_gunicorn
 
         run_gunicorn(settings(), host=host, port=port, workers=workers, threads=threads)
+
+    @cli.command("worker", help="Run a Celery worker; consumes every queue unless -Q names some "
+                 "(queue names, or the groups 'prod' and 'non-prod').")
+    @click.option("-Q", "--queues", help="comma-separated queues or groups")
+    @click.option("-c", "--concurrency", type=int, help="worker processes (default: CPU count)")
+    @click.option("-n", "--hostname", default="envdesk@%h", show_default=True)
+    @click.option("--loglevel", default="INFO", show_default=True)
+    def worker(queues: str | None, concurrency: int | None, hostname: str, loglevel: str) -> None:
+        from workers.app import make_celery
+
+        conf = settings()
+        if not conf.provisioning_token:
+            raise click.ClickException("PROVISIONING_TOKEN is not set")
+        argv = ["worker", "-Q", ",".join(_queues(queues)), "-n", hostname, "--loglevel", loglevel,
+                "--without-gossip", "--without-mingle"]
+        if concurrency:
+            argv += ["--concurrency", str(concurrency)]
+        make_celery(conf).worker_main(argv)
+
+    @cli.command("beat", help="Schedule the sweep: reverts due, lost hand-offs, webhooks due.")
+    @click.option("--loglevel", default="INFO", show_default=True)
+    def beat(loglevel: str) -> None:
+        from workers.app import make_celery
+
+        conf = settings()
+        conf.home.mkdir(parents=True, exist_ok=True)
+        make_celery(conf).start(["beat", "--loglevel", loglevel,
+                                 "--schedule", str(conf.home / "celerybeat-schedule")])
+
+    @cli.command("provisioning-sim", help="Serve a provisioning API simulator (SPEC section 5).")
+    @click.option("--host", default="127.0.0.1", show_default=True)
+    @click.option("--port", default=8081, show_default=True, type=int)
+    @click.option("--latency", default=0.0, show_default=True, type=float,
+                  help="seconds an operation takes to finish")
+    @click.option("--failure-rate", default=0.0, show_default=True, type=float,
+                  help="fraction of requests answered 503/429")
+    @click.option("--terminal-failure-rate", default=0.0, show_default=True, type=float,
+                  help="fraction of operations that end failed")
+    @click.option("--response-delay", default=0.0, show_default=True, type=float,
+                  help="seconds every response is held (a hanging provider)")
+    def provisioning_sim(host: str, port: int, latency: float, failure_rate: float,
+                         terminal_failure_rate: float, response_delay: float) -> None:
+        from service.provisioning_sim import SimSettings, check_settings, serve
+
+        sim = SimSettings(token=settings().provisioning_token or None, latency=latency,
+                          failure_rate=failure_rate, terminal_failure_rate=terminal_failure_rate,
+                          response_delay=response_delay)
+        try:
+            check_settings(sim)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from exc
+        serve(host, port, sim)
+
+    @cli.command("up", help="Run API, worker, beat and the provisioning simulator on the embedded "
+                 "defaults (SQLite, filesystem broker); seeds demo accounts on first start.")
+    @click.option("--host", default="127.0.0.1", show_default=True)
+    @click.option("--port", default=8080, show_default=True, type=int)
+    @click.option("--sim-port", default=8081, show_default=True, type=int)
+    @click.option("--home", default=lambda: os.environ.get("ENVDESK_HOME", "var"), show_default="var",
+                  type=click.Path(file_okay=False, path_type=Path), help="where data is kept")
+    def up(host: str, port: int, sim_port: int, home: Path) -> None:
+        from service.up import run_all
+
+        raise SystemExit(run_all(home=home, host=host, port=port, sim_port=sim_port))

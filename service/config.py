@@ -16,6 +16,12 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
+def _routes(env: Mapping[str, str]) -> dict[str, str]:
+    """Per-route provisioning targets: PROVISIONING_URL_<TYPE>_<STAGE>, e.g. PROVISIONING_URL_CHANGE_PROD."""
+    prefix = "PROVISIONING_URL_"
+    return {k[len(prefix):].lower(): v.rstrip("/") for k, v in env.items() if k.startswith(prefix)}
+
+
 def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
@@ -35,7 +41,16 @@ class Settings:
     webhook_secret: str = ""
     webhook_max_attempts: int = 10
     max_body_bytes: int = 64 * 1024
-    queues: Mapping[str, str] = field(default_factory=dict)
+    routes: Mapping[str, str] = field(default_factory=dict)
+    # Worker timing, in the order that keeps redelivery safe (checked in workers/app.py):
+    # provisioning read timeout < task soft limit < hard limit < lease < broker visibility timeout.
+    task_soft_time_limit: float = 30.0
+    task_hard_time_limit: float = 45.0
+    lease_seconds: float = 60.0
+    visibility_timeout: float = 300.0
+    retry_cap_seconds: float = 60.0
+    poll_interval: float = 1.0
+    sweep_interval: float = 2.0
 
     @property
     def cursor_key(self) -> bytes:
@@ -66,4 +81,12 @@ class Settings:
             webhook_secret=env.get("WEBHOOK_SECRET", ""),
             webhook_max_attempts=int(env.get("WEBHOOK_MAX_ATTEMPTS", "10")),
             max_body_bytes=int(env.get("MAX_BODY_BYTES", str(64 * 1024))),
+            routes=_routes(env),
+            task_soft_time_limit=float(env.get("TASK_SOFT_TIME_LIMIT", "30")),
+            task_hard_time_limit=float(env.get("TASK_HARD_TIME_LIMIT", "45")),
+            lease_seconds=float(env.get("TASK_LEASE_SECONDS", "60")),
+            visibility_timeout=float(env.get("BROKER_VISIBILITY_TIMEOUT", "300")),
+            retry_cap_seconds=float(env.get("RETRY_CAP_SECONDS", "60")),
+            poll_interval=float(env.get("POLL_INTERVAL", "1")),
+            sweep_interval=float(env.get("SWEEP_INTERVAL", "2")),
         )

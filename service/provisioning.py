@@ -60,12 +60,13 @@ class ProvisioningClient:
         )
 
     def submit(
-        self, *, ticket_id: str, action: str, environment: Mapping, request: Mapping
+        self, *, ticket_id: str, action: str, environment: Mapping, request: Mapping,
+        round: int = 1,
     ) -> Operation:
         body = operation_body(
             ticket_id=ticket_id, action=action, environment=environment, request=request
         )
-        headers = {"Idempotency-Key": idempotency_key(ticket_id, action)}
+        headers = {"Idempotency-Key": idempotency_key(ticket_id, action, round)}
         data = self._http.post_json("/v1/operations", body, headers=headers)
         return parse_operation(data)
 
@@ -82,8 +83,12 @@ class ProvisioningClient:
         self._http.close()
 
 
-def idempotency_key(ticket_id: str, action: str) -> str:
-    return f"{ticket_id}:{action}"
+def idempotency_key(ticket_id: str, action: str, round: int = 1) -> str:
+    """``{ticket_id}:{action}``, stable across every retry and redelivery of one round.
+
+    Only support's explicit retry of a failed ticket starts a new round (``:2``, ``:3``...):
+    provisioning keeps answering a reused key with the operation that already failed."""
+    return f"{ticket_id}:{action}" if round <= 1 else f"{ticket_id}:{action}:{round}"
 
 
 def operation_body(

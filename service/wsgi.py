@@ -6,12 +6,16 @@ from flask import Flask
 from service.api import create_app
 from service.api.runtime import build_runtime
 from service.config import Settings
+from service.notifications import WebhookOutbox
+from service.queue import Publisher, client_app
 
 
 def build_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
-    return create_app(settings, build_runtime(settings))
-
+    publisher = Publisher(client_app(settings), settings)
+    listener = WebhookOutbox(settings.webhook_urls) if settings.webhook_urls else None
+    return create_app(settings, build_runtime(
+        settings, dispatch=publisher, listener=listener, broker_probe=publisher.ping))
 
 
 def __getattr__(name: str) -> Flask:  # `gunicorn service.wsgi:application`

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from service.config import Settings
 from service.db import UnitOfWork, make_engine, make_session_factory
 from service.events import StatusListener
+from service.handoff import Dispatch
 from service.identity import Principal
 
 
@@ -21,7 +22,7 @@ class Runtime:
     settings: Settings
     sessions: sessionmaker[Session]
     read_sessions: sessionmaker[Session]
-    publish: Callable[[str], None] | None = None
+    dispatch: Dispatch | None = None
     listener: StatusListener | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
     broker_probe: Callable[[], bool] | None = None

@@ -1,0 +1,67 @@
+"""The worker process's adapters, built once per process (after the prefork)."""
+from __future__ import annotations
+
+import functools
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
+
+from celery import Celery
+
+from service import webhooks
+from service.config import Settings
+from service.db import UnitOfWork, make_engine, make_session_factory
+from service.notifications import WebhookOutbox
+from service.pipeline import Timing
+from service.provisioning import ProvisioningClient
+from service.queue import Publisher, client_app
+from service.routing import route_for
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass
+class WorkerContext:
+    settings: Settings
+    publisher: Publisher
+    uow: Callable[[], UnitOfWork]
+    listener: WebhookOutbox | None
+    timing: Timing
+    clock: Callable[[], datetime] = utcnow
+    _clients: dict[str, ProvisioningClient] = field(default_factory=dict)
+
+    def client_for(self, ticket_type: str, stage: str) -> ProvisioningClient:
+        target = route_for(ticket_type, stage, self.settings).target
+        if target not in self._clients:
+            self._clients[target] = ProvisioningClient(
+                target, self.settings.provisioning_token,
+                connect_timeout=self.settings.provisioning_connect_timeout,
+                read_timeout=self.settings.provisioning_read_timeout)
+        return self._clients[target]
+
+    def send_webhook(self, url: str, body: bytes) -> None:
+        webhooks.deliver(url, body, self.settings.webhook_secret, now=int(time.time()))
+
+
+def build_context(settings: Settings, app: Celery | None = None) -> WorkerContext:
+    sessions = make_session_factory(make_engine(settings.database_url, pool_size=2, max_overflow=2)
+                                    if not settings.embedded else make_engine(settings.database_url))
+    return WorkerContext(
+        settings=settings,
+        publisher=Publisher(app or client_app(settings), settings),
+        uow=lambda: UnitOfWork(sessions),
+        listener=WebhookOutbox(settings.webhook_urls) if settings.webhook_urls else None,
+        timing=Timing(lease=settings.lease_seconds, poll_interval=settings.poll_interval,
+                      retry_cap=settings.retry_cap_seconds,
+                      max_attempts=settings.provisioning_max_attempts),
+    )
+
+
+@functools.cache
+def context() -> WorkerContext:
+    from celery import current_app
+
+    return build_context(Settings.from_env(), current_app)

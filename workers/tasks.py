@@ -1,0 +1,48 @@
+"""Thin tasks: receive ids, call one use case. Running one twice is harmless."""
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from service.notifications import claim_due_deliveries, deliver
+from service.pipeline import advance_ticket
+from service.queue import DELIVER_WEBHOOK_TASK, PROVISION_TASK, SWEEP_TASK
+from service.sweep import sweep
+from workers.context import context
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name=PROVISION_TASK, ignore_result=True)
+def provision(ticket_id: str) -> str:
+    ctx = context()
+    outcome = advance_ticket(ticket_id, uow=ctx.uow(), client_for=ctx.client_for, clock=ctx.clock,
+                             timing=ctx.timing, dispatch=ctx.publisher, listener=ctx.listener)
+    log.info("ticket %s: %s", ticket_id, outcome)
+    return outcome
+
+
+@shared_task(name=SWEEP_TASK, ignore_result=True)
+def sweep_due_work() -> dict[str, int]:
+    ctx = context()
+    report = sweep(uow=ctx.uow(), now=ctx.clock(), lease=ctx.settings.lease_seconds,
+                   dispatch=ctx.publisher, listener=ctx.listener,
+                   deliver_webhooks=lambda: _publish_webhooks(ctx))
+    if report.reverts_started or report.republished or report.webhooks_due:
+        log.info("sweep: %s", report)
+    return report.__dict__
+
+
+def _publish_webhooks(ctx) -> int:  # type: ignore[no-untyped-def]
+    ids = claim_due_deliveries(ctx.uow(), now=ctx.clock(), lease=ctx.settings.lease_seconds)
+    for delivery_id in ids:
+        ctx.publisher.webhook(delivery_id)
+    return len(ids)
+
+
+@shared_task(name=DELIVER_WEBHOOK_TASK, ignore_result=True)
+def deliver_webhook(delivery_id: str) -> str:
+    ctx = context()
+    return deliver(delivery_id, uow=ctx.uow(), send=ctx.send_webhook, clock=ctx.clock,
+                   max_attempts=ctx.settings.webhook_max_attempts)
