@@ -4,7 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -19,11 +19,10 @@ from service.domain.errors import (
 )
 from service.domain.lifecycle import OPEN_STATUSES, Action, Status
 from service.events import StatusListener, move, record_creation
+from service.handoff import Dispatch, hand_off
 from service.identity import Principal, visible
 from service.models import Environment, Ticket
 from service.registry import environment_facts
-
-Publish = Callable[[str], None]
 
 
 def etag(ticket: Ticket) -> str:
@@ -68,7 +67,14 @@ def file_ticket(
         )
         if env is None:
             raise NotFound("no such environment", errors={"environment_id": ["no such environment"]})
-        _check_rules(uow.session, env, data, now=now)
+        try:
+            _check_rules(uow.session, env, data, now=now)
+        except DuplicateOpenRequest:
+            # A concurrent request with this key may have committed since _replay looked.
+            earlier = _replay(uow.session, principal, idempotency_key, digest) if idempotency_key else None
+            if earlier is None:
+                raise
+            return earlier, False
         ticket = _new_ticket(principal, env, data, now=now, key=idempotency_key, digest=digest)
         uow.session.add(ticket)
         try:
@@ -188,7 +194,7 @@ def change_status(
     reason: str | None = None,
     if_match: str | None = None,
     listener: StatusListener | None = None,
-    publish: Publish | None = None,
+    dispatch: Dispatch | None = None,
 ) -> Ticket:
     """Approve, reject, cancel or retry a ticket on behalf of a person. Exactly one of several
     racing callers wins; the others get 409 invalid_transition."""
@@ -203,12 +209,13 @@ def change_status(
              listener=listener)
         if action in (Action.RETRY, Action.RETRY_REVERT):
             ticket.attempts = 0
-            ticket.next_attempt_at = now
             ticket.reason = None
+            ticket.operation_id = None
+            ticket.round += 1
         elif action is Action.REJECT:
             ticket.reason = reason
-        if publish is not None and ticket.status in (Status.APPROVED, Status.REVERTING):
-            uow.after_commit(lambda: publish(ticket.id))
+        if ticket.status in (Status.APPROVED, Status.REVERTING):
+            hand_off(uow, ticket, now=now, dispatch=dispatch)
         try:
             uow.commit()
         except StaleDataError:

@@ -80,11 +80,11 @@ def _status_view(action: Action, summary: str, *codes: int) -> type[MethodView]:
     class StatusChange(MethodView):
         @blp.arguments(IfMatchHeaderSchema, location="headers", as_kwargs=True)
         @blp.response(200, TicketSchema, headers={"ETag": {"schema": {"type": "string"}}})
-        @document(401, 403, 404, 409, *codes)
+        @document(401, 403, 404, 409, 415, *codes)
         def post(self, ticket_id: str, if_match: str | None = None) -> Any:
             return _with_etag(tickets.change_status(
                 principal(), ticket_id, action, uow=uow(), now=now(), if_match=if_match,
-                listener=runtime().listener, publish=runtime().publish))
+                listener=runtime().listener, dispatch=runtime().dispatch))
 
     StatusChange.post.__doc__ = summary
     StatusChange.__name__ = f"Ticket{action.value.title()}"
