@@ -19,8 +19,13 @@ def _settings() -> Settings:
     return Settings.from_env()
 
 
+@functools.cache
+def _sessions(database_url: str) -> Any:
+    return make_session_factory(make_engine(database_url))
+
+
 def _uow() -> UnitOfWork:
-    return UnitOfWork(make_session_factory(make_engine(_settings().database_url)))
+    return UnitOfWork(_sessions(_settings().database_url))
 
 
 def _emit(obj: dict[str, Any]) -> None:
@@ -133,9 +138,13 @@ def token_revoke(email: str, prefix: str | None) -> None:
 
 from service import cli_env  # noqa: E402  (registers `envdesk env ...`)
 from service import cli_run  # noqa: E402  (registers `envdesk serve` and friends)
+from service import cli_health  # noqa: E402  (registers `envdesk worker-ping`)
+from service import cli_openapi  # noqa: E402  (registers `envdesk openapi`)
 
 cli_env.register(cli, uow=_uow, emit=_emit, pairs=_pairs, domain_errors=_domain_errors)
 cli_run.register(cli, settings=_settings)
+cli_health.register(cli, settings=_settings)
+cli_openapi.register(cli)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -57,16 +57,19 @@ def _validate(item: Any) -> dict[str, Any]:
 def import_environments(lines: IO[str], *, uow: UnitOfWork) -> ImportSummary:
     summary = ImportSummary()
     rows: dict[tuple[str, str], dict[str, Any]] = {}
+    first_line: dict[str, int] = {}
     for number, parsed in _parse(lines):
         if isinstance(parsed, str):
             summary.errors.append(parsed)
         else:
             rows[(parsed["account_id"], parsed["name"])] = parsed
+            first_line.setdefault(parsed["account_id"], number)
     with uow:
         accounts = {a for a in uow.session.scalars(
             select(Account.id).where(Account.kind == "customer",
                                      Account.id.in_({k[0] for k in rows})))}
-        summary.errors += [f"unknown customer account {acc}" for acc in {k[0] for k in rows} - accounts]
+        summary.errors += [f"line {first_line[acc]}: unknown customer account {acc}"
+                           for acc in sorted(set(first_line) - accounts, key=first_line.get)]
         if summary.errors:
             return summary
         existing = _existing(uow, accounts)

@@ -37,10 +37,17 @@ def _pg_database(name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def pg_url(worker_id: str) -> str:
-    url = _pg_database(f"envdesk_test_{worker_id}")
+def pg_url(worker_id: str) -> Iterator[str]:
+    # One database per pytest process: concurrent runs (several engineers, CI jobs) on the same
+    # server must not drop or truncate each other's database.
+    name = f"envdesk_test_{worker_id}_{os.getpid()}"
+    url = _pg_database(name)
     upgrade(url)
-    return url
+    yield url
+    admin = make_engine(normalize_database_url(f"{PG_SERVER}/postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -157,3 +164,23 @@ def change_body(env_id: str, **overrides: Any) -> dict[str, Any]:
 
 def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=timezone.utc)
+
+
+# --- e2e figures: fault tests record measurements (user_properties, so they survive xdist) ---
+# and the terminal summary prints them, so CI output shows them.
+
+_E2E_FIGURES: list[dict[str, Any]] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        _E2E_FIGURES.extend(value for key, value in report.user_properties if key == "e2e_figure")
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not _E2E_FIGURES:
+        return
+    terminalreporter.section("e2e figures")
+    for row in sorted(_E2E_FIGURES, key=lambda r: r["test"]):
+        values = ", ".join(f"{k}={v}" for k, v in row.items() if k not in ("test", "figure"))
+        terminalreporter.write_line(f"{row['figure']:<38} {values}")
