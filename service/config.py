@@ -52,6 +52,13 @@ class Settings:
     poll_interval: float = 1.0
     sweep_interval: float = 2.0
 
+    def problems(self) -> list[str]:
+        """Settings that cannot work together; processes refuse to start with any of these."""
+        found = []
+        if self.webhook_urls and not self.webhook_secret:
+            found.append("WEBHOOK_SECRET is required when WEBHOOK_URLS is set")
+        return found
+
     @property
     def cursor_key(self) -> bytes:
         seed = self.secret_key or f"envdesk-cursor:{self.database_url}"

@@ -12,6 +12,8 @@ from service.queue import Publisher, client_app
 
 def build_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
+    if settings.problems():
+        raise RuntimeError("; ".join(settings.problems()))
     publisher = Publisher(client_app(settings), settings)
     listener = WebhookOutbox(settings.webhook_urls) if settings.webhook_urls else None
     return create_app(settings, build_runtime(

@@ -21,12 +21,17 @@ def check_timing(settings: Settings) -> None:
     for (a, x), (b, y) in zip(chain, chain[1:]):
         if not x < y:
             raise ValueError(f"{a} ({x}) must be less than {b} ({y})")
-    if not settings.retry_cap_seconds < settings.visibility_timeout:
-        raise ValueError("RETRY_CAP_SECONDS must be less than BROKER_VISIBILITY_TIMEOUT")
+    for name, countdown in (("RETRY_CAP_SECONDS", settings.retry_cap_seconds),
+                            ("POLL_INTERVAL", settings.poll_interval)):
+        if not countdown < settings.visibility_timeout:
+            raise ValueError(f"{name} ({countdown}) must be less than BROKER_VISIBILITY_TIMEOUT "
+                             f"({settings.visibility_timeout})")
 
 
 def make_celery(settings: Settings) -> Celery:
     check_timing(settings)
+    if settings.problems():
+        raise ValueError("; ".join(settings.problems()))
     app = Celery("envdesk", include=["workers.tasks"])
     app.conf.update(celery_config(settings))
     app.conf.update(
