@@ -23,7 +23,9 @@ def broker_options(settings: Settings) -> dict[str, Any]:
     if settings.broker_url.startswith("filesystem://"):
         folder = Path(settings.broker_url.removeprefix("filesystem://") or settings.home / "broker")
         folder.mkdir(parents=True, exist_ok=True)
-        return {"data_folder_in": str(folder), "data_folder_out": str(folder), "store_processed": False}
+        (folder / "control").mkdir(exist_ok=True)
+        return {"data_folder_in": str(folder), "data_folder_out": str(folder), "store_processed": False,
+                "control_folder": str(folder / "control")}
     return {
         # A message not acked within this time is handed to another worker: it must exceed
         # the hard time limit and every countdown we schedule (see workers.app.check_timing).
