@@ -9,6 +9,13 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_loa
 def _no_nul(value: str) -> None:
     if "\x00" in value:
         raise ValidationError("must not contain NUL characters")
+    if has_surrogate(value):
+        raise ValidationError("must be valid Unicode (no unpaired surrogates)")
+
+
+def has_surrogate(value: str) -> bool:
+    """Unpaired surrogates (JSON "\\ud800") cannot be encoded as UTF-8 for any database."""
+    return any("\ud800" <= char <= "\udfff" for char in value)
 
 
 class Text(fields.String):
@@ -50,7 +57,9 @@ class QuerySchema(Schema):
 class PageQuerySchema(QuerySchema):
     limit = fields.Integer(validate=validate.Range(min=1), metadata={
         "description": "page size; values above 200 are clamped to 200 (default 50)"})
-    cursor = Text(max=512, metadata={"description": "the next_cursor of the previous page"})
+    cursor = fields.String(
+        validate=[validate.Length(min=1, max=512), validate.Regexp(r"^[A-Za-z0-9_-]+$")],
+        metadata={"description": "the next_cursor of the previous page (URL-safe base64)"})
 
 
 class ProblemSchema(Schema):

@@ -1,12 +1,13 @@
 """Tickets, their audit events and comments on the wire."""
 from __future__ import annotations
 
+import math
 from datetime import timezone
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from schemas.common import PageQuerySchema, QuerySchema, StrictSchema, Text
+from schemas.common import PageQuerySchema, QuerySchema, StrictSchema, Text, has_surrogate
 from service.domain.lifecycle import Status
 from service.domain.policy import CHANGE_KINDS, COMPONENTS, SIZES, TicketType
 
@@ -28,8 +29,10 @@ def _check_json(value: Any, *, depth: int) -> None:
     if depth > 5:
         raise ValidationError("nested too deeply (at most 5 levels)")
     if isinstance(value, str):
-        if "\x00" in value or len(value) > 4000:
-            raise ValidationError("strings must be under 4000 characters, without NUL")
+        if "\x00" in value or len(value) > 4000 or has_surrogate(value):
+            raise ValidationError("strings must be valid Unicode under 4000 characters, without NUL")
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValidationError("numbers must be finite (no NaN or Infinity)")
     elif isinstance(value, dict):
         for key, item in value.items():
             _check_json(key, depth=depth + 1)
@@ -51,7 +54,8 @@ class PeriodSchema(StrictSchema):
 
 class ChangeSchema(StrictSchema):
     kind = fields.String(required=True, validate=validate.OneOf(CHANGE_KINDS))
-    parameters = fields.Dict(keys=fields.String(), required=True, validate=_check_parameters)
+    parameters = fields.Dict(keys=fields.String(), required=True, validate=_check_parameters,
+                             metadata={"minProperties": 1, "maxProperties": 100})
 
 
 class TicketCreateSchema(StrictSchema):

@@ -1,9 +1,10 @@
 """OpenAPI documentation of the error responses each operation can return."""
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any, Callable
 
-from flask_smorest import Blueprint
+from flask_smorest import Api, Blueprint
 
 DESCRIPTIONS = {
     304: "Not modified",
@@ -22,9 +23,22 @@ DESCRIPTIONS = {
 
 def _problem(code: int) -> dict[str, Any]:
     return {
-        "description": DESCRIPTIONS[code],
+        "description": DESCRIPTIONS.get(code) or HTTPStatus(code).phrase,
         "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
     }
+
+
+class ProblemApi(Api):
+    """flask-smorest's Api, with the error responses it documents by itself (such as the 422 of
+    ``@blp.arguments``) in problem+json, and no catch-all ``default``: each operation lists its
+    own error codes through ``document``."""
+
+    DEFAULT_ERROR_RESPONSE_NAME = None
+
+    def _register_responses(self) -> None:
+        for status in HTTPStatus:
+            if status >= 400:
+                self.spec.components.response(status.name, _problem(status), lazy=True)
 
 
 CREATED_TICKET_LINKS = {

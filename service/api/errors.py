@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, Response, json
+from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
 from service.domain import errors as domain
@@ -82,6 +82,13 @@ def register(app: Flask) -> None:
         if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
             response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
         return response
+
+    @app.errorhandler(RecursionError)
+    def _too_deep(exc: RecursionError) -> Response:
+        # json.loads raises RecursionError (not a decode error) on absurdly nested bodies.
+        if not request.content_length and not request.headers.get("Transfer-Encoding"):
+            return _unexpected(exc)
+        return problem(400, "Bad Request", "the JSON body is nested too deeply", rule="bad_request")
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

@@ -1,0 +1,293 @@
+"""Who may do what to whose objects: one literal table, checked row by row on both databases.
+
+Each row is (principal, method, path template, owner of the object, expected status, expected rule).
+The owner is "A" or "B" (customer A's or customer B's ticket or environment) or "-" for a
+collection. A second test fails when the app grows an endpoint that has no row here."""
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+from service import operators
+from service.api import create_app
+from service.config import Settings
+from service.db import UnitOfWork, make_engine, make_session_factory
+from service.domain.lifecycle import Action
+from service.events import move
+from service.models import Base, Ticket
+from tests.conftest import BACKENDS, World, build_world, upscale_body
+
+PRINCIPALS = ("customer_a", "customer_b", "partner_linked", "partner_unlinked", "support")
+TICKET = "/v1/tickets/{ticket_id}"
+ENV = "/v1/environments/{environment_id}"
+
+# principal,          method, path,                    owner, status, rule
+MATRIX: list[tuple[str, str, str, str, int, str | None]] = [
+    # -- collections: everyone may list what they can see ----------------------------------
+    ("customer_a",       "GET",  "/v1/tickets",            "-", 200, None),
+    ("customer_b",       "GET",  "/v1/tickets",            "-", 200, None),
+    ("partner_linked",   "GET",  "/v1/tickets",            "-", 200, None),
+    ("partner_unlinked", "GET",  "/v1/tickets",            "-", 200, None),
+    ("support",          "GET",  "/v1/tickets",            "-", 200, None),
+    ("anonymous",        "GET",  "/v1/tickets",            "-", 401, "unauthenticated"),
+    ("customer_a",       "GET",  "/v1/environments",       "-", 200, None),
+    ("customer_b",       "GET",  "/v1/environments",       "-", 200, None),
+    ("partner_linked",   "GET",  "/v1/environments",       "-", 200, None),
+    ("partner_unlinked", "GET",  "/v1/environments",       "-", 200, None),
+    ("support",          "GET",  "/v1/environments",       "-", 200, None),
+    ("anonymous",        "GET",  "/v1/environments",       "-", 401, "unauthenticated"),
+    ("customer_a",       "GET",  "/v1/me",                 "-", 200, None),
+    ("customer_b",       "GET",  "/v1/me",                 "-", 200, None),
+    ("partner_linked",   "GET",  "/v1/me",                 "-", 200, None),
+    ("partner_unlinked", "GET",  "/v1/me",                 "-", 200, None),
+    ("support",          "GET",  "/v1/me",                 "-", 200, None),
+    ("anonymous",        "GET",  "/v1/me",                 "-", 401, "unauthenticated"),
+    # -- filing: customers for their own environments only; partners and staff never -------
+    ("customer_a",       "POST", "/v1/tickets",            "A", 201, None),
+    ("customer_a",       "POST", "/v1/tickets",            "B", 404, "not_found"),
+    ("customer_b",       "POST", "/v1/tickets",            "A", 404, "not_found"),
+    ("customer_b",       "POST", "/v1/tickets",            "B", 201, None),
+    ("partner_linked",   "POST", "/v1/tickets",            "A", 403, "customer_only"),
+    ("partner_linked",   "POST", "/v1/tickets",            "B", 403, "customer_only"),
+    ("partner_unlinked", "POST", "/v1/tickets",            "A", 403, "customer_only"),
+    ("partner_unlinked", "POST", "/v1/tickets",            "B", 403, "customer_only"),
+    ("support",          "POST", "/v1/tickets",            "A", 403, "customer_only"),
+    ("support",          "POST", "/v1/tickets",            "B", 403, "customer_only"),
+    ("anonymous",        "POST", "/v1/tickets",            "A", 401, "unauthenticated"),
+    # -- one ticket -------------------------------------------------------------------------
+    ("customer_a",       "GET",  TICKET,                   "A", 200, None),
+    ("customer_a",       "GET",  TICKET,                   "B", 404, "not_found"),
+    ("customer_b",       "GET",  TICKET,                   "A", 404, "not_found"),
+    ("customer_b",       "GET",  TICKET,                   "B", 200, None),
+    ("partner_linked",   "GET",  TICKET,                   "A", 200, None),
+    ("partner_linked",   "GET",  TICKET,                   "B", 404, "not_found"),
+    ("partner_unlinked", "GET",  TICKET,                   "A", 404, "not_found"),
+    ("partner_unlinked", "GET",  TICKET,                   "B", 404, "not_found"),
+    ("support",          "GET",  TICKET,                   "A", 200, None),
+    ("support",          "GET",  TICKET,                   "B", 200, None),
+    ("anonymous",        "GET",  TICKET,                   "A", 401, "unauthenticated"),
+    # -- approve: support only --------------------------------------------------------------
+    ("customer_a",       "POST", TICKET + "/approve",      "A", 403, "support_only"),
+    ("customer_a",       "POST", TICKET + "/approve",      "B", 404, "not_found"),
+    ("customer_b",       "POST", TICKET + "/approve",      "A", 404, "not_found"),
+    ("customer_b",       "POST", TICKET + "/approve",      "B", 403, "support_only"),
+    ("partner_linked",   "POST", TICKET + "/approve",      "A", 403, "support_only"),
+    ("partner_linked",   "POST", TICKET + "/approve",      "B", 404, "not_found"),
+    ("partner_unlinked", "POST", TICKET + "/approve",      "A", 404, "not_found"),
+    ("partner_unlinked", "POST", TICKET + "/approve",      "B", 404, "not_found"),
+    ("support",          "POST", TICKET + "/approve",      "A", 200, None),
+    ("support",          "POST", TICKET + "/approve",      "B", 200, None),
+    ("anonymous",        "POST", TICKET + "/approve",      "A", 401, "unauthenticated"),
+    # -- reject: support only ---------------------------------------------------------------
+    ("customer_a",       "POST", TICKET + "/reject",       "A", 403, "support_only"),
+    ("customer_a",       "POST", TICKET + "/reject",       "B", 404, "not_found"),
+    ("customer_b",       "POST", TICKET + "/reject",       "A", 404, "not_found"),
+    ("customer_b",       "POST", TICKET + "/reject",       "B", 403, "support_only"),
+    ("partner_linked",   "POST", TICKET + "/reject",       "A", 403, "support_only"),
+    ("partner_linked",   "POST", TICKET + "/reject",       "B", 404, "not_found"),
+    ("partner_unlinked", "POST", TICKET + "/reject",       "A", 404, "not_found"),
+    ("partner_unlinked", "POST", TICKET + "/reject",       "B", 404, "not_found"),
+    ("support",          "POST", TICKET + "/reject",       "A", 200, None),
+    ("support",          "POST", TICKET + "/reject",       "B", 200, None),
+    ("anonymous",        "POST", TICKET + "/reject",       "A", 401, "unauthenticated"),
+    # -- retry (of a failed ticket): support only -------------------------------------------
+    ("customer_a",       "POST", TICKET + "/retry",        "A", 403, "support_only"),
+    ("customer_a",       "POST", TICKET + "/retry",        "B", 404, "not_found"),
+    ("customer_b",       "POST", TICKET + "/retry",        "A", 404, "not_found"),
+    ("customer_b",       "POST", TICKET + "/retry",        "B", 403, "support_only"),
+    ("partner_linked",   "POST", TICKET + "/retry",        "A", 403, "support_only"),
+    ("partner_linked",   "POST", TICKET + "/retry",        "B", 404, "not_found"),
+    ("partner_unlinked", "POST", TICKET + "/retry",        "A", 404, "not_found"),
+    ("partner_unlinked", "POST", TICKET + "/retry",        "B", 404, "not_found"),
+    ("support",          "POST", TICKET + "/retry",        "A", 200, None),
+    ("support",          "POST", TICKET + "/retry",        "B", 200, None),
+    ("anonymous",        "POST", TICKET + "/retry",        "A", 401, "unauthenticated"),
+    # -- cancel: only the customer who owns it; others who can see it get 403 ---------------
+    ("customer_a",       "POST", TICKET + "/cancel",       "A", 200, None),
+    ("customer_a",       "POST", TICKET + "/cancel",       "B", 404, "not_found"),
+    ("customer_b",       "POST", TICKET + "/cancel",       "A", 404, "not_found"),
+    ("customer_b",       "POST", TICKET + "/cancel",       "B", 200, None),
+    ("partner_linked",   "POST", TICKET + "/cancel",       "A", 403, "customer_only"),
+    ("partner_linked",   "POST", TICKET + "/cancel",       "B", 404, "not_found"),
+    ("partner_unlinked", "POST", TICKET + "/cancel",       "A", 404, "not_found"),
+    ("partner_unlinked", "POST", TICKET + "/cancel",       "B", 404, "not_found"),
+    ("support",          "POST", TICKET + "/cancel",       "A", 403, "customer_only"),
+    ("support",          "POST", TICKET + "/cancel",       "B", 403, "customer_only"),
+    ("anonymous",        "POST", TICKET + "/cancel",       "A", 401, "unauthenticated"),
+    # -- audit trail: everyone who may see the ticket ---------------------------------------
+    ("customer_a",       "GET",  TICKET + "/events",       "A", 200, None),
+    ("customer_a",       "GET",  TICKET + "/events",       "B", 404, "not_found"),
+    ("customer_b",       "GET",  TICKET + "/events",       "A", 404, "not_found"),
+    ("customer_b",       "GET",  TICKET + "/events",       "B", 200, None),
+    ("partner_linked",   "GET",  TICKET + "/events",       "A", 200, None),
+    ("partner_linked",   "GET",  TICKET + "/events",       "B", 404, "not_found"),
+    ("partner_unlinked", "GET",  TICKET + "/events",       "A", 404, "not_found"),
+    ("partner_unlinked", "GET",  TICKET + "/events",       "B", 404, "not_found"),
+    ("support",          "GET",  TICKET + "/events",       "A", 200, None),
+    ("support",          "GET",  TICKET + "/events",       "B", 200, None),
+    ("anonymous",        "GET",  TICKET + "/events",       "A", 401, "unauthenticated"),
+    # -- comments: read and write for everyone who may see the ticket -----------------------
+    ("customer_a",       "GET",  TICKET + "/comments",     "A", 200, None),
+    ("customer_a",       "GET",  TICKET + "/comments",     "B", 404, "not_found"),
+    ("customer_b",       "GET",  TICKET + "/comments",     "A", 404, "not_found"),
+    ("customer_b",       "GET",  TICKET + "/comments",     "B", 200, None),
+    ("partner_linked",   "GET",  TICKET + "/comments",     "A", 200, None),
+    ("partner_linked",   "GET",  TICKET + "/comments",     "B", 404, "not_found"),
+    ("partner_unlinked", "GET",  TICKET + "/comments",     "A", 404, "not_found"),
+    ("partner_unlinked", "GET",  TICKET + "/comments",     "B", 404, "not_found"),
+    ("support",          "GET",  TICKET + "/comments",     "A", 200, None),
+    ("support",          "GET",  TICKET + "/comments",     "B", 200, None),
+    ("anonymous",        "GET",  TICKET + "/comments",     "A", 401, "unauthenticated"),
+    ("customer_a",       "POST", TICKET + "/comments",     "A", 201, None),
+    ("customer_a",       "POST", TICKET + "/comments",     "B", 404, "not_found"),
+    ("customer_b",       "POST", TICKET + "/comments",     "A", 404, "not_found"),
+    ("customer_b",       "POST", TICKET + "/comments",     "B", 201, None),
+    ("partner_linked",   "POST", TICKET + "/comments",     "A", 201, None),
+    ("partner_linked",   "POST", TICKET + "/comments",     "B", 404, "not_found"),
+    ("partner_unlinked", "POST", TICKET + "/comments",     "A", 404, "not_found"),
+    ("partner_unlinked", "POST", TICKET + "/comments",     "B", 404, "not_found"),
+    ("support",          "POST", TICKET + "/comments",     "A", 201, None),
+    ("support",          "POST", TICKET + "/comments",     "B", 201, None),
+    ("anonymous",        "POST", TICKET + "/comments",     "A", 401, "unauthenticated"),
+    # -- one environment --------------------------------------------------------------------
+    ("customer_a",       "GET",  ENV,                      "A", 200, None),
+    ("customer_a",       "GET",  ENV,                      "B", 404, "not_found"),
+    ("customer_b",       "GET",  ENV,                      "A", 404, "not_found"),
+    ("customer_b",       "GET",  ENV,                      "B", 200, None),
+    ("partner_linked",   "GET",  ENV,                      "A", 200, None),
+    ("partner_linked",   "GET",  ENV,                      "B", 404, "not_found"),
+    ("partner_unlinked", "GET",  ENV,                      "A", 404, "not_found"),
+    ("partner_unlinked", "GET",  ENV,                      "B", 404, "not_found"),
+    ("support",          "GET",  ENV,                      "A", 200, None),
+    ("support",          "GET",  ENV,                      "B", 200, None),
+    ("anonymous",        "GET",  ENV,                      "A", 401, "unauthenticated"),
+]
+
+OWNER_ACCOUNT = {"A": "customer_a", "B": "customer_b"}
+VISIBLE_OWNERS = {"customer_a": {"A"}, "customer_b": {"B"}, "partner_linked": {"A"},
+                  "partner_unlinked": set(), "support": {"A", "B"}}
+BODIES = {TICKET + "/reject": {"reason": "not in this contract period"},
+          TICKET + "/comments": {"body": "any news on this?"}}
+CHECKED: list[str] = []
+VIOLATIONS: list[str] = []
+
+
+@dataclass
+class Matrix:
+    client: Any
+    world: World
+    new_uow: Any
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def matrix(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Matrix]:
+    """One world per backend for the whole table; every row makes its own fresh objects."""
+    url = request.getfixturevalue("pg_url" if request.param == "postgresql" else "sqlite_url")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+    sessions = make_session_factory(engine)
+    world = build_world(lambda: UnitOfWork(sessions))
+    settings = Settings(database_url=url, broker_url="memory://", home=tmp_path_factory.mktemp("m"),
+                        secret_key="test-secret")
+    app = create_app(settings)
+    app.config["TESTING"] = True
+    yield Matrix(client=app.test_client(), world=world, new_uow=lambda: UnitOfWork(sessions))
+    engine.dispose()
+
+
+def _fresh_environment(m: Matrix, owner: str) -> str:
+    """A new stage environment of the owner, so no row trips over another row's open ticket."""
+    account = m.world.accounts[OWNER_ACCOUNT[owner]]
+    env = operators.add_environment(account, f"matrix-{uuid.uuid4().hex[:12]}", "stage",
+                                    uow=m.new_uow(), sizes={"yves": "medium"})
+    return env.id
+
+
+def _fresh_ticket(m: Matrix, owner: str, *, failed: bool = False) -> str:
+    customer = OWNER_ACCOUNT[owner]
+    response = m.client.post("/v1/tickets", json=upscale_body(_fresh_environment(m, owner)),
+                             headers=m.world.auth(customer))
+    assert response.status_code == 201, response.get_json()
+    ticket_id = response.get_json()["id"]
+    if failed:
+        assert m.client.post(f"/v1/tickets/{ticket_id}/approve",
+                             headers=m.world.auth("support")).status_code == 200
+        with m.new_uow() as uow:
+            move(uow.session, uow.session.get(Ticket, ticket_id), Action.FAIL, actor_id=None,
+                 now=uow.session.get(Ticket, ticket_id).updated_at, reason="provisioning said no")
+            uow.commit()
+    return ticket_id
+
+
+def _url(m: Matrix, path: str, owner: str) -> str:
+    if "{ticket_id}" in path:
+        return path.format(ticket_id=_fresh_ticket(m, owner, failed=path.endswith("/retry")))
+    if "{environment_id}" in path:
+        return path.format(environment_id=_fresh_environment(m, owner))
+    return path
+
+
+def _row_id(row: tuple[Any, ...]) -> str:
+    principal, method, path, owner, status, _ = row
+    return f"{principal}-{method}-{path}-{owner}-{status}"
+
+
+def _check_lists_only_visible(m: Matrix, principal: str, path: str, body: Any) -> None:
+    if path not in ("/v1/tickets", "/v1/environments"):
+        return
+    visible = {m.world.accounts[OWNER_ACCOUNT[o]] for o in VISIBLE_OWNERS[principal]}
+    leaked = {item["account_id"] for item in body["items"]} - visible
+    assert not leaked, f"{principal} sees objects of accounts {leaked}"
+
+
+@pytest.mark.parametrize("row", MATRIX, ids=_row_id)
+def test_authorization_matrix_row(matrix: Matrix, row: tuple[str, str, str, str, int, str | None]) -> None:
+    principal, method, path, owner, expected, rule = row
+    CHECKED.append(_row_id(row))
+    url = _url(matrix, path, owner)
+    headers = {} if principal == "anonymous" else matrix.world.auth(principal)
+    body = BODIES.get(path)
+    if path == "/v1/tickets" and method == "POST":
+        body = upscale_body(_fresh_environment(matrix, owner))
+    response = matrix.client.open(url, method=method, json=body, headers=headers)
+    payload = response.get_json(silent=True)
+    if response.status_code != expected or (rule and (payload or {}).get("rule") != rule):
+        VIOLATIONS.append(f"{_row_id(row)}: got {response.status_code} {payload}")
+    assert response.status_code == expected, f"{principal} {method} {path} ({owner}): {payload}"
+    if rule:
+        assert response.mimetype == "application/problem+json"
+        assert payload["rule"] == rule, payload
+    elif method == "GET":
+        _check_lists_only_visible(matrix, principal, path, payload)
+
+
+def test_every_v1_endpoint_has_rows_in_the_matrix() -> None:
+    app = create_app(Settings(database_url="sqlite://", broker_url="memory://", home=Path(".")))
+    covered = {(method, path) for _, method, path, *_ in MATRIX}
+    missing = []
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/v1/") or rule.rule.endswith("openapi.json"):
+            continue
+        template = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            if (method, template) not in covered:
+                missing.append(f"{method} {template}")
+    assert not missing, f"endpoints without rows in the authorization matrix: {missing}"
+    for _, method, path, *_ in MATRIX:
+        rows = {(p, o) for p, mth, pth, o, *_ in MATRIX if (mth, pth) == (method, path)}
+        owners = {o for _, o in rows}
+        for principal in PRINCIPALS:
+            assert {(principal, o) for o in owners} <= rows, f"{principal} lacks {method} {path}"
+
+
+def test_zz_authorization_matrix_summary(capsys: pytest.CaptureFixture[str]) -> None:
+    with capsys.disabled():
+        print(f"\nauthorization matrix: {len(MATRIX)} rows x {len(BACKENDS)} backends, "
+              f"{len(CHECKED)} checked, violations: {len(VIOLATIONS)}")
+    assert VIOLATIONS == [], VIOLATIONS
