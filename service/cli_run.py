@@ -44,12 +44,19 @@ def register(cli: click.Group, *, settings: Callable[[], Settings]) -> None:
     @click.option("-c", "--concurrency", type=int, help="worker processes (default: CPU count)")
     @click.option("-n", "--hostname", default="envdesk@%h", show_default=True)
     @click.option("--loglevel", default="INFO", show_default=True)
-    def worker(queues: str | None, concurrency: int | None, hostname: str, loglevel: str) -> None:
+    @click.option("--metrics-port", type=int, default=lambda: int(os.environ.get("METRICS_PORT", "0")),
+                  help="serve Prometheus metrics of this worker on this port (0: off)")
+    def worker(queues: str | None, concurrency: int | None, hostname: str, loglevel: str,
+               metrics_port: int) -> None:
+        from service.metrics import prepare_multiprocess_dir, serve_metrics
         from workers.app import make_celery
 
         conf = settings()
         if not conf.provisioning_token:
             raise click.ClickException("PROVISIONING_TOKEN is not set")
+        prepare_multiprocess_dir(conf.home / "metrics" / f"worker-{os.getpid()}")
+        if metrics_port:
+            serve_metrics(metrics_port)
         argv = ["worker", "-Q", ",".join(_queues(queues)), "-n", hostname, "--loglevel", loglevel,
                 "--without-gossip", "--without-mingle"]
         if concurrency:

@@ -19,7 +19,8 @@ def normalize_database_url(url: str) -> str:
 def _routes(env: Mapping[str, str]) -> dict[str, str]:
     """Per-route provisioning targets: PROVISIONING_URL_<TYPE>_<STAGE>, e.g. PROVISIONING_URL_CHANGE_PROD."""
     prefix = "PROVISIONING_URL_"
-    return {k[len(prefix):].lower(): v.rstrip("/") for k, v in env.items() if k.startswith(prefix)}
+    return {k[len(prefix):].lower(): v.rstrip("/") for k, v in env.items()
+            if k.startswith(prefix) and v.strip()}
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -41,6 +42,9 @@ class Settings:
     webhook_secret: str = ""
     webhook_max_attempts: int = 10
     max_body_bytes: int = 64 * 1024
+    metrics_token: str = ""
+    write_rate_limit: str = "120/minute"
+    max_open_tickets: int = 100
     routes: Mapping[str, str] = field(default_factory=dict)
     # Worker timing, in the order that keeps redelivery safe (checked in workers/app.py):
     # provisioning read timeout < task soft limit < hard limit < lease < broker visibility timeout.
@@ -88,6 +92,9 @@ class Settings:
             webhook_secret=env.get("WEBHOOK_SECRET", ""),
             webhook_max_attempts=int(env.get("WEBHOOK_MAX_ATTEMPTS", "10")),
             max_body_bytes=int(env.get("MAX_BODY_BYTES", str(64 * 1024))),
+            metrics_token=env.get("METRICS_TOKEN", ""),
+            write_rate_limit=env.get("RATE_LIMIT_WRITES", "120/minute"),
+            max_open_tickets=int(env.get("MAX_OPEN_TICKETS_PER_ACCOUNT", "100")),
             routes=_routes(env),
             task_soft_time_limit=float(env.get("TASK_SOFT_TIME_LIMIT", "30")),
             task_hard_time_limit=float(env.get("TASK_HARD_TIME_LIMIT", "45")),

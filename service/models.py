@@ -98,6 +98,7 @@ class Ticket(Base):
         Index("ix_tickets_account_created", "account_id", "created_at", "id"),
         Index("ix_tickets_status_created", "status", "created_at", "id"),
         Index("ix_tickets_due", "status", "next_attempt_at"),
+        Index("ix_tickets_account_status", "account_id", "status"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     type: Mapped[str] = mapped_column(String(16))

@@ -8,8 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery
+from celery.signals import before_task_publish
 
 from service.config import Settings
+from service.logs import request_id
 from service.routing import MAINTENANCE_QUEUE, WEBHOOK_QUEUE, route_for
 
 log = logging.getLogger(__name__)
@@ -17,6 +19,14 @@ log = logging.getLogger(__name__)
 PROVISION_TASK = "envdesk.provision"
 SWEEP_TASK = "envdesk.sweep"
 DELIVER_WEBHOOK_TASK = "envdesk.deliver_webhook"
+
+
+@before_task_publish.connect
+def _carry_request_id(headers: dict[str, Any] | None = None, **_: Any) -> None:
+    """Tasks caused by a request log under the request's id (X-Request-ID)."""
+    rid = request_id.get()
+    if rid and headers is not None:
+        headers.setdefault("request_id", rid)
 
 
 def broker_options(settings: Settings) -> dict[str, Any]:

@@ -24,6 +24,26 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
         return build_app(self.settings)
 
 
+LOG_CONFIG = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "service.logs.JsonFormatter"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json",
+                            "stream": "ext://sys.stderr"}},
+    "root": {"handlers": ["stderr"], "level": "INFO"},
+    "loggers": {
+        "gunicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "gunicorn.access": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
+    },
+}
+
+
+def _child_exit(_server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
 def gunicorn_options(*, host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
     return {
         "bind": f"{host}:{port}",
@@ -35,9 +55,14 @@ def gunicorn_options(*, host: str, port: int, workers: int, threads: int) -> dic
         "keepalive": 5,
         "accesslog": None,
         "errorlog": "-",
+        "logconfig_dict": LOG_CONFIG,
+        "child_exit": _child_exit,
         "max_requests": 0,
     }
 
 
 def run_gunicorn(settings: Settings, *, host: str, port: int, workers: int, threads: int) -> None:
+    from service.metrics import prepare_multiprocess_dir
+
+    prepare_multiprocess_dir(settings.home / "metrics" / f"api-{port}")
     _Gunicorn(gunicorn_options(host=host, port=port, workers=workers, threads=threads), settings).run()

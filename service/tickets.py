@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -50,8 +50,12 @@ def file_ticket(
     now: datetime,
     idempotency_key: str | None = None,
     listener: StatusListener | None = None,
+    max_open: int = 0,
 ) -> tuple[Ticket, bool]:
-    """File an upscale or change request; returns the ticket and whether it was created now."""
+    """File an upscale or change request; returns the ticket and whether it was created now.
+
+    ``max_open`` caps the account's open requests (0: no cap); like the duplicate check it is
+    read before the insert, so racing requests can overshoot the cap by their number."""
     policy.ensure_may_file(principal.kind)
     digest = request_hash(data)
     with uow:
@@ -75,6 +79,8 @@ def file_ticket(
             if earlier is None:
                 raise
             return earlier, False
+        if max_open:
+            policy.check_open_ticket_cap(_open_count(uow.session, principal.account_id), max_open)
         ticket = _new_ticket(principal, env, data, now=now, key=idempotency_key, digest=digest)
         uow.session.add(ticket)
         try:
@@ -116,6 +122,13 @@ def _verification_facts(
         id=ticket.id, account_id=ticket.account_id, type=policy.TicketType(ticket.type),
         status=ticket.status, stage=policy.Stage(stage), change=ticket.change,
     )
+
+
+def _open_count(session: Session, account_id: str) -> int:
+    return session.scalar(select(func.count()).select_from(Ticket).where(
+        Ticket.account_id == account_id,
+        Ticket.status.in_([s.value for s in OPEN_STATUSES]),
+    )) or 0
 
 
 def _open_request(session: Session, environment_id: str, type_: str) -> Ticket | None:

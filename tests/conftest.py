@@ -81,8 +81,9 @@ def pg_database_url(pg_url: str) -> str:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
+    # Limits are off here; tests/integration/api/test_limits.py turns them on.
     return Settings(database_url=database_url, broker_url="memory://", home=tmp_path,
-                    secret_key="test-secret")
+                    secret_key="test-secret", write_rate_limit="", max_open_tickets=0)
 
 
 @pytest.fixture

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import logging
 
-from celery import shared_task
+from celery import Task, shared_task
+from celery.signals import setup_logging, task_postrun, task_prerun
 
+from service.logs import configure_logging, request_id
+from service.metrics import PROVISIONING_STEPS, WEBHOOK_DELIVERIES
 from service.notifications import claim_due_deliveries, deliver
 from service.pipeline import advance_ticket
 from service.queue import DELIVER_WEBHOOK_TASK, PROVISION_TASK, SWEEP_TASK
@@ -14,12 +17,28 @@ from workers.context import context
 log = logging.getLogger(__name__)
 
 
+@setup_logging.connect
+def _json_logs(**_: object) -> None:
+    configure_logging()
+
+
+@task_prerun.connect
+def _adopt_request_id(task: Task | None = None, **_: object) -> None:
+    request_id.set(task.request.get("request_id") if task is not None else None)
+
+
+@task_postrun.connect
+def _drop_request_id(**_: object) -> None:
+    request_id.set(None)
+
+
 @shared_task(name=PROVISION_TASK, ignore_result=True)
 def provision(ticket_id: str) -> str:
     ctx = context()
     outcome = advance_ticket(ticket_id, uow=ctx.uow(), client_for=ctx.client_for, clock=ctx.clock,
                              timing=ctx.timing, dispatch=ctx.publisher, listener=ctx.listener)
-    log.info("ticket %s: %s", ticket_id, outcome)
+    PROVISIONING_STEPS.labels(outcome).inc()
+    log.info("ticket %s: %s", ticket_id, outcome, extra={"ticket_id": ticket_id, "outcome": outcome})
     return outcome
 
 
@@ -44,5 +63,7 @@ def _publish_webhooks(ctx) -> int:  # type: ignore[no-untyped-def]
 @shared_task(name=DELIVER_WEBHOOK_TASK, ignore_result=True)
 def deliver_webhook(delivery_id: str) -> str:
     ctx = context()
-    return deliver(delivery_id, uow=ctx.uow(), send=ctx.send_webhook, clock=ctx.clock,
-                   max_attempts=ctx.settings.webhook_max_attempts)
+    outcome = deliver(delivery_id, uow=ctx.uow(), send=ctx.send_webhook, clock=ctx.clock,
+                      max_attempts=ctx.settings.webhook_max_attempts)
+    WEBHOOK_DELIVERIES.labels(outcome).inc()
+    return outcome

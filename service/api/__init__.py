@@ -4,11 +4,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, request
-from flask_smorest import Api
 from werkzeug.exceptions import NotFound, UnsupportedMediaType
 
 from schemas.common import ProblemSchema
-from service.api import auth, environments, errors, health, tickets
+from service.api import auth, environments, errors, health, limits, observe, tickets
+from service.api.docs import ProblemApi
 from service.api.runtime import Runtime, build_runtime, close_session
 from service.config import Settings
 
@@ -38,12 +38,14 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app = Flask("envdesk")
     app.config.update(openapi_config(), MAX_CONTENT_LENGTH=settings.max_body_bytes)
     app.extensions["envdesk"] = runtime
-    api = Api(app, spec_kwargs={"response_media_type": "application/json"})
+    api = ProblemApi(app)
     api.spec.components.schema("Problem", schema=ProblemSchema)
     api.register_blueprint(tickets.blp)
     api.register_blueprint(environments.blp)
     app.register_blueprint(health.blp)
     errors.register(app)
+    observe.register(app)
+    limits.register(app, settings)
     app.before_request(_refuse_odd_requests)
     app.before_request(auth.require_token)
     app.teardown_appcontext(close_session)

@@ -7,7 +7,8 @@ from service.api.errors import problem
 from service.api.runtime import session
 from service.identity import authenticate
 
-PUBLIC_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "api-docs.openapi_json", "static"})
+PUBLIC_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "observe.metrics_endpoint",
+                              "api-docs.openapi_json", "static"})
 
 
 def require_token():  # type: ignore[no-untyped-def]

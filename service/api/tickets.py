@@ -53,12 +53,12 @@ class TicketCollection(MethodView):
     @blp.arguments(IdempotencyHeaderSchema, location="headers", as_kwargs=True)
     @blp.arguments(TicketCreateSchema)
     @blp.response(201, TicketSchema, headers={"Location": {"schema": {"type": "string"}}})
-    @document(400, 401, 403, 404, 409, 413, 415, 422, links=True)
+    @document(400, 401, 403, 404, 409, 413, 415, 422, 429, links=True)
     def post(self, data: dict[str, Any], idempotency_key: str | None = None) -> Any:
         """File an upscale or change request (customers only)."""
         ticket, created = tickets.file_ticket(
             principal(), data, uow=uow(), now=now(), idempotency_key=idempotency_key,
-            listener=runtime().listener)
+            listener=runtime().listener, max_open=runtime().settings.max_open_tickets)
         headers = {"Location": url_for("tickets.TicketItem", ticket_id=ticket.id),
                    "ETag": tickets.etag(ticket)}
         if not created:
@@ -80,7 +80,7 @@ def _status_view(action: Action, summary: str, *codes: int) -> type[MethodView]:
     class StatusChange(MethodView):
         @blp.arguments(IfMatchHeaderSchema, location="headers", as_kwargs=True)
         @blp.response(200, TicketSchema, headers={"ETag": {"schema": {"type": "string"}}})
-        @document(401, 403, 404, 409, 415, *codes)
+        @document(401, 403, 404, 409, 415, 429, *codes)
         def post(self, ticket_id: str, if_match: str | None = None) -> Any:
             return _with_etag(tickets.change_status(
                 principal(), ticket_id, action, uow=uow(), now=now(), if_match=if_match,
@@ -100,7 +100,7 @@ blp.route("/<ticket_id>/retry")(_status_view(Action.RETRY, "Send a failed ticket
 class TicketReject(MethodView):
     @blp.arguments(RejectSchema)
     @blp.response(200, TicketSchema, headers={"ETag": {"schema": {"type": "string"}}})
-    @document(400, 401, 403, 404, 409, 413, 415, 422)
+    @document(400, 401, 403, 404, 409, 413, 415, 422, 429)
     def post(self, data: dict[str, Any], ticket_id: str) -> Any:
         """Reject a pending ticket with a reason (support)."""
         return _with_etag(tickets.change_status(
@@ -130,7 +130,7 @@ class TicketComments(MethodView):
 
     @blp.arguments(CommentCreateSchema)
     @blp.response(201, CommentSchema)
-    @document(400, 401, 403, 404, 413, 415, 422)
+    @document(400, 401, 403, 404, 413, 415, 422, 429)
     def post(self, data: dict[str, Any], ticket_id: str) -> Any:
         """Add a comment; support may add internal notes."""
         return comments.add_comment(principal(), ticket_id, body=data["body"],

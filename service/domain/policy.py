@@ -80,6 +80,16 @@ def ensure_may_file(kind: AccountKind | str) -> None:
         raise CustomerOnly(MUST_BE_FILED_BY_CUSTOMER)
 
 
+def check_open_ticket_cap(open_tickets: int, cap: int) -> None:
+    """An account may hold at most ``cap`` open requests (0: no cap)."""
+    if cap and open_tickets >= cap:
+        raise RuleViolation(
+            f"this account already has {open_tickets} open requests, the most it may have at once; "
+            "wait for some to complete or cancel one",
+            rule="open_ticket_limit",
+        )
+
+
 def ensure_upscale_allowed(env: EnvironmentFacts) -> None:
     if env.upscale_allowed is True:
         return

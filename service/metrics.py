@@ -1,0 +1,105 @@
+"""Prometheus metrics of the API and the workers (prometheus-client, multi-process aware).
+
+gunicorn and Celery both fork: with PROMETHEUS_MULTIPROC_DIR set (``envdesk serve`` and
+``envdesk worker`` set it) every process writes its samples there and a scrape adds them up."""
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from service.handoff import ACTIVE_STATUSES
+from service.models import Ticket, WebhookDelivery
+
+HTTP_REQUESTS = Counter("envdesk_http_requests_total", "HTTP requests", ["method", "route", "status"])
+HTTP_LATENCY = Histogram("envdesk_http_request_duration_seconds", "HTTP request latency",
+                         ["method", "route"],
+                         buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+PROVISIONING_STEPS = Counter("envdesk_provisioning_steps_total",
+                             "Pipeline steps by outcome (completed, failed, retrying, polling, ...)",
+                             ["outcome"])
+WEBHOOK_DELIVERIES = Counter("envdesk_webhook_deliveries_total",
+                             "Webhook delivery attempts by outcome (delivered, retrying, given_up)",
+                             ["outcome"])
+
+
+def prepare_multiprocess_dir(path: Path) -> None:
+    """A fresh directory for this process tree's samples; call before the first fork."""
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True, exist_ok=True)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
+
+
+class TicketCollector(Collector):
+    """Gauges read from the database at scrape time: tickets by status, hand-offs waiting."""
+
+    def __init__(self, sessions: Callable[[], Session]) -> None:
+        self.sessions = sessions
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        now = datetime.now(timezone.utc)
+        try:
+            with self.sessions() as session:
+                by_status = session.execute(
+                    select(Ticket.status, func.count()).group_by(Ticket.status)).all()
+                waiting = session.scalar(select(func.count()).select_from(Ticket).where(
+                    Ticket.status.in_(ACTIVE_STATUSES), Ticket.next_attempt_at <= now))
+                webhooks = session.scalar(select(func.count()).select_from(WebhookDelivery).where(
+                    WebhookDelivery.delivered_at.is_(None), WebhookDelivery.given_up_at.is_(None)))
+        except SQLAlchemyError:
+            yield GaugeMetricFamily("envdesk_database_up", "Whether the database answered", value=0)
+            return
+        yield GaugeMetricFamily("envdesk_database_up", "Whether the database answered", value=1)
+        tickets = GaugeMetricFamily("envdesk_tickets", "Tickets by status", labels=["status"])
+        for status, count in by_status:
+            tickets.add_metric([status], count)
+        yield tickets
+        yield GaugeMetricFamily("envdesk_handoffs_waiting",
+                                "Active tickets due for a worker and not yet claimed", value=waiting or 0)
+        yield GaugeMetricFamily("envdesk_webhooks_pending", "Webhook deliveries not yet done",
+                                value=webhooks or 0)
+
+
+def render(sessions: Callable[[], Session] | None = None) -> bytes:
+    registry = CollectorRegistry()
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        from prometheus_client import REGISTRY
+        registry = REGISTRY  # type: ignore[assignment]
+    if sessions is not None:
+        registry = _with(registry, TicketCollector(sessions))
+    return generate_latest(registry)
+
+
+def _with(registry: CollectorRegistry, collector: Collector) -> CollectorRegistry:
+    combined = CollectorRegistry()
+    combined.register(_Delegate(registry))
+    combined.register(collector)
+    return combined
+
+
+class _Delegate(Collector):
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+    def collect(self) -> Iterator[object]:
+        yield from self.registry.collect()
+
+
+def serve_metrics(port: int) -> None:
+    """An HTTP endpoint for a worker's samples (all its pool processes), on a thread."""
+    from prometheus_client import start_http_server
+
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry)
+    start_http_server(port, registry=registry)
