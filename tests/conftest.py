@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -17,6 +16,7 @@ from service.config import Settings, normalize_database_url
 from service.db import UnitOfWork, make_engine, make_session_factory
 from service.migrate import upgrade
 from service.models import Base
+from tests.helpers import change_body, upscale_body, utc  # noqa: F401  (re-exported)
 
 PG_SERVER = os.environ.get("ENVDESK_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 BACKENDS = [b for b in os.environ.get("ENVDESK_TEST_BACKENDS", "postgresql,sqlite").split(",") if b]
@@ -149,22 +149,7 @@ def client(app: Any) -> Any:
     return app.test_client()
 
 
-def upscale_body(env_id: str, **overrides: Any) -> dict[str, Any]:
-    body = {"type": "upscale", "environment_id": env_id, "summary": "load test next week",
-            "resources": [{"component": "yves", "size": "large"}]}
-    body.update(overrides)
-    return body
 
-
-def change_body(env_id: str, **overrides: Any) -> dict[str, Any]:
-    body = {"type": "change", "environment_id": env_id, "summary": "raise PHP memory limit",
-            "change": {"kind": "config", "parameters": {"PHP_MEMORY_LIMIT": "1G"}}}
-    body.update(overrides)
-    return body
-
-
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
 
 
 # --- e2e figures: fault tests record measurements (user_properties, so they survive xdist) ---

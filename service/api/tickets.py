@@ -6,7 +6,7 @@ from typing import Any
 from flask import url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields
+from marshmallow import Schema
 
 from schemas.common import Text
 from schemas.tickets import (

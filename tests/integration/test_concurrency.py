@@ -5,7 +5,6 @@ import threading
 from collections import Counter
 from typing import Any, Callable
 
-import pytest
 from sqlalchemy import func, select
 
 from service.models import Ticket, TicketEvent

@@ -9,24 +9,11 @@ from sqlalchemy import select
 
 from service import operators
 from service.models import Ticket
+from tests.helpers import assert_problem, change_body, upscale_body
 
 MUST_FILE = "the customer who owns this environment must file this request"
 TICKET_FIELDS = {"id", "type", "status", "environment_id", "account_id", "requester_id", "summary",
                  "created_at", "updated_at", "resources", "period"}
-
-
-def upscale_body(env_id: str, **overrides: Any) -> dict[str, Any]:
-    body = {"type": "upscale", "environment_id": env_id, "summary": "load test next week",
-            "resources": [{"component": "yves", "size": "large"}]}
-    body.update(overrides)
-    return body
-
-
-def change_body(env_id: str, **overrides: Any) -> dict[str, Any]:
-    body = {"type": "change", "environment_id": env_id, "summary": "raise PHP memory limit",
-            "change": {"kind": "config", "parameters": {"PHP_MEMORY_LIMIT": "1G"}}}
-    body.update(overrides)
-    return body
 
 
 def file(client: Any, world: Any, who: str, body: dict[str, Any], **headers: str) -> Any:
@@ -38,17 +25,6 @@ def all_tickets(client: Any, world: Any) -> list[dict[str, Any]]:
     response = client.get("/v1/tickets?limit=200", headers=world.auth("support"))
     assert response.status_code == 200
     return response.get_json()["items"]
-
-
-def assert_problem(response: Any, status: int, rule: str) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    problem = response.get_json()
-    assert problem["status"] == status
-    assert problem["rule"] == rule
-    assert problem["type"].endswith(rule)
-    assert problem["title"] and problem["detail"]
-    return problem
 
 
 def complete_directly(uow_factory: Any, ticket_id: str) -> None:

@@ -8,36 +8,7 @@ from typing import Any
 import pytest
 
 from service.models import Ticket
-
-PROBLEM = "application/problem+json"
-
-
-def upscale_body(env_id: str, **overrides: Any) -> dict[str, Any]:
-    body = {"type": "upscale", "environment_id": env_id, "summary": "load test next week",
-            "resources": [{"component": "yves", "size": "large"}]}
-    body.update(overrides)
-    return body
-
-
-def change_body(env_id: str, **overrides: Any) -> dict[str, Any]:
-    body = {"type": "change", "environment_id": env_id, "summary": "raise PHP memory limit",
-            "change": {"kind": "config", "parameters": {"PHP_MEMORY_LIMIT": "1G"}}}
-    body.update(overrides)
-    return body
-
-
-def assert_problem(response: Any, status: int, rule: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == PROBLEM
-    body = response.get_json()
-    assert body["status"] == status
-    assert body["title"]
-    assert body["detail"]
-    assert body["type"].startswith("http")
-    if rule is not None:
-        assert body["rule"] == rule
-        assert body["type"].endswith("/" + rule)
-    return body
+from tests.helpers import assert_problem, upscale_body
 
 
 @pytest.fixture
