@@ -74,7 +74,7 @@ def advance_ticket(
     if operation.status == "succeeded":
         return record.finish()
     if operation.status == "failed":
-        return record.fail(operation.error or "provisioning reported the operation as failed")
+        return record.operation_failed(operation.error or "provisioning reported the operation as failed")
     return record.poll_later()
 
 
@@ -183,7 +183,19 @@ class _Recorder:
         return "failed"
 
     def fail(self, reason: str) -> str:
+        """Give up without knowing the operation's end: a retry resumes the same operation
+        (or resubmits under the same key, which provisioning answers with the same operation)."""
         return self._apply(lambda session, ticket, now: self._mark_failed(session, ticket, now, reason))
+
+    def operation_failed(self, reason: str) -> str:
+        """The operation ended ``failed``, so nothing was applied: a retry needs a new operation,
+        hence a new round and idempotency key."""
+        def fail(session: Session, ticket: Ticket, now: datetime) -> str:
+            outcome = self._mark_failed(session, ticket, now, reason)
+            ticket.round += 1
+            ticket.operation_id = None
+            return outcome
+        return self._apply(fail)
 
     def retry_later(self, exc: RetryLater) -> str:
         """Back off and try again; the attempt counter in the row ends a poison ticket."""

@@ -86,8 +86,9 @@ class ProvisioningClient:
 def idempotency_key(ticket_id: str, action: str, round: int = 1) -> str:
     """``{ticket_id}:{action}``, stable across every retry and redelivery of one round.
 
-    Only support's explicit retry of a failed ticket starts a new round (``:2``, ``:3``...):
-    provisioning keeps answering a reused key with the operation that already failed."""
+    A new round (``:2``, ``:3``...) starts only after an operation ended ``failed`` (nothing was
+    applied, and provisioning keeps answering the old key with that failed operation). Every other
+    failure keeps the key, so an operation created after a timeout is found, not repeated."""
     return f"{ticket_id}:{action}" if round <= 1 else f"{ticket_id}:{action}:{round}"
 
 

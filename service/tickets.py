@@ -223,8 +223,6 @@ def change_status(
         if action in (Action.RETRY, Action.RETRY_REVERT):
             ticket.attempts = 0
             ticket.reason = None
-            ticket.operation_id = None
-            ticket.round += 1
         elif action is Action.REJECT:
             ticket.reason = reason
         if ticket.status in (Status.APPROVED, Status.REVERTING):

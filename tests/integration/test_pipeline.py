@@ -379,7 +379,7 @@ def test_a_failed_operation_fails_the_ticket_with_its_error(pipe: Pipeline) -> N
     assert pipe.sizes()["yves"] == "medium"
 
 
-def test_support_retry_starts_a_new_round_with_a_new_idempotency_key(pipe: Pipeline) -> None:
+def test_support_retry_after_a_failed_operation_starts_a_new_round_with_a_new_key(pipe: Pipeline) -> None:
     ticket_id = pipe.approved()
     pipe.client.submit_script = ["failed: transient capacity problem"]
     assert pipe.advance(ticket_id) == "failed"
@@ -542,12 +542,49 @@ def test_a_failed_revert_is_retried_by_support_as_a_revert(pipe: Pipeline) -> No
 
     pipe.act(ticket_id, Action.RETRY)
     ticket = pipe.ticket(ticket_id)
-    assert (ticket.status, ticket.round) == ("reverting", 2)
+    assert (ticket.status, ticket.round) == ("reverting", 1)
     assert pipe.dispatch.calls[-1] == (ticket_id, "upscale", "stage", 0)
     pipe.client.submit_script = ["succeeded"]
     assert pipe.advance(ticket_id) == "reverted"
-    assert pipe.client.submits[-1]["key"] == f"{ticket_id}:revert:2"
+    assert pipe.client.submits[-1]["key"] == f"{ticket_id}:revert"
     assert pipe.sizes()["yves"] == "medium"
+
+
+def test_support_retry_after_a_timeout_keeps_the_key_so_a_late_operation_is_not_repeated(
+        pipe: Pipeline) -> None:
+    ticket_id = pipe.approved()
+    pipe.client.submit_script = [RetryLater("provisioning did not answer in time")] * TIMING.max_attempts
+    for _ in range(TIMING.max_attempts):
+        pipe.advance(ticket_id)
+        pipe.clock.tick(600)
+    assert pipe.ticket(ticket_id).status == "failed"
+    # The provider went on to create the operation after our last request timed out.
+    pipe.client.operations[f"{ticket_id}:apply"] = "op-created-late"
+
+    pipe.act(ticket_id, Action.RETRY)
+    pipe.client.submit_script = ["succeeded"]
+    assert pipe.advance(ticket_id) == "completed"
+
+    assert {s["key"] for s in pipe.client.submits} == {f"{ticket_id}:apply"}
+    assert pipe.client.operations == {f"{ticket_id}:apply": "op-created-late"}
+    assert pipe.ticket(ticket_id).operation_id == "op-created-late"
+
+
+def test_support_retry_while_following_an_operation_resumes_that_operation(pipe: Pipeline) -> None:
+    ticket_id = pipe.approved()
+    pipe.client.submit_script = ["running"]
+    assert pipe.advance(ticket_id) == "polling"
+    operation_id = pipe.ticket(ticket_id).operation_id
+    pipe.client.get_script = [GiveUp("provisioning rejected the request: 403 forbidden")]
+    pipe.clock.tick(60)
+    assert pipe.advance(ticket_id) == "failed"
+
+    pipe.act(ticket_id, Action.RETRY)
+    pipe.client.get_script = ["succeeded"]
+    assert pipe.advance(ticket_id) == "completed"
+
+    assert len(pipe.client.submits) == 1
+    assert pipe.ticket(ticket_id).operation_id == operation_id
 
 
 # --- webhooks ---------------------------------------------------------------------------------
