@@ -48,13 +48,15 @@ def register(cli: click.Group, *, settings: Callable[[], Settings]) -> None:
                   help="serve Prometheus metrics of this worker on this port (0: off)")
     def worker(queues: str | None, concurrency: int | None, hostname: str, loglevel: str,
                metrics_port: int) -> None:
-        from service.metrics import prepare_multiprocess_dir, serve_metrics
-        from workers.app import make_celery
+        from service.multiproc import prepare_multiprocess_dir
 
         conf = settings()
         if not conf.provisioning_token:
             raise click.ClickException("PROVISIONING_TOKEN is not set")
         prepare_multiprocess_dir(conf.home / "metrics" / f"worker-{os.getpid()}")
+        from service.metrics import serve_metrics
+        from workers.app import make_celery
+
         if metrics_port:
             serve_metrics(metrics_port)
         argv = ["worker", "-Q", ",".join(_queues(queues)), "-n", hostname, "--loglevel", loglevel,

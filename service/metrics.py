@@ -1,13 +1,12 @@
 """Prometheus metrics of the API and the workers (prometheus-client, multi-process aware).
 
 gunicorn and Celery both fork: with PROMETHEUS_MULTIPROC_DIR set (``envdesk serve`` and
-``envdesk worker`` set it) every process writes its samples there and a scrape adds them up."""
+``envdesk worker`` set it, see service.multiproc) every process writes its samples there and a
+scrape adds them up."""
 from __future__ import annotations
 
 import os
-import shutil
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
@@ -30,13 +29,6 @@ PROVISIONING_STEPS = Counter("envdesk_provisioning_steps_total",
 WEBHOOK_DELIVERIES = Counter("envdesk_webhook_deliveries_total",
                              "Webhook delivery attempts by outcome (delivered, retrying, given_up)",
                              ["outcome"])
-
-
-def prepare_multiprocess_dir(path: Path) -> None:
-    """A fresh directory for this process tree's samples; call before the first fork."""
-    shutil.rmtree(path, ignore_errors=True)
-    path.mkdir(parents=True, exist_ok=True)
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(path)
 
 
 class TicketCollector(Collector):

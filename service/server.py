@@ -62,7 +62,7 @@ def gunicorn_options(*, host: str, port: int, workers: int, threads: int) -> dic
 
 
 def run_gunicorn(settings: Settings, *, host: str, port: int, workers: int, threads: int) -> None:
-    from service.metrics import prepare_multiprocess_dir
+    from service.multiproc import prepare_multiprocess_dir
 
     prepare_multiprocess_dir(settings.home / "metrics" / f"api-{port}")
     _Gunicorn(gunicorn_options(host=host, port=port, workers=workers, threads=threads), settings).run()
