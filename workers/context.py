@@ -47,8 +47,8 @@ class WorkerContext:
 
 
 def build_context(settings: Settings, app: Celery | None = None) -> WorkerContext:
-    sessions = make_session_factory(make_engine(settings.database_url, pool_size=2, max_overflow=2)
-                                    if not settings.embedded else make_engine(settings.database_url))
+    # One worker process runs one task at a time: a small pool is plenty.
+    sessions = make_session_factory(make_engine(settings.database_url, pool_size=2, max_overflow=2))
     return WorkerContext(
         settings=settings,
         publisher=Publisher(app or client_app(settings), settings),
