@@ -149,24 +149,31 @@ def client(app: Any) -> Any:
     return app.test_client()
 
 
-
-
-
-# --- e2e figures: fault tests record measurements (user_properties, so they survive xdist) ---
+# --- figures: tests record measurements and counts in user_properties (which survive xdist) ---
 # and the terminal summary prints them, so CI output shows them.
 
-_E2E_FIGURES: list[dict[str, Any]] = []
+_FIGURES: list[dict[str, Any]] = []
+_COUNTS: dict[str, int] = {}
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    if report.when == "call":
-        _E2E_FIGURES.extend(value for key, value in report.user_properties if key == "e2e_figure")
+    if report.when != "call":
+        return
+    _FIGURES.extend(value for key, value in report.user_properties if key == "e2e_figure")
+    for key, name in report.user_properties:
+        if key == "count":
+            _COUNTS[name] = _COUNTS.get(name, 0) + 1
+            if report.failed:
+                _COUNTS[f"{name} failed"] = _COUNTS.get(f"{name} failed", 0) + 1
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if not _E2E_FIGURES:
-        return
-    terminalreporter.section("e2e figures")
-    for row in sorted(_E2E_FIGURES, key=lambda r: r["test"]):
-        values = ", ".join(f"{k}={v}" for k, v in row.items() if k not in ("test", "figure"))
-        terminalreporter.write_line(f"{row['figure']:<38} {values}")
+    if _COUNTS:
+        terminalreporter.section("counts")
+        for name in sorted(_COUNTS):
+            terminalreporter.write_line(f"{name:<38} {_COUNTS[name]}")
+    if _FIGURES:
+        terminalreporter.section("e2e figures")
+        for row in sorted(_FIGURES, key=lambda r: r["test"]):
+            values = ", ".join(f"{k}={v}" for k, v in row.items() if k not in ("test", "figure"))
+            terminalreporter.write_line(f"{row['figure']:<38} {values}")
