@@ -1,0 +1,270 @@
+"""Shared plumbing of the benchmarks: settings, database reset and seeding, processes, wrk."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import psycopg
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+PY = str(ROOT / ".venv" / "bin" / "python")
+ENVDESK = str(ROOT / ".venv" / "bin" / "envdesk")
+WORK = Path(os.environ.get("BENCH_HOME", "/tmp/envdesk-bench"))
+PG = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
+DB_NAME = os.environ.get("BENCH_DB", "envdesk_bench")
+DB_URL = f"{PG}/{DB_NAME}"
+REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "14"))
+REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
+API_PORT, FLOOR_PORT, SIM_PORT = 18080, 18090, 18081
+API = f"http://127.0.0.1:{API_PORT}"
+SIM_TOKEN = "bench-provisioning-token"
+# What `envdesk serve` picks by default on this machine (service/cli_run.py).
+WORKERS = int(os.environ.get("WEB_CONCURRENCY", "0")) or min(2 * (os.cpu_count() or 1) + 1, 8)
+THREADS = 4
+
+
+def bench_env(**extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "DATABASE_URL": DB_URL, "REDIS_URL": REDIS_URL, "ENVDESK_HOME": str(WORK / "home"),
+        "SECRET_KEY": "bench-secret", "PROVISIONING_URL": f"http://127.0.0.1:{SIM_PORT}",
+        "PROVISIONING_TOKEN": SIM_TOKEN, "PYTHONPATH": str(ROOT),
+    })
+    env.update(extra)
+    return env
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+# --- database -------------------------------------------------------------------------------
+
+def admin() -> psycopg.Connection:
+    return psycopg.connect(f"{PG}/postgres", autocommit=True)
+
+
+def connect() -> psycopg.Connection:
+    return psycopg.connect(DB_URL)
+
+
+def reset_database(*, schema: bool = True) -> None:
+    with admin() as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {DB_NAME} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {DB_NAME}")
+    if schema:
+        subprocess.run([ENVDESK, "db", "upgrade"], env=bench_env(), check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def flush_redis() -> None:
+    import redis
+
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _token() -> str:
+    return "edk_" + secrets.token_urlsafe(32)
+
+
+def seed_registry(*, accounts: int, envs_per_account: int, prod_per_account: int = 0,
+                  support_tokens: int = 40) -> dict[str, Any]:
+    """Accounts, users and tokens straight into the tables; environments through
+    `envdesk env import` (timed). Returns tokens, environment ids and the import timing."""
+    now = "now()"
+    provider = str(uuid.uuid4())
+    customers: list[dict[str, Any]] = []
+    support: list[str] = []
+    with connect() as conn, conn.cursor() as cur:
+        cur.execute(f"INSERT INTO accounts (id, name, kind, created_at) VALUES (%s, 'Provider', 'provider', {now})",
+                    (provider,))
+        for i in range(support_tokens):
+            uid, tok = str(uuid.uuid4()), _token()
+            cur.execute(f"INSERT INTO users (id, email, account_id, role, created_at) VALUES (%s, %s, %s, 'support', {now})",
+                        (uid, f"support{i}@provider.example", provider))
+            cur.execute(f"INSERT INTO api_tokens (id, user_id, token_hash, prefix, created_at) VALUES (%s, %s, %s, %s, {now})",
+                        (str(uuid.uuid4()), uid, token_hash(tok), tok[:10]))
+            support.append(tok)
+        rows_acc, rows_usr, rows_tok = [], [], []
+        for i in range(accounts):
+            aid, uid, tok = str(uuid.uuid4()), str(uuid.uuid4()), _token()
+            rows_acc.append((aid, f"Customer {i}"))
+            rows_usr.append((uid, f"ops{i}@customer.example", aid))
+            rows_tok.append((str(uuid.uuid4()), uid, token_hash(tok), tok[:10]))
+            customers.append({"account_id": aid, "user_id": uid, "token": tok})
+        cur.executemany(f"INSERT INTO accounts (id, name, kind, created_at) VALUES (%s, %s, 'customer', {now})", rows_acc)
+        cur.executemany(f"INSERT INTO users (id, email, account_id, role, created_at) VALUES (%s, %s, %s, 'member', {now})", rows_usr)
+        cur.executemany(f"INSERT INTO api_tokens (id, user_id, token_hash, prefix, created_at) VALUES (%s, %s, %s, %s, {now})", rows_tok)
+        conn.commit()
+    WORK.mkdir(parents=True, exist_ok=True)
+    jsonl = WORK / "environments.jsonl"
+    with jsonl.open("w") as fh:
+        for c in customers:
+            for j in range(envs_per_account):
+                fh.write(json.dumps({"account": c["account_id"], "name": f"stage-{j}", "stage": "stage",
+                                     "sizes": {"yves": "small", "zed": "small"}}) + "\n")
+            for j in range(prod_per_account):
+                fh.write(json.dumps({"account": c["account_id"], "name": f"prod-{j}", "stage": "prod",
+                                     "sizes": {}}) + "\n")
+    lines = accounts * (envs_per_account + prod_per_account)
+    started = time.perf_counter()
+    out = subprocess.run([ENVDESK, "env", "import", str(jsonl)], env=bench_env(), check=True,
+                         capture_output=True, text=True)
+    import_seconds = time.perf_counter() - started
+    log(f"env import of {lines} lines: {import_seconds:.2f}s -> {out.stdout.strip()}")
+    by_account: dict[str, dict[str, list[str]]] = {c["account_id"]: {"stage": [], "prod": []} for c in customers}
+    with connect() as conn:
+        for eid, aid, stage in conn.execute(
+                "SELECT id, account_id, stage FROM environments ORDER BY account_id, name"):
+            by_account[aid][stage].append(eid)
+    for c in customers:
+        c["stage_envs"] = by_account[c["account_id"]]["stage"]
+        c["prod_envs"] = by_account[c["account_id"]]["prod"]
+    reg = {"customers": customers, "support": support, "import_lines": lines,
+           "import_seconds": import_seconds, "import_summary": out.stdout.strip()}
+    (WORK / "registry.json").write_text(json.dumps(reg))
+    return reg
+
+
+TICKET_COLUMNS = """id, type, status, version, environment_id, account_id, requester_id, summary,
+    resources, change, attempts, round, created_at, updated_at"""
+
+
+def seed_tickets(count: int, *, status: str = "completed", offset: int = 0) -> float:
+    """``count`` tickets spread over every stage environment (and so every account), created one
+    second apart going back in time, generated inside PostgreSQL. Returns seconds taken."""
+    started = time.perf_counter()
+    with connect() as conn:
+        conn.execute(f"""
+            WITH e AS (
+                SELECT env.id, env.account_id, u.id AS user_id,
+                       row_number() OVER (ORDER BY env.id) - 1 AS n
+                FROM environments env JOIN users u ON u.account_id = env.account_id
+                WHERE env.stage = 'stage'),
+            total AS (SELECT count(*) AS c FROM e)
+            INSERT INTO tickets ({TICKET_COLUMNS})
+            SELECT gen_random_uuid()::text, 'upscale', %(status)s, 1, e.id, e.account_id, e.user_id,
+                   'seeded ticket ' || g, '[{{"component": "yves", "size": "medium"}}]'::json, NULL,
+                   0, 1, now() - make_interval(secs => g), now() - make_interval(secs => g)
+            FROM generate_series(%(lo)s::int, %(hi)s::int) g CROSS JOIN total
+            JOIN e ON e.n = (g %% total.c)
+        """, {"status": status, "lo": offset + 1, "hi": offset + count})
+        conn.commit()
+    with psycopg.connect(DB_URL, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE tickets")
+    return time.perf_counter() - started
+
+
+# --- processes ------------------------------------------------------------------------------
+
+class Proc:
+    def __init__(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        WORK.mkdir(parents=True, exist_ok=True)
+        self.name = name
+        self.logfile = (WORK / f"{name}.log").open("w")
+        self.popen = subprocess.Popen(argv, env=env, stdout=self.logfile, stderr=subprocess.STDOUT,
+                                      start_new_session=True, cwd=str(ROOT))
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            try:
+                os.killpg(self.popen.pid, signal.SIGTERM)
+                self.popen.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+                self.popen.wait()
+            except ProcessLookupError:
+                pass
+        self.logfile.close()
+
+
+@contextmanager
+def running(*procs: Proc) -> Iterator[tuple[Proc, ...]]:
+    try:
+        yield procs
+    finally:
+        for p in reversed(procs):
+            p.stop()
+
+
+def wait_http(url: str, timeout: float = 60.0) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status < 500:
+                    return
+        except Exception:  # noqa: BLE001
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def start_api(**env: str) -> Proc:
+    home = WORK / "home"
+    shutil.rmtree(home / "metrics", ignore_errors=True)
+    p = Proc("api", [ENVDESK, "serve", "--port", str(API_PORT)], bench_env(**env))
+    wait_http(f"{API}/healthz")
+    return p
+
+
+def start_floor() -> Proc:
+    p = Proc("floor", [PY, str(BENCH / "floor_app.py"), "--port", str(FLOOR_PORT)], bench_env(
+        PROMETHEUS_MULTIPROC_DIR=str(WORK / "floor-metrics")))
+    wait_http(f"http://127.0.0.1:{FLOOR_PORT}/json")
+    return p
+
+
+# --- wrk ------------------------------------------------------------------------------------
+
+def write_requests(name: str, lines: list[tuple[str, str, str, str]]) -> Path:
+    """Request lines for bench/replay.lua: method, path, token, body (tab separated)."""
+    path = WORK / f"{name}.tsv"
+    with path.open("w") as fh:
+        for method, p, token, body in lines:
+            fh.write(f"{method}\t{p}\t{token}\t{body}\n")
+    return path
+
+
+def wrk(base: str, *, data: Path | None = None, path: str = "/", conns: int = 32,
+        duration: float = 10, threads: int = 2) -> dict[str, Any]:
+    env = dict(os.environ)
+    if data is not None:
+        env["WRK_DATA"] = str(data)
+    env["WRK_THREADS"] = str(threads)
+    argv = ["wrk", "-t", str(threads), "-c", str(conns), "-d", f"{int(duration)}s", "--timeout", "10s",
+            "-s", str(BENCH / "replay.lua"), base + path]
+    out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
+    line = next(l for l in out.splitlines() if l.startswith("JSON "))
+    r = json.loads(line[5:])
+    secs = r["duration_us"] / 1e6
+    errors = r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"]
+    return {"requests": r["requests"], "rps": r["requests"] / secs, "p50_ms": r["p50"] / 1000,
+            "p99_ms": r["p99"] / 1000, "max_ms": r["max"] / 1000, "errors": errors,
+            "non2xx": r["status"], "conns": conns, "load1": os.getloadavg()[0]}
+
+
+def fmt(r: dict[str, Any]) -> str:
+    return (f"{r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  "
+            f"errors {r['errors']} (non-2xx {r['non2xx']})  n={r['requests']} c={r['conns']} "
+            f"load1={r.get('load1', 0):.1f}")

@@ -1,0 +1,39 @@
+"""Profile POST /v1/tickets in-process (cProfile, Flask test client) against the bench database
+seeded by `bench/run.py create`; prints the top functions by cumulative time and queries/request."""
+from __future__ import annotations
+
+import cProfile
+import os
+import pstats
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import common  # noqa: E402
+
+os.environ.update(common.bench_env())
+from sqlalchemy import Engine, event  # noqa: E402
+
+from service.config import Settings  # noqa: E402
+from service.wsgi import build_app  # noqa: E402
+
+N = int(os.environ.get("N", "300"))
+app = build_app(Settings.from_env())
+client = app.test_client()
+import json  # noqa: E402
+reg = json.loads((common.WORK / "registry.json").read_text())
+rows = [(c["stage_envs"][j], c["token"]) for j in range(60, 100) for c in reg["customers"]]
+count = {"n": 0}
+event.listen(Engine, "before_cursor_execute", lambda *a, **k: count.__setitem__("n", count["n"] + 1))
+body = {"type": "upscale", "summary": "profile", "resources": [{"component": "yves", "size": "large"}]}
+for env_id, token in rows[:20]:
+    client.post("/v1/tickets", json={**body, "environment_id": env_id}, headers={"Authorization": f"Bearer {token}"})
+count["n"] = 0
+prof = cProfile.Profile()
+prof.enable()
+for env_id, token in rows[20:20 + N]:
+    r = client.post("/v1/tickets", json={**body, "environment_id": env_id}, headers={"Authorization": f"Bearer {token}"})
+    assert r.status_code == 201, r.get_json()
+prof.disable()
+print(f"queries per create: {count['n'] / N:.1f}")
+pstats.Stats(prof).sort_stats("cumulative").print_stats(45)

@@ -1,0 +1,118 @@
+"""Read at scale: list (support, customer) and get with 10k and 1M tickets; plans and query counts."""
+from __future__ import annotations
+
+import os
+import random
+from typing import Any
+
+from bench import common
+from bench.common import fmt, log
+
+
+def _lines(reg: dict[str, Any]) -> dict[str, list[tuple[str, str, str, str]]]:
+    support, customers = reg["support"], reg["customers"][:50]
+    with common.connect() as conn:
+        ids = [r[0] for r in conn.execute("SELECT id FROM tickets TABLESAMPLE SYSTEM (5) LIMIT 5000")]
+        if len(ids) < 1000:
+            ids = [r[0] for r in conn.execute("SELECT id FROM tickets ORDER BY random() LIMIT 5000")]
+    random.shuffle(ids)
+    return {
+        "list_support": [("GET", "/v1/tickets?limit=50", support[i % len(support)], "") for i in range(40)],
+        "list_customer": [("GET", "/v1/tickets?limit=50", c["token"], "") for c in customers],
+        "get": [("GET", f"/v1/tickets/{t}", support[i % len(support)], "") for i, t in enumerate(ids)],
+    }
+
+
+def measure(label: str, reg: dict[str, Any], conns: int, duration: float) -> dict[str, Any]:
+    out = {}
+    for name, lines in _lines(reg).items():
+        data = common.write_requests(f"read-{name}", lines)
+        common.wrk(common.API, data=data, conns=conns, duration=2)
+        r = out[name] = common.wrk(common.API, data=data, conns=conns, duration=duration)
+        print(f"read {label:>4} {name:<14} {fmt(r)}", flush=True)
+    return out
+
+
+def plans_and_queries(reg: dict[str, Any]) -> dict[str, Any]:
+    """EXPLAIN (ANALYZE, BUFFERS) of the list queries as the API issues them, and the number of
+    SQL statements per request, counted with an SQLAlchemy event around the Flask test client."""
+    os.environ.update(common.bench_env(RATE_LIMIT_WRITES=""))
+    from sqlalchemy import Engine, event
+
+    from service.api import create_app
+    from service.config import Settings
+
+    app = create_app(Settings.from_env())
+    client = app.test_client()
+    seen: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cur: Any, statement: str, params: Any, *_: Any) -> None:
+        seen.append((statement, params))
+
+    event.listen(Engine, "before_cursor_execute", record)
+    support = {"Authorization": f"Bearer {reg['support'][0]}"}
+    customer = {"Authorization": f"Bearer {reg['customers'][0]['token']}"}
+    report: dict[str, Any] = {"queries": {}, "plans": {}}
+    cases = []
+    for who, headers in (("support", support), ("customer", customer)):
+        first = client.get("/v1/tickets?limit=20", headers=headers).get_json()
+        cases.append((f"{who} first page", "/v1/tickets?limit=50", headers))
+        cases.append((f"{who} cursor page", f"/v1/tickets?limit=50&cursor={first['next_cursor']}", headers))
+        ticket_id = first["items"][0]["id"]
+    cases.append(("get one (customer)", f"/v1/tickets/{ticket_id}", customer))
+    from service.pagination import encode_cursor
+
+    key = Settings.from_env().cursor_key
+    with common.connect() as conn:
+        total = conn.execute("SELECT count(*) FROM tickets").fetchone()[0]
+        deep = conn.execute("SELECT created_at, id FROM tickets ORDER BY created_at DESC, id DESC "
+                            "OFFSET %s LIMIT 1", (total // 2,)).fetchone()
+        mine = conn.execute("SELECT count(*) FROM tickets WHERE account_id = %s",
+                            (reg["customers"][0]["account_id"],)).fetchone()[0]
+        deep_mine = conn.execute("SELECT created_at, id FROM tickets WHERE account_id = %s ORDER BY "
+                                 "created_at DESC, id DESC OFFSET %s LIMIT 1",
+                                 (reg["customers"][0]["account_id"], mine // 2)).fetchone()
+    cases.append((f"support deep cursor page (row {total // 2})",
+                  f"/v1/tickets?limit=50&cursor={encode_cursor(key, *deep)}", support))
+    cases.append((f"customer deep cursor page (row {mine // 2})",
+                  f"/v1/tickets?limit=50&cursor={encode_cursor(key, *deep_mine)}", customer))
+    cases.append(("list 200 (support)", "/v1/tickets?limit=200", support))
+    for name, url, headers in cases:
+        seen.clear()
+        r = client.get(url, headers=headers)
+        assert r.status_code == 200, (url, r.status_code)
+        report["queries"][name] = len(seen)
+        statement, params = next(s for s in reversed(seen) if "FROM tickets" in s[0])
+        if "page" in name:
+            with app.extensions["envdesk"].sessions.kw["bind"].connect() as conn:
+                plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, params).all()
+            report["plans"][name] = "\n".join(row[0] for row in plan)
+    event.remove(Engine, "before_cursor_execute", record)
+    return report
+
+
+def run(conns: int = int(os.environ.get("READ_CONNS", "4")), duration: float = 10) -> dict[str, Any]:
+    common.reset_database()
+    common.flush_redis()
+    reg = common.seed_registry(accounts=400, envs_per_account=100)
+    figures: dict[str, Any] = {"conns": conns}
+    for label, total in (("10k", 10_000), ("1M", 1_000_000)):
+        with common.connect() as conn:
+            have = conn.execute("SELECT count(*) FROM tickets").fetchone()[0]
+        secs = common.seed_tickets(total - have, offset=have)
+        log(f"seeded {total - have} tickets in {secs:.1f}s (now {total})")
+        figures[f"seed_{label}_seconds"] = secs
+        with common.running(common.start_api()):
+            figures[label] = measure(label, reg, conns, duration)
+        report = plans_and_queries(reg)
+        figures[f"queries_{label}"] = report["queries"]
+        figures[f"plans_{label}"] = report["plans"]
+        print(f"SQL statements per request at {label}: {report['queries']}", flush=True)
+    for name, plan in figures["plans_1M"].items():
+        print(f"\n--- EXPLAIN ANALYZE at 1M: {name}\n{plan}", flush=True)
+    for name in ("list_support", "list_customer", "get"):
+        ratio = figures["1M"][name]["p99_ms"] / figures["10k"][name]["p99_ms"]
+        figures[f"ratio_p99_{name}"] = ratio
+        print(f"p99 1M / 10k {name}: {ratio:.2f}", flush=True)
+    from bench.run import save
+    return save("read", figures)
