@@ -65,8 +65,10 @@ def advance_ticket(
     client = client_for(work.ticket_type, work.stage)
     try:
         operation = _operation(client, work)
-        if work.operation_id is None:
-            record.operation(operation.id)
+        record.operation_id = operation.id
+        if work.operation_id is None and not operation.finished:
+            # Fast operations are often done by now: one look saves a poll through the queue.
+            operation = client.get(operation.id)
     except RetryLater as exc:
         return record.retry_later(exc)
     except GiveUp as exc:
@@ -140,24 +142,21 @@ class _Recorder:
                  dispatch: Dispatch | None, listener: StatusListener | None) -> None:
         self.work, self.uow, self.clock, self.timing = work, uow, clock, timing
         self.dispatch, self.listener = dispatch, listener
+        self.operation_id: str | None = None
 
     def _apply(self, change: Callable[[Session, Ticket, datetime], str]) -> str:
         with self.uow:
             ticket = self.uow.session.get(Ticket, self.work.ticket_id)
             if ticket is None or ticket.status != self.work.status or ticket.round != self.work.round:
                 return "skipped"
+            # Stored with the outcome it led to, in the transaction right after it became known.
+            ticket.operation_id = ticket.operation_id or self.operation_id
             outcome = change(self.uow.session, ticket, self.clock())
             try:
                 self.uow.commit()
             except StaleDataError:
                 return "skipped"
         return outcome
-
-    def operation(self, operation_id: str) -> None:
-        def remember(_s: Session, ticket: Ticket, _now: datetime) -> str:
-            ticket.operation_id = ticket.operation_id or operation_id
-            return "submitted"
-        self._apply(remember)
 
     def finish(self) -> str:
         def finish(session: Session, ticket: Ticket, now: datetime) -> str:

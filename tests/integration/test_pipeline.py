@@ -208,9 +208,9 @@ def test_rejection_dispatches_nothing(pipe: Pipeline) -> None:
 def test_ticket_goes_from_approved_through_polling_to_completed(pipe: Pipeline) -> None:
     ticket_id = pipe.approved()
     pipe.client.submit_script = ["pending"]
-    pipe.client.get_script = ["running", "succeeded"]
+    pipe.client.get_script = ["pending", "running", "succeeded"]
 
-    assert pipe.advance(ticket_id) == "polling"
+    assert pipe.advance(ticket_id) == "polling"  # submitted, looked once: still pending
     ticket = pipe.ticket(ticket_id)
     assert ticket.status == "provisioning"
     assert ticket.operation_id == "op-1"
@@ -224,7 +224,7 @@ def test_ticket_goes_from_approved_through_polling_to_completed(pipe: Pipeline) 
     assert pipe.advance(ticket_id) == "completed"
 
     submit = pipe.client.submits[0]
-    assert len(pipe.client.submits) == 1 and pipe.client.gets == ["op-1", "op-1"]
+    assert len(pipe.client.submits) == 1 and pipe.client.gets == ["op-1", "op-1", "op-1"]
     assert submit["action"] == "apply" and submit["round"] == 1
     assert submit["key"] == f"{ticket_id}:apply"
     assert submit["environment"] == {"id": pipe.world.envs["customer_a_stage"], "name": "customer_a-stage",
@@ -242,6 +242,19 @@ def test_ticket_goes_from_approved_through_polling_to_completed(pipe: Pipeline) 
                      ("provisioning", "completed", None)]
 
 
+def test_a_pending_operation_that_is_done_at_the_first_look_completes_in_one_step(
+        pipe: Pipeline) -> None:
+    ticket_id = pipe.approved()
+    pipe.client.submit_script = ["pending"]
+    pipe.client.get_script = ["succeeded"]
+
+    assert pipe.advance(ticket_id) == "completed"
+    assert pipe.client.gets == ["op-1"]
+    ticket = pipe.ticket(ticket_id)
+    assert (ticket.status, ticket.operation_id) == ("completed", "op-1")
+    assert pipe.dispatch.calls == [(ticket_id, "upscale", "stage", 0)]  # the approval's only
+
+
 def test_an_operation_that_succeeds_at_once_completes_in_one_step(pipe: Pipeline) -> None:
     ticket_id = pipe.approved()
     pipe.client.submit_script = ["succeeded"]
@@ -255,15 +268,17 @@ def test_a_second_call_within_the_lease_is_skipped_and_submits_nothing(pipe: Pip
     ticket_id = pipe.approved()
     inner: list[str] = []
     pipe.client.during_call = lambda: inner.append(pipe.advance(ticket_id))  # a redelivered message
+    pipe.client.get_script = ["running"]
 
     assert pipe.advance(ticket_id) == "polling"
 
-    assert inner == ["skipped"]
+    assert inner == ["skipped", "skipped"]  # during the submit and during the first look
     assert len(pipe.client.submits) == 1
 
 
 def test_concurrent_workers_on_one_ticket_submit_once(pipe: Pipeline) -> None:
     ticket_id = pipe.approved()
+    pipe.client.get_script = ["running"]
     barrier = threading.Barrier(4)
     outcomes: list[Any] = []
 
@@ -349,7 +364,7 @@ def test_retry_later_honours_retry_after(pipe: Pipeline) -> None:
     pipe.clock.tick(19)
     assert pipe.advance(ticket_id) == "skipped"
     pipe.clock.tick(countdown - 19)
-    assert pipe.advance(ticket_id) == "polling"
+    assert pipe.advance(ticket_id) == "completed"
 
 
 def test_give_up_fails_the_ticket_with_the_reason(pipe: Pipeline) -> None:
@@ -368,7 +383,7 @@ def test_give_up_fails_the_ticket_with_the_reason(pipe: Pipeline) -> None:
 
 def test_a_failed_operation_fails_the_ticket_with_its_error(pipe: Pipeline) -> None:
     ticket_id = pipe.approved()
-    pipe.client.get_script = ["failed: quota exceeded in region eu-1"]
+    pipe.client.get_script = ["running", "failed: quota exceeded in region eu-1"]
 
     assert pipe.advance(ticket_id) == "polling"
     pipe.clock.tick(TIMING.poll_interval)
@@ -415,7 +430,7 @@ def test_a_publication_lost_at_approval_is_republished_by_the_sweep(pipe: Pipeli
     assert pipe.dispatch.calls[-1] == (ticket_id, "upscale", "stage", 0)
     assert pipe.ticket(ticket_id).published_at == pipe.clock()
     assert pipe.sweep().republished == 0  # published, and within a lease: left alone
-    assert pipe.advance(ticket_id) == "polling"
+    assert pipe.advance(ticket_id) == "completed"
 
 
 def test_a_sweep_while_the_broker_is_still_down_tries_again_next_time(pipe: Pipeline) -> None:
@@ -443,6 +458,7 @@ def test_a_published_ticket_is_not_republished_before_its_lease_ends(pipe: Pipel
 
 def test_a_worker_that_died_holding_the_lease_is_recovered_with_the_same_operation(pipe: Pipeline) -> None:
     ticket_id = pipe.approved()
+    pipe.client.get_script = ["running"]
     assert pipe.advance(ticket_id) == "polling"  # submitted; the operation id is stored
     pipe.clock.tick(TIMING.poll_interval)
     pipe.client.get_script = [WorkerDied()]
@@ -459,7 +475,7 @@ def test_a_worker_that_died_holding_the_lease_is_recovered_with_the_same_operati
 
     assert pipe.advance(ticket_id) == "completed"
     assert len(pipe.client.submits) == 1
-    assert pipe.client.gets == ["op-1", "op-1"]
+    assert pipe.client.gets == ["op-1", "op-1", "op-1"]
     assert pipe.sizes()["yves"] == "large"
 
 
@@ -573,6 +589,7 @@ def test_support_retry_after_a_timeout_keeps_the_key_so_a_late_operation_is_not_
 def test_support_retry_while_following_an_operation_resumes_that_operation(pipe: Pipeline) -> None:
     ticket_id = pipe.approved()
     pipe.client.submit_script = ["running"]
+    pipe.client.get_script = ["running"]
     assert pipe.advance(ticket_id) == "polling"
     operation_id = pipe.ticket(ticket_id).operation_id
     pipe.client.get_script = [GiveUp("provisioning rejected the request: 403 forbidden")]

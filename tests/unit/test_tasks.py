@@ -131,7 +131,7 @@ def _status(ctx: WorkerContext, ticket_id: str) -> str:
 
 def test_provision_task_returns_the_pipeline_outcome(ctx: WorkerContext, world: World,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    client = FakeClient(answers=["pending", "succeeded"])
+    client = FakeClient(answers=["pending", "running", "succeeded"])
     monkeypatch.setattr(ctx, "client_for", lambda _type, _stage: client)
     ticket_id = _approved(ctx, world)
 
@@ -141,7 +141,7 @@ def test_provision_task_returns_the_pipeline_outcome(ctx: WorkerContext, world: 
     ctx.clock.now += timedelta(seconds=2)
     assert workers.tasks.provision(ticket_id) == "completed"
 
-    assert len(client.submits) == 1 and client.gets == ["op-1"]
+    assert len(client.submits) == 1 and client.gets == ["op-1", "op-1"]
     assert _status(ctx, ticket_id) == "completed"
 
 
