@@ -22,8 +22,13 @@ PG_SERVER = os.environ.get("ENVDESK_TEST_PG", "postgresql://postgres@127.0.0.1:5
 BACKENDS = [b for b in os.environ.get("ENVDESK_TEST_BACKENDS", "postgresql,sqlite").split(",") if b]
 
 
-def _pg_database(name: str) -> str:
-    admin = make_engine(normalize_database_url(f"{PG_SERVER}/postgres"), isolation_level="AUTOCOMMIT")
+def _admin() -> sa.Engine:
+    return make_engine(normalize_database_url(f"{PG_SERVER}/postgres"), isolation_level="AUTOCOMMIT")
+
+
+def create_pg_database(name: str) -> str:
+    """A fresh, empty PostgreSQL database; fails the test loudly when the server is missing."""
+    admin = _admin()
     try:
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -36,18 +41,24 @@ def _pg_database(name: str) -> str:
     return normalize_database_url(f"{PG_SERVER}/{name}")
 
 
+def drop_pg_database(name: str) -> None:
+    admin = _admin()
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def pg_url(worker_id: str) -> Iterator[str]:
     # One database per pytest process: concurrent runs (several engineers, CI jobs) on the same
     # server must not drop or truncate each other's database.
     name = f"envdesk_test_{worker_id}_{os.getpid()}"
-    url = _pg_database(name)
+    url = create_pg_database(name)
     upgrade(url)
     yield url
-    admin = make_engine(normalize_database_url(f"{PG_SERVER}/postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    drop_pg_database(name)
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from celery import Celery
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from service.config import Settings
 from service.queue import SWEEP_TASK, celery_config
@@ -35,7 +35,10 @@ def make_celery(settings: Settings) -> Celery:
     app = Celery("envdesk", include=["workers.tasks"])
     app.conf.update(celery_config(settings))
     app.conf.update(
-        task_queues=[Queue(name) for name in ALL_QUEUES],
+        # Each queue on a direct exchange of its own name, bound by its own name: exactly what
+        # a publisher that names only the queue (the API's send_task) declares, so a message
+        # sent by the API or by a worker lands in that one queue and no other.
+        task_queues=[Queue(name, Exchange(name, type="direct"), routing_key=name) for name in ALL_QUEUES],
         # Ack after the task ran, and hand the message back if the worker process dies:
         # every task is idempotent (it re-reads the ticket and does nothing if it moved on).
         task_acks_late=True,

@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from service import operators, webhooks
 from service.config import normalize_database_url
 from service.db import UnitOfWork, make_engine, make_session_factory
-from tests.conftest import PG_SERVER
+from tests.conftest import create_pg_database, drop_pg_database
 
 ROOT = Path(__file__).resolve().parents[2]
 ENVDESK = str(ROOT / ".venv" / "bin" / "envdesk")
@@ -77,29 +77,6 @@ def _redis_ping(url: str) -> None:
     except Exception as exc:  # noqa: BLE001
         pytest.fail(f"Redis is required for the e2e tests and is not reachable at {url}: {exc}",
                     pytrace=False)
-
-
-def _create_database(name: str) -> str:
-    admin = make_engine(normalize_database_url(f"{PG_SERVER}/postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is required for the e2e tests and is not reachable at {PG_SERVER}: {exc}",
-                    pytrace=False)
-    finally:
-        admin.dispose()
-    return f"{PG_SERVER}/{name}"
-
-
-def _drop_database(name: str) -> None:
-    admin = make_engine(normalize_database_url(f"{PG_SERVER}/postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
 
 
 # --- processes -------------------------------------------------------------------------------
@@ -271,7 +248,7 @@ class Stack:
         self.api_port, self.sim_port = free_port(), free_port()
         self.sim_token = secrets.token_urlsafe(16)
         self.hooks = WebhookReceiver(secrets.token_urlsafe(16))
-        self.database_url = _create_database(db_name)
+        self.database_url = create_pg_database(db_name)
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("PROVISIONING_", "WEBHOOK_"))},
             "DATABASE_URL": self.database_url, "REDIS_URL": redis_url,
@@ -487,7 +464,7 @@ def make_stack(request: pytest.FixtureRequest, tmp_path: Path, worker_id: str) -
     yield make
     for stack in stacks:
         stack.stop_all()
-        _drop_database(stack.db_name)
+        drop_pg_database(stack.db_name)
 
 
 @pytest.fixture

@@ -121,10 +121,12 @@ def test_worker_finishes_its_task_on_sigterm_and_nothing_is_lost_or_repeated(sta
     worker = stack.procs["worker"]
     wait_until(lambda: "envdesk.provision" in worker.log.read_text(errors="replace"), timeout=15,
                what="the worker to take the ticket")
+    time.sleep(0.5)  # the task is now inside its provisioning call
 
     worker.popen.send_signal(signal.SIGTERM)
 
-    assert worker.popen.wait(timeout=30) == 0
+    # Within docker-compose's stop_grace_period for workers (60 s), after which it would SIGKILL.
+    assert worker.popen.wait(timeout=60) == 0
     log = worker.log.read_text(errors="replace")
     assert "Traceback" not in log
     stack.sim_config(response_delay=0)

@@ -131,3 +131,25 @@ def test_the_worker_calls_the_routed_target(tmp_path: Path) -> None:
     assert ctx.client_for("change", "prod").get("op-1").status == "running"
     assert ctx.client_for("change", "stage").get("op-2").status == "pending"
     assert ctx.client_for("change", "prod") is ctx.client_for("change", "prod")
+
+
+@pytest.mark.parametrize("ticket_type, stage", sorted(QUEUES))
+def test_a_worker_publishes_to_the_same_single_queue_as_the_api(
+    settings: Settings, ticket_type: str, stage: str
+) -> None:
+    from workers.app import make_celery
+
+    app = make_celery(settings)
+    ticket_id = str(uuid.uuid4())
+    try:
+        with app.connection_for_write() as conn:  # a worker declares every queue it consumes
+            for queue in app.conf.task_queues:
+                queue.bind(conn).declare()
+        assert Publisher(app, settings)(ticket_id, ticket_type, stage, countdown=1) is True
+    finally:
+        app.close()
+
+    target = QUEUES[(ticket_type, stage)]
+    headers, _ = _take(target)
+    assert headers["argsrepr"] == repr([ticket_id])
+    assert all(_take(queue) is None for queue in QUEUES.values()), "a copy landed on another queue"
