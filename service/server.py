@@ -53,6 +53,9 @@ def gunicorn_options(*, host: str, port: int, workers: int, threads: int) -> dic
         "graceful_timeout": 30,
         "timeout": 60,
         "keepalive": 5,
+        # gunicorn's largest request line: long query strings reach the app and get a problem+json
+        # answer; only lines beyond this get gunicorn's own 400.
+        "limit_request_line": 8190,
         "accesslog": None,
         "errorlog": "-",
         "logconfig_dict": LOG_CONFIG,

@@ -8,7 +8,7 @@ from flask_smorest import Api, Blueprint
 
 DESCRIPTIONS = {
     304: "Not modified",
-    400: "Malformed request (for example invalid JSON)",
+    400: "Malformed request (invalid JSON, or a request line over 8190 bytes)",
     401: "Missing or invalid bearer token",
     403: "The caller's role or account kind may not do this (rule names why)",
     404: "No such object visible to the caller",

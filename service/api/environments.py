@@ -19,7 +19,7 @@ blp = Blueprint("environments", __name__, url_prefix="/v1", description="Environ
 class EnvironmentCollection(MethodView):
     @blp.arguments(EnvironmentListQuerySchema, location="query", as_kwargs=True)
     @blp.response(200, EnvironmentPageSchema)
-    @document(401, 422)
+    @document(400, 401, 422)
     def get(self, **args: Any) -> Any:
         """Environments the caller may see, with their current sizing."""
         return queries.list_environments(session(), principal(), key=runtime().settings.cursor_key, **args)

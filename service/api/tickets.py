@@ -44,7 +44,7 @@ def _with_etag(ticket: Any) -> tuple[Any, int, dict[str, str]]:
 class TicketCollection(MethodView):
     @blp.arguments(TicketListQuerySchema, location="query", as_kwargs=True)
     @blp.response(200, TicketPageSchema)
-    @document(401, 422)
+    @document(400, 401, 422)
     def get(self, limit: int | None = None, cursor: str | None = None, **filters: Any) -> Any:
         """List the tickets the caller may see, newest first."""
         return queries.list_tickets(session(), principal(), key=runtime().settings.cursor_key,
