@@ -63,14 +63,7 @@ def file_ticket(
             earlier = _replay(uow.session, principal, idempotency_key, digest)
             if earlier is not None:
                 return earlier, False
-        env = uow.session.scalar(
-            select(Environment).where(
-                Environment.id == data["environment_id"],
-                Environment.account_id == principal.account_id,
-            )
-        )
-        if env is None:
-            raise NotFound("no such environment", errors={"environment_id": ["no such environment"]})
+        env = _own_environment(uow.session, principal, data["environment_id"])
         try:
             _check_rules(uow.session, env, data, now=now)
         except DuplicateOpenRequest:
@@ -82,14 +75,29 @@ def file_ticket(
         if max_open:
             policy.check_open_ticket_cap(_open_count(uow.session, principal.account_id), max_open)
         ticket = _new_ticket(principal, env, data, now=now, key=idempotency_key, digest=digest)
-        uow.session.add(ticket)
-        try:
-            uow.session.flush()
-            record_creation(uow.session, ticket, actor_id=principal.user_id, now=now, listener=listener)
-            uow.commit()
-        except IntegrityError:
-            uow.rollback()
-            return _resolve_conflict(uow.session, principal, ticket, idempotency_key, digest), False
+        return _insert(uow, principal, ticket, now=now, key=idempotency_key, digest=digest,
+                       listener=listener)
+
+
+def _own_environment(session: Session, principal: Principal, environment_id: str) -> Environment:
+    env = session.scalar(select(Environment).where(
+        Environment.id == environment_id, Environment.account_id == principal.account_id))
+    if env is None:
+        raise NotFound("no such environment", errors={"environment_id": ["no such environment"]})
+    return env
+
+
+def _insert(uow: UnitOfWork, principal: Principal, ticket: Ticket, *, now: datetime,
+            key: str | None, digest: str, listener: StatusListener | None) -> tuple[Ticket, bool]:
+    """Insert with its creation event; a unique index that a concurrent request won decides."""
+    uow.session.add(ticket)
+    try:
+        uow.session.flush()
+        record_creation(uow.session, ticket, actor_id=principal.user_id, now=now, listener=listener)
+        uow.commit()
+    except IntegrityError:
+        uow.rollback()
+        return _resolve_conflict(uow.session, principal, ticket, key, digest), False
     return ticket, True
 
 
