@@ -45,6 +45,7 @@ class Settings:
     metrics_token: str = ""
     write_rate_limit: str = "120/minute"
     max_open_tickets: int = 100
+    auth_cache_seconds: float = 5.0
     routes: Mapping[str, str] = field(default_factory=dict)
     # Worker timing, in the order that keeps redelivery safe (checked in workers/app.py):
     # provisioning read timeout < task soft limit < hard limit < lease < broker visibility timeout.
@@ -95,6 +96,7 @@ class Settings:
             metrics_token=env.get("METRICS_TOKEN", ""),
             write_rate_limit=env.get("RATE_LIMIT_WRITES", "120/minute"),
             max_open_tickets=int(env.get("MAX_OPEN_TICKETS_PER_ACCOUNT", "100")),
+            auth_cache_seconds=float(env.get("AUTH_CACHE_SECONDS", "5")),
             routes=_routes(env),
             task_soft_time_limit=float(env.get("TASK_SOFT_TIME_LIMIT", "30")),
             task_hard_time_limit=float(env.get("TASK_HARD_TIME_LIMIT", "45")),

@@ -94,7 +94,8 @@ def pg_database_url(pg_url: str) -> str:
 def settings(database_url: str, tmp_path: Path) -> Settings:
     # Limits are off here; tests/integration/api/test_limits.py turns them on.
     return Settings(database_url=database_url, broker_url="memory://", home=tmp_path,
-                    secret_key="test-secret", write_rate_limit="", max_open_tickets=0)
+                    secret_key="test-secret", write_rate_limit="", max_open_tickets=0,
+                    auth_cache_seconds=0)
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from service.config import Settings
 from service.db import UnitOfWork, make_engine, make_session_factory
 from service.events import StatusListener
 from service.handoff import Dispatch
-from service.identity import Principal
+from service.identity import Principal, PrincipalCache
 
 
 @dataclass
@@ -26,6 +26,7 @@ class Runtime:
     listener: StatusListener | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
     broker_probe: Callable[[], bool] | None = None
+    principals: PrincipalCache | None = None
 
 
 def runtime() -> Runtime:
@@ -59,5 +60,7 @@ def close_session(_exc: BaseException | None = None) -> None:
 
 def build_runtime(settings: Settings, **adapters: object) -> Runtime:
     engine = make_engine(settings.database_url)
+    principals = PrincipalCache(settings.auth_cache_seconds) if settings.auth_cache_seconds > 0 else None
     return Runtime(settings=settings, sessions=make_session_factory(engine),
-                   read_sessions=make_session_factory(engine, read_only=True), **adapters)  # type: ignore[arg-type]
+                   read_sessions=make_session_factory(engine, read_only=True), principals=principals,
+                   **adapters)  # type: ignore[arg-type]

@@ -116,7 +116,7 @@ def test_partner_link_refuses_two_customers(envdesk, customer) -> None:
 
 def api_client(database_url: str, tmp_path: Path) -> Any:
     settings = Settings(database_url=database_url, broker_url="memory://", home=tmp_path,
-                        secret_key="test-secret")
+                        secret_key="test-secret", auth_cache_seconds=0)
     return create_app(settings).test_client()
 
 
