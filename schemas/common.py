@@ -62,6 +62,14 @@ class PageQuerySchema(QuerySchema):
         metadata={"description": "the next_cursor of the previous page (URL-safe base64)"})
 
 
+def page_schema(item: type[Schema], name: str) -> type[Schema]:
+    """The list envelope of SPEC section 4: ``{"items": [...], "next_cursor": ...}``."""
+    return Schema.from_dict(
+        {"items": fields.List(fields.Nested(item)), "next_cursor": fields.String(allow_none=True)},
+        name=name,
+    )
+
+
 class ProblemSchema(Schema):
     type = fields.String(required=True)
     title = fields.String(required=True)

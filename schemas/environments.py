@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from schemas.common import PageQuerySchema, Text
+from schemas.common import PageQuerySchema, Text, page_schema
 from service.domain.policy import Stage
 
 
@@ -23,9 +23,7 @@ class EnvironmentSchema(Schema):
     updated_at = fields.DateTime()
 
 
-class EnvironmentPageSchema(Schema):
-    items = fields.List(fields.Nested(EnvironmentSchema))
-    next_cursor = fields.String(allow_none=True)
+EnvironmentPageSchema = page_schema(EnvironmentSchema, "EnvironmentPageSchema")
 
 
 class EnvironmentListQuerySchema(PageQuerySchema):

@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from schemas.common import PageQuerySchema, QuerySchema, StrictSchema, Text, has_surrogate
+from schemas.common import PageQuerySchema, QuerySchema, StrictSchema, Text, page_schema, has_surrogate
 from service.domain.lifecycle import Status
 from service.domain.policy import CHANGE_KINDS, COMPONENTS, SIZES, TicketType
 
@@ -121,9 +121,7 @@ class TicketSchema(Schema):
         return {"start": ticket.period_start.isoformat(), "end": ticket.period_end.isoformat()}
 
 
-class TicketPageSchema(Schema):
-    items = fields.List(fields.Nested(TicketSchema))
-    next_cursor = fields.String(allow_none=True)
+TicketPageSchema = page_schema(TicketSchema, "TicketPageSchema")
 
 
 class TicketListQuerySchema(PageQuerySchema):
@@ -145,9 +143,7 @@ class EventSchema(Schema):
     reason = fields.String(allow_none=True)
 
 
-class EventListSchema(Schema):
-    items = fields.List(fields.Nested(EventSchema))
-    next_cursor = fields.String(allow_none=True)
+EventListSchema = page_schema(EventSchema, "EventListSchema")
 
 
 class CommentCreateSchema(StrictSchema):
@@ -165,9 +161,7 @@ class CommentSchema(Schema):
     created_at = fields.DateTime()
 
 
-class CommentListSchema(Schema):
-    items = fields.List(fields.Nested(CommentSchema))
-    next_cursor = fields.String(allow_none=True)
+CommentListSchema = page_schema(CommentSchema, "CommentListSchema")
 
 
 class EmptyQuerySchema(QuerySchema):
