@@ -41,7 +41,7 @@ class Settings:
     webhook_urls: tuple[str, ...] = ()
     webhook_secret: str = ""
     webhook_max_attempts: int = 10
-    max_body_bytes: int = 64 * 1024
+    max_body_bytes: int = 256 * 1024
     metrics_token: str = ""
     write_rate_limit: str = "120/minute"
     max_open_tickets: int = 100
@@ -92,7 +92,7 @@ class Settings:
             webhook_urls=_split(env.get("WEBHOOK_URLS", "")),
             webhook_secret=env.get("WEBHOOK_SECRET", ""),
             webhook_max_attempts=int(env.get("WEBHOOK_MAX_ATTEMPTS", "10")),
-            max_body_bytes=int(env.get("MAX_BODY_BYTES", str(64 * 1024))),
+            max_body_bytes=int(env.get("MAX_BODY_BYTES", str(256 * 1024))),
             metrics_token=env.get("METRICS_TOKEN", ""),
             write_rate_limit=env.get("RATE_LIMIT_WRITES", "120/minute"),
             max_open_tickets=int(env.get("MAX_OPEN_TICKETS_PER_ACCOUNT", "100")),

@@ -83,13 +83,16 @@ def _wait_for(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
 # data for reasons JSON Schema cannot state: a cursor it did not sign, and the cross-field rules of
 # a ticket body (fields that depend on `type`, each component once, nesting depth of parameters).
 ACCEPTED = ["2xx", "401", "403", "404", "409"]
+REJECTED = ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422", "428", "429"]
 SEMANTIC_422 = {"checks": {"positive_data_acceptance": {"expected-statuses": ACCEPTED + ["422"]}}}
 CONFIG = SchemathesisConfig.from_dict({
     # Unknown query parameters are ignored by design (a tolerant reader), so invalid data is not
     # made by adding parameters the document does not name.
     "generation": {"mode": "all", "max-examples": MAX_EXAMPLES, "database": "none",
                    "allow-extra-parameters": False},
-    "checks": {"positive_data_acceptance": {"expected-statuses": ACCEPTED}},
+    "checks": {"positive_data_acceptance": {"expected-statuses": ACCEPTED},
+               # Invalid data must be refused; 413 (a body over MAX_BODY_BYTES) is a refusal too.
+               "negative_data_rejection": {"expected-statuses": REJECTED}},
     "operations": [
         {"include-method": "GET", "include-path-regex": "^/v1/(tickets|environments)$", **SEMANTIC_422},
         {"include-method": "POST", "include-path": "/v1/tickets", **SEMANTIC_422},

@@ -3,6 +3,7 @@
 Every test runs on PostgreSQL and on SQLite (the ``database_url`` fixture is parametrized)."""
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -326,3 +327,14 @@ def test_get_ticket_returns_the_etag_of_the_last_change(client, world, file_upsc
 
     for who in ("customer_a", "partner_linked", "support"):
         assert ticket_as(client, world, who, ticket["id"]).headers["ETag"] == approved.headers["ETag"]
+
+
+def test_the_longest_comment_fits_the_body_limit_even_fully_escaped(client, world, file_upscale):
+    ticket = file_upscale()
+    body = json.dumps({"body": "\U0001F600" * 10_000})  # 12 bytes of JSON per character
+
+    response = client.post(f"/v1/tickets/{ticket['id']}/comments", data=body,
+                           headers={**world.auth("customer_a"), "Content-Type": "application/json"})
+
+    assert response.status_code == 201, response.get_data(as_text=True)[:200]
+    assert response.get_json()["body"] == "\U0001F600" * 10_000
