@@ -88,11 +88,6 @@ class TicketCreateSchema(StrictSchema):
             raise ValidationError(errors)
 
 
-class PeriodOutSchema(Schema):
-    start = fields.DateTime()
-    end = fields.DateTime()
-
-
 class TicketSchema(Schema):
     id = fields.String()
     type = fields.String(metadata={"enum": [t.value for t in TicketType]})

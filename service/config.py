@@ -69,10 +69,6 @@ class Settings:
         seed = self.secret_key or f"envdesk-cursor:{self.database_url}"
         return hashlib.sha256(seed.encode()).digest()
 
-    @property
-    def embedded(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
         env = os.environ if env is None else env

@@ -28,13 +28,14 @@ class Dispatch(Protocol):
 
 
 def hand_off(uow: UnitOfWork, ticket: Ticket, *, now: datetime, dispatch: Dispatch | None,
-             delay: float = 0.0) -> None:
+             delay: float = 0.0, stage: str | None = None) -> None:
     """Mark ``ticket`` due in ``delay`` seconds and publish it once the transaction commits."""
     ticket.next_attempt_at = now + timedelta(seconds=delay)
     if dispatch is None:
         return
     ticket.published_at = now
-    stage = uow.session.scalar(select(Environment.stage).where(Environment.id == ticket.environment_id))
+    stage = stage or uow.session.scalar(
+        select(Environment.stage).where(Environment.id == ticket.environment_id))
     ticket_id, ticket_type = ticket.id, ticket.type
 
     def publish() -> None:

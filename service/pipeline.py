@@ -204,12 +204,14 @@ class _Recorder:
                 reason = f"provisioning unavailable after {ticket.attempts} attempts: {exc.reason}"
                 return self._mark_failed(session, ticket, now, reason)
             delay = backoff_delay(ticket.attempts, cap=self.timing.retry_cap, retry_after=exc.retry_after)
-            hand_off(self.uow, ticket, now=now, dispatch=self.dispatch, delay=delay)
+            hand_off(self.uow, ticket, now=now, dispatch=self.dispatch, delay=delay,
+                     stage=self.work.stage)
             return "retrying"
         return self._apply(retry)
 
     def poll_later(self) -> str:
         def poll(_s: Session, ticket: Ticket, now: datetime) -> str:
-            hand_off(self.uow, ticket, now=now, dispatch=self.dispatch, delay=self.timing.poll_interval)
+            hand_off(self.uow, ticket, now=now, dispatch=self.dispatch, delay=self.timing.poll_interval,
+                     stage=self.work.stage)
             return "polling"
         return self._apply(poll)
