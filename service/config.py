@@ -27,6 +27,23 @@ def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
+def _hours_per_stage(value: str) -> dict[str, float]:
+    """``stage=8,prod=4`` → {"stage": 8.0, "prod": 4.0}; a malformed pair raises ValueError."""
+    hours = {}
+    for pair in _split(value):
+        stage, sep, number = pair.partition("=")
+        if not sep or not stage.strip():
+            raise ValueError(f"SLA_DECISION_HOURS: {pair!r} is not STAGE=HOURS")
+        hours[stage.strip().lower()] = float(number)
+    return hours
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or not value.strip():
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -46,6 +63,18 @@ class Settings:
     write_rate_limit: str = "120/minute"
     max_open_tickets: int = 100
     auth_cache_seconds: float = 5.0
+    # Portal integration: access tokens from one OIDC issuer, browsers on the portal's origins.
+    oidc_issuer: str = ""
+    oidc_audience: str = ""
+    oidc_jwks_url: str = ""
+    oidc_account_claim: str = "envdesk_account"
+    cors_origins: tuple[str, ...] = ()
+    # The staff console: OIDC sign-in as a confidential client, or a staff API token.
+    oidc_client_id: str = ""
+    oidc_client_secret: str = ""
+    console_token_login: bool = True
+    sla_decision_hours: Mapping[str, float] = field(default_factory=dict)
+    staff_webhook_url: str = ""
     routes: Mapping[str, str] = field(default_factory=dict)
     # Worker timing, in the order that keeps redelivery safe (checked in workers/app.py):
     # provisioning read timeout < task soft limit < hard limit < lease < broker visibility timeout.
@@ -62,6 +91,8 @@ class Settings:
         found = []
         if self.webhook_urls and not self.webhook_secret:
             found.append("WEBHOOK_SECRET is required when WEBHOOK_URLS is set")
+        if self.oidc_issuer and not self.oidc_audience:
+            found.append("OIDC_AUDIENCE is required when OIDC_ISSUER is set")
         return found
 
     @property
@@ -93,6 +124,16 @@ class Settings:
             write_rate_limit=env.get("RATE_LIMIT_WRITES", "120/minute"),
             max_open_tickets=int(env.get("MAX_OPEN_TICKETS_PER_ACCOUNT", "100")),
             auth_cache_seconds=float(env.get("AUTH_CACHE_SECONDS", "5")),
+            oidc_issuer=env.get("OIDC_ISSUER", "").rstrip("/"),
+            oidc_audience=env.get("OIDC_AUDIENCE", ""),
+            oidc_jwks_url=env.get("OIDC_JWKS_URL", ""),
+            oidc_account_claim=env.get("OIDC_ACCOUNT_CLAIM") or "envdesk_account",
+            cors_origins=_split(env.get("CORS_ORIGINS", "")),
+            oidc_client_id=env.get("OIDC_CLIENT_ID", ""),
+            oidc_client_secret=env.get("OIDC_CLIENT_SECRET", ""),
+            console_token_login=_flag(env.get("CONSOLE_TOKEN_LOGIN"), default=not env.get("OIDC_ISSUER")),
+            sla_decision_hours=_hours_per_stage(env.get("SLA_DECISION_HOURS", "")),
+            staff_webhook_url=env.get("STAFF_WEBHOOK_URL", ""),
             routes=_routes(env),
             task_soft_time_limit=float(env.get("TASK_SOFT_TIME_LIMIT", "30")),
             task_hard_time_limit=float(env.get("TASK_HARD_TIME_LIMIT", "45")),

@@ -40,6 +40,7 @@ class Account(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -51,10 +52,15 @@ class PartnerLink(Base):
 
 class User(Base):
     __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("oidc_issuer", "oidc_subject"),)
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     email: Mapped[str] = mapped_column(String(320), unique=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
     role: Mapped[str] = mapped_column(String(16), default="member")
+    name: Mapped[str | None] = mapped_column(String(200))
+    # A user signed in through the configured OIDC issuer is known by (issuer, subject).
+    oidc_issuer: Mapped[str | None] = mapped_column(String(500))
+    oidc_subject: Mapped[str | None] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -123,6 +129,9 @@ class Ticket(Base):
     next_attempt_at: Mapped[datetime | None]
     published_at: Mapped[datetime | None]
     round: Mapped[int] = mapped_column(Integer, default=1)
+    # The decision clock: staff's first comment or decision, and the approve/reject itself.
+    first_response_at: Mapped[datetime | None]
+    decided_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
