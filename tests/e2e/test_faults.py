@@ -10,7 +10,8 @@ from typing import Callable
 
 import pytest
 
-from tests.e2e.conftest import RedisServer, Stack
+from tests.e2e.processes import RedisServer
+from tests.e2e.stack import Stack
 
 pytestmark = pytest.mark.e2e
 

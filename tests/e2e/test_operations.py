@@ -13,7 +13,10 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from tests.e2e.conftest import RedisServer, Stack, free_port, wait_until
+from tests.e2e.processes import RedisServer
+from tests.e2e.stack import Stack
+from tests.support.servers import free_port
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
