@@ -57,12 +57,12 @@ def build_world(new_uow: Callable[[], Any]) -> World:
 
 
 def file_via_api(client: Any, world: World, *, who: str = "customer_a", env: str = "customer_a_stage",
-                 body: dict[str, Any] | None = None) -> dict[str, Any]:
-    """File a ticket through the HTTP API (a Flask test client) and return it as JSON."""
+                 body: dict[str, Any] | None = None) -> Any:
+    """File a ticket through the HTTP API (a Flask test client); the 201 response."""
     response = client.post("/v1/tickets", json=body or upscale_body(world.envs[env]),
                            headers=world.auth(who))
     assert response.status_code == 201, response.get_json()
-    return response.get_json()
+    return response
 
 
 def file_via_use_case(world: World, *, uow: Any, now: Any, listener: Any = None,
