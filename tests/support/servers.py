@@ -11,6 +11,7 @@ so parallel test workers share one throwaway server; the process that made the f
 throwaway servers and removes the folder at the end."""
 from __future__ import annotations
 
+import atexit
 import fcntl
 import json
 import os
@@ -74,7 +75,10 @@ def _run_folder() -> Path:
     value = os.environ.get(STATE_VARIABLE)
     if value:
         return Path(value)
-    return open_run_folder() or Path(os.environ[STATE_VARIABLE])
+    folder = open_run_folder()  # used outside a pytest run: this process owns the folder
+    assert folder is not None
+    atexit.register(close_run_folder, folder)
+    return folder
 
 
 @contextmanager
