@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.conftest import ENVDESK, ROOT, Stack, free_port, utcnow, wait_until
+from tests.e2e.processes import ENVDESK, ROOT, utcnow
+from tests.e2e.stack import Stack
+from tests.support.servers import free_port
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 

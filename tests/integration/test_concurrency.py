@@ -8,7 +8,8 @@ from typing import Any, Callable
 from sqlalchemy import func, select
 
 from service.models import Ticket, TicketEvent
-from tests.conftest import World, upscale_body
+from tests.helpers import upscale_body
+from tests.support.world import World, file_via_api
 
 THREADS = 8
 
@@ -39,10 +40,7 @@ def race(app: Any, calls: list[Callable[[Any], Any]]) -> list[Any]:
 
 
 def _file(client: Any, world: World, env: str = "customer_a_stage") -> str:
-    response = client.post("/v1/tickets", json=upscale_body(world.envs[env]),
-                           headers=world.auth("customer_a"))
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()["id"]
+    return file_via_api(client, world, env=env).get_json()["id"]
 
 
 def _statuses(responses: list[Any]) -> Counter[int]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
@@ -15,92 +15,19 @@ from sqlalchemy import select
 
 from service import sweep as sweeping
 from service.domain.lifecycle import Action
-from service.domain.policy import AccountKind
-from service.identity import Principal
 from service.models import Environment, Ticket, TicketEvent, WebhookDelivery
 from service.notifications import WebhookOutbox, claim_due_deliveries, deliver
 from service.outbound import GiveUp, RetryLater
 from service.pipeline import Timing, advance_ticket
-from service.provisioning import Operation, idempotency_key
+from service.provisioning import idempotency_key
 from service.routing import QUEUES
-from service.tickets import change_status, file_ticket
-from tests.conftest import World, upscale_body, utc
+from service.tickets import change_status
+from tests.helpers import upscale_body, utc
+from tests.support.fakes import Clock, FakeDispatch, FakeProvisioning, WorkerDied
+from tests.support.world import World, file_via_use_case
 
 TIMING = Timing(lease=60.0, poll_interval=5.0, retry_cap=30.0, max_attempts=3)
 START = utc(2030, 1, 6, 9, 0, 0)
-
-
-class Clock:
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def tick(self, seconds: float) -> datetime:
-        self.now += timedelta(seconds=seconds)
-        return self.now
-
-
-class WorkerDied(BaseException):
-    """The worker process vanished mid-task: nothing after this point runs."""
-
-
-@dataclass
-class FakeProvisioning:
-    """Provisioning that keeps one operation per idempotency key, like the real one.
-
-    ``submit_script`` and ``get_script`` hold what the next calls answer: an operation status
-    (``"pending"``, ``"succeeded"``, ``"failed: why"``) or an exception to raise. When a script
-    runs dry, submits answer ``pending`` and gets answer ``succeeded``."""
-
-    submit_script: list[Any] = field(default_factory=list)
-    get_script: list[Any] = field(default_factory=list)
-    submits: list[dict[str, Any]] = field(default_factory=list)
-    gets: list[str] = field(default_factory=list)
-    operations: dict[str, str] = field(default_factory=dict)
-    during_call: Callable[[], None] | None = None
-
-    def submit(self, *, ticket_id: str, action: str, environment: dict, request: dict,
-               round: int = 1) -> Operation:
-        key = idempotency_key(ticket_id, action, round)
-        self.submits.append({"ticket_id": ticket_id, "action": action, "environment": environment,
-                             "request": request, "round": round, "key": key})
-        if self.during_call is not None:
-            self.during_call()
-        step = self.submit_script.pop(0) if self.submit_script else "pending"
-        if isinstance(step, str):  # the operation exists once provisioning has accepted it
-            self.operations.setdefault(key, f"op-{len(self.operations) + 1}")
-        return self._answer(step, self.operations.get(key, "none"))
-
-    def get(self, operation_id: str) -> Operation:
-        self.gets.append(operation_id)
-        if self.during_call is not None:
-            self.during_call()
-        return self._answer(self.get_script.pop(0) if self.get_script else "succeeded", operation_id)
-
-    @staticmethod
-    def _answer(step: Any, operation_id: str) -> Operation:
-        if isinstance(step, BaseException):
-            raise step
-        status, _, error = step.partition(": ")
-        return Operation(id=operation_id, status=status, error=error or None)
-
-
-@dataclass
-class FakeDispatch:
-    """The broker: records (ticket_id, type, stage, countdown) and what the database held then."""
-
-    uow_factory: Callable[[], Any]
-    fail: bool = False
-    calls: list[tuple[str, str, str, float]] = field(default_factory=list)
-    status_seen: list[str] = field(default_factory=list)
-
-    def __call__(self, ticket_id: str, ticket_type: str, stage: str, *, countdown: float = 0) -> bool:
-        self.calls.append((ticket_id, ticket_type, stage, countdown))
-        with self.uow_factory() as uow:  # a different connection sees only committed data
-            self.status_seen.append(uow.session.get(Ticket, ticket_id).status)
-        return not self.fail
 
 
 @dataclass
@@ -114,22 +41,12 @@ class Pipeline:
     dispatch: FakeDispatch
     listener: Any = None
 
-    def principal(self, who: str) -> Principal:
-        kind = AccountKind.PROVIDER if who.startswith("support") else AccountKind.CUSTOMER
-        account = "provider" if kind is AccountKind.PROVIDER else who
-        return Principal(user_id=self.world.users[who], email=f"{who}@example.com",
-                         account_id=self.world.accounts[account], account_name=account, kind=kind,
-                         role="support" if kind is AccountKind.PROVIDER else "member")
-
     def file(self, env: str = "customer_a_stage", **overrides: Any) -> str:
-        ticket, created = file_ticket(self.principal("customer_a"),
-                                      upscale_body(self.world.envs[env], **overrides),
-                                      uow=self.uow_factory(), now=self.clock(), listener=self.listener)
-        assert created
-        return ticket.id
+        return file_via_use_case(self.world, uow=self.uow_factory(), now=self.clock(),
+                                 listener=self.listener, body=upscale_body(self.world.envs[env], **overrides))
 
     def act(self, ticket_id: str, action: Action, who: str = "support", **kwargs: Any) -> Ticket:
-        return change_status(self.principal(who), ticket_id, action, uow=self.uow_factory(),
+        return change_status(self.world.principal(who), ticket_id, action, uow=self.uow_factory(),
                              now=self.clock(), dispatch=self.dispatch, listener=self.listener, **kwargs)
 
     def approved(self, **overrides: Any) -> str:
@@ -172,7 +89,7 @@ class Pipeline:
 
 @pytest.fixture
 def pipe(world: World, uow_factory: Any) -> Pipeline:
-    return Pipeline(world=world, uow_factory=uow_factory, clock=Clock(), client=FakeProvisioning(),
+    return Pipeline(world=world, uow_factory=uow_factory, clock=Clock(START), client=FakeProvisioning(),
                     dispatch=FakeDispatch(uow_factory))
 
 

@@ -3,10 +3,8 @@ the committed openapi.yaml, with valid and invalid data, and every default check
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -17,17 +15,13 @@ from schemathesis.config import SchemathesisConfig
 
 from service.db import UnitOfWork, make_engine, make_session_factory
 from service.models import Base
-from tests.conftest import World, build_world
+from tests.support.servers import free_port
+from tests.support.waiting import wait_until
+from tests.support.world import World, build_world
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = ROOT / "openapi.yaml"
 MAX_EXAMPLES = 25
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +34,7 @@ def server(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tu
             conn.execute(table.delete())
     world = build_world(lambda: UnitOfWork(make_session_factory(engine)))
     engine.dispose()
-    port = _free_port()
+    port = free_port()
     home = tmp_path_factory.mktemp("serve")
     env = {**os.environ, "DATABASE_URL": url, "BROKER_URL": "memory://", "ENVDESK_HOME": str(home),
            "SECRET_KEY": "schemathesis",
@@ -66,17 +60,18 @@ def server(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tu
 
 
 def _wait_for(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
+    def answers() -> bool:
         if process.poll() is not None:
             pytest.fail(f"envdesk serve exited with {process.returncode}:\n{log.read_text()}")
         try:
-            if requests.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return
+            return requests.get(f"{base}/healthz", timeout=2).status_code == 200
         except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"envdesk serve did not answer /healthz within 60 s:\n{log.read_text()}")
+            return False
+
+    try:
+        wait_until(answers, timeout=60, what="envdesk serve to answer /healthz")
+    except pytest.fail.Exception:
+        pytest.fail(f"envdesk serve did not answer /healthz within 60 s:\n{log.read_text()}")
 
 
 # Statuses a schema-valid request may get. 422 is allowed only where the service refuses valid-looking

@@ -19,7 +19,9 @@ from service.db import UnitOfWork, make_engine, make_session_factory
 from service.domain.lifecycle import Action
 from service.events import move
 from service.models import Base, Ticket
-from tests.conftest import BACKENDS, World, build_world, upscale_body
+from tests.conftest import BACKENDS
+from tests.helpers import upscale_body
+from tests.support.world import World, build_world, file_via_api
 
 PRINCIPALS = ("customer_a", "customer_b", "partner_linked", "partner_unlinked", "support")
 TICKET = "/v1/tickets/{ticket_id}"
@@ -209,10 +211,8 @@ def _fresh_environment(m: Matrix, owner: str) -> str:
 
 def _fresh_ticket(m: Matrix, owner: str, *, failed: bool = False) -> str:
     customer = OWNER_ACCOUNT[owner]
-    response = m.client.post("/v1/tickets", json=upscale_body(_fresh_environment(m, owner)),
-                             headers=m.world.auth(customer))
-    assert response.status_code == 201, response.get_json()
-    ticket_id = response.get_json()["id"]
+    ticket_id = file_via_api(m.client, m.world, who=customer,
+                             body=upscale_body(_fresh_environment(m, owner))).get_json()["id"]
     if failed:
         assert m.client.post(f"/v1/tickets/{ticket_id}/approve",
                              headers=m.world.auth("support")).status_code == 200

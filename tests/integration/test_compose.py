@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 from pathlib import Path
@@ -20,6 +19,7 @@ from click.testing import CliRunner
 from service.cli import cli
 from service.config import Settings
 from service.routing import ALL_QUEUES, PROD_QUEUES, QUEUES, route_for
+from tests.support.tools import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -222,10 +222,7 @@ def test_workers_get_time_to_finish_a_running_task_on_shutdown() -> None:
 
 @pytest.mark.parametrize("env_file", [None, ENV_EXAMPLE], ids=["defaults", "env-example"])
 def test_docker_compose_accepts_the_file(env_file: Path | None) -> None:
-    binary = shutil.which("docker-compose")
-    if binary is None:
-        pytest.fail("docker-compose is not on PATH, so docker-compose.yml cannot be validated; "
-                    "install it with `apt-get install -y docker-compose` (.ci/run does)")
+    binary = require_tool("docker-compose", why="docker-compose.yml cannot be validated")
     argv = [binary, "--project-directory", str(ROOT), "-f", str(COMPOSE_FILE)]
     argv += ["--env-file", str(env_file)] if env_file else []
     result = subprocess.run([*argv, "config", "-q"], capture_output=True, text=True, timeout=120)
