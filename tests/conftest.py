@@ -3,6 +3,7 @@
 A test that needs PostgreSQL fails loudly when it is not reachable; nothing is skipped."""
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from service.db import UnitOfWork, make_engine, make_session_factory
 from service.migrate import upgrade
 from service.models import Base
 from tests.helpers import change_body, upscale_body, utc  # noqa: F401  (re-exported)
+from tests.oidc import TestIssuer
 
 PG_SERVER = os.environ.get("ENVDESK_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 BACKENDS = [b for b in os.environ.get("ENVDESK_TEST_BACKENDS", "postgresql,sqlite").split(",") if b]
@@ -96,6 +98,21 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(database_url=database_url, broker_url="memory://", home=tmp_path,
                     secret_key="test-secret", write_rate_limit="", max_open_tickets=0,
                     auth_cache_seconds=0)
+
+
+@pytest.fixture
+def oidc_issuer() -> Iterator[TestIssuer]:
+    """An OIDC issuer on 127.0.0.1 (discovery and JWKS, keys generated per run) that mints tokens."""
+    issuer = TestIssuer().start()
+    yield issuer
+    issuer.stop()
+
+
+@pytest.fixture
+def oidc_settings(settings: Settings, oidc_issuer: TestIssuer) -> Settings:
+    """``settings`` with the API accepting access tokens of ``oidc_issuer``."""
+    return dataclasses.replace(settings, oidc_issuer=oidc_issuer.url,
+                               oidc_audience=oidc_issuer.audience)
 
 
 @pytest.fixture
