@@ -7,7 +7,7 @@ from flask import Flask, request
 from werkzeug.exceptions import NotFound, UnsupportedMediaType
 
 from schemas.common import ProblemSchema
-from service.api import auth, environments, errors, health, limits, observe, tickets
+from service.api import auth, cors, environments, errors, health, limits, observe, tickets
 from service.api.docs import ProblemApi
 from service.api.runtime import Runtime, build_runtime, close_session
 from service.config import Settings
@@ -46,6 +46,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     errors.register(app)
     observe.register(app)
     limits.register(app, settings)
+    cors.register(app, settings)
     app.before_request(_refuse_odd_requests)
     app.before_request(auth.require_token)
     app.teardown_appcontext(close_session)
