@@ -11,7 +11,8 @@ from service.oidc import InvalidToken, KeysUnavailable, looks_like_jwt
 from service.oidc_users import UnknownAccount, principal_for_claims
 
 PUBLIC_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "observe.metrics_endpoint",
-                              "api-docs.openapi_json", "static"})
+                              "api-docs.openapi_json", "static", "docs.page", "docs.init",
+                              "docs.asset"})
 KEYS_RETRY_SECONDS = 30
 
 
