@@ -2,6 +2,8 @@
 access tokens of the configured OIDC issuer. Both resolve to the one ``Principal``."""
 from __future__ import annotations
 
+import time
+
 from flask import Response, g, request
 
 from service.api.errors import problem
@@ -16,22 +18,24 @@ PUBLIC_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "observe.metric
 KEYS_RETRY_SECONDS = 30
 
 
-def _resolve(token: str) -> Principal | None:
+def _resolve(token: str) -> tuple[Principal | None, float | None]:
+    """The token's principal, and for how many more seconds the token is valid (if it says)."""
     verifier = runtime().access_tokens
     if verifier is None or not looks_like_jwt(token):
-        return authenticate(session(), token)
+        return authenticate(session(), token), None
     claims = verifier.verify(token)
-    return principal_for_claims(claims, account_claim=verifier.account_claim, session=session(),
-                                uow=uow())
+    principal = principal_for_claims(claims, account_claim=verifier.account_claim, session=session(),
+                                     uow=uow())
+    return principal, claims["exp"] + verifier.leeway - time.time()
 
 
 def _principal(token: str) -> Principal | None:
     cache = runtime().principals
     principal = cache.get(token) if cache is not None and token else None
     if principal is None:
-        principal = _resolve(token)
+        principal, valid_for = _resolve(token)
         if principal is not None and cache is not None:
-            cache.put(token, principal)
+            cache.put(token, principal, valid_for=valid_for)
     return principal
 
 

@@ -3,6 +3,7 @@ generated per run; opaque tokens keep working beside them."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -201,3 +202,17 @@ def test_issuer_down_from_the_start_is_503(api: Any, oidc_issuer: TestIssuer, wo
     oidc_issuer.down = True
     response = api.get("/v1/me", headers=bearer(oidc_issuer.token(world.accounts["customer_a"])))
     assert_problem(response, 503, "identity_provider_unavailable")
+
+
+def test_remembered_token_is_not_accepted_past_its_expiry(
+        oidc_settings: Settings, oidc_issuer: TestIssuer, world: World) -> None:
+    app = create_app(dataclasses.replace(oidc_settings, auth_cache_seconds=3600))
+    api = app.test_client()
+    cache = app.extensions["envdesk"].principals
+    seconds = [0.0]
+    cache.clock = lambda: seconds[0]
+    now = int(time.time())
+    token = oidc_issuer.mint(oidc_issuer.claims(world.accounts["customer_a"], exp=now + 5))
+    assert api.get("/v1/me", headers=bearer(token)).status_code == 200
+    seconds[0] += 5 + 60 + 1  # past exp and the leeway, well within AUTH_CACHE_SECONDS
+    assert cache.get(token) is None
