@@ -10,15 +10,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from service.db import UnitOfWork
-from service.domain.errors import Forbidden
+from service.domain.errors import UnknownAccount
 from service.domain.policy import AccountKind
 from service.identity import Principal
 from service.models import Account, User
-
-
-class UnknownAccount(Forbidden):
-    rule = "unknown_account"
-    title = "Unknown account"
 
 
 def principal_for_claims(claims: Mapping[str, Any], *, account_claim: str, session: Session,

@@ -8,9 +8,10 @@ from flask import Response, g, request
 
 from service.api.errors import problem
 from service.api.runtime import runtime, session, uow
+from service.domain.errors import UnknownAccount
 from service.identity import Principal, authenticate
 from service.oidc import InvalidToken, KeysUnavailable, looks_like_jwt
-from service.oidc_users import UnknownAccount, principal_for_claims
+from service.oidc_users import principal_for_claims
 
 PUBLIC_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "observe.metrics_endpoint",
                               "api-docs.openapi_json", "static", "docs.page", "docs.init",

@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import jwt
@@ -76,6 +77,18 @@ def test_first_token_creates_a_member_in_the_named_account(
     assert (me["kind"], me["role"], me["email"]) == ("customer", "member", "ada@portal.example")
     again = api.get("/v1/me", headers=bearer(oidc_issuer.mint({**claims, "jti": "second"})))
     assert again.get_json()["user_id"] == me["user_id"]
+    assert user_count(oidc_settings) == 1
+
+
+def test_concurrent_first_requests_create_one_user(
+        oidc_settings: Settings, oidc_issuer: TestIssuer, portal_account: str) -> None:
+    app = create_app(oidc_settings)
+    claims = oidc_issuer.claims(portal_account)
+    tokens = [oidc_issuer.mint({**claims, "jti": str(n)}) for n in range(4)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        answers = list(pool.map(lambda t: app.test_client().get("/v1/me", headers=bearer(t)), tokens))
+    assert [a.status_code for a in answers] == [200] * 4
+    assert len({a.get_json()["user_id"] for a in answers}) == 1
     assert user_count(oidc_settings) == 1
 
 
