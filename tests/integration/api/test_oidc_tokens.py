@@ -229,3 +229,9 @@ def test_remembered_token_is_not_accepted_past_its_expiry(
     assert api.get("/v1/me", headers=bearer(token)).status_code == 200
     seconds[0] += 5 + 60 + 1  # past exp and the leeway, well within AUTH_CACHE_SECONDS
     assert cache.get(token) is None
+
+
+def test_unknown_opaque_token_is_also_invalid_token(api: Any) -> None:
+    response = api.get("/v1/me", headers=bearer("edk_" + "x" * 43))
+    assert_problem(response, 401, "unauthenticated")
+    assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
