@@ -9,7 +9,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from schemas.common import PageQuerySchema, QuerySchema, StrictSchema, Text, page_schema, has_surrogate
 from service.domain.lifecycle import Status
-from service.domain.policy import CHANGE_KINDS, COMPONENTS, SIZES, TicketType
+from service.domain.policy import CHANGE_KINDS, COMPONENTS, SIZES, Stage, TicketType
 
 TICKET_READ_ONLY = (
     "id", "status", "account_id", "requester_id", "created_at", "updated_at", "version",
@@ -123,6 +123,10 @@ class TicketListQuerySchema(PageQuerySchema):
     status = fields.String(validate=validate.OneOf([s.value for s in Status]))
     type = fields.String(validate=validate.OneOf([t.value for t in TicketType]))
     environment_id = Text(max=64)
+    stage = fields.String(validate=validate.OneOf([s.value for s in Stage]),
+                          metadata={"description": "only tickets for environments of this stage"})
+    updated_since = fields.AwareDateTime(format="iso", metadata={
+        "description": "only tickets changed at or after this time (RFC 3339, with offset)"})
 
 
 class RejectSchema(StrictSchema):

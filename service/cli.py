@@ -80,10 +80,11 @@ def account() -> None:
 @account.command("add", help="Add an account; prints it as one JSON line.")
 @click.argument("name")
 @click.option("--kind", type=click.Choice(["customer", "partner", "provider"]), required=True)
+@click.option("--external-id", help="The contract system's id; OIDC tokens and env import may name the account by it.")
 @_domain_errors
-def account_add(name: str, kind: str) -> None:
-    acc = operators.add_account(name, kind, uow=_uow())
-    _emit({"id": acc.id, "name": acc.name, "kind": acc.kind})
+def account_add(name: str, kind: str, external_id: str | None) -> None:
+    acc = operators.add_account(name, kind, uow=_uow(), external_id=external_id)
+    _emit({"id": acc.id, "name": acc.name, "kind": acc.kind, "external_id": acc.external_id})
 
 
 @cli.group(help="Links between partner agencies and their customers.")
@@ -114,6 +115,16 @@ def user() -> None:
 def user_add(email: str, account_id: str, role: str) -> None:
     new = operators.add_user(email, account_id, role, uow=_uow())
     _emit({"id": new.id, "email": new.email, "account_id": new.account_id, "role": new.role})
+
+
+@user.command("role", help="Grant a user a role (staff roles only in provider accounts); prints the user.")
+@click.argument("email")
+@click.argument("role", type=click.Choice(list(operators.ROLES)))
+@_domain_errors
+def user_role(email: str, role: str) -> None:
+    changed = operators.set_role(email, role, uow=_uow())
+    _emit({"id": changed.id, "email": changed.email, "account_id": changed.account_id,
+           "role": changed.role})
 
 
 @cli.group(help="API tokens (only their hashes are stored).")

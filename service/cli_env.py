@@ -56,7 +56,7 @@ def register(cli: click.Group, *, uow: Callable[[], Any], emit: Callable[[dict[s
             operators.set_environment_rules(environment_id, uow=uow(), **changes)))
 
     @env.command("import", help="Sync environments from JSON lines "
-                 '{"account": ID, "name": ..., "stage": ..., "sizes": {component: size}}; '
+                 '{"account": ID or external id, "name": ..., "stage": ..., "sizes": {component: size}}; '
                  "idempotent by account and name; prints a summary line.")
     @click.argument("file", type=click.File("r"))
     def env_import(file: IO[str]) -> None:

@@ -72,11 +72,15 @@ class PrincipalCache:
                 return None
             return entry[1]
 
-    def put(self, token: str, principal: Principal) -> None:
+    def put(self, token: str, principal: Principal, *, valid_for: float | None = None) -> None:
+        """Remember ``principal`` for ``ttl`` seconds, or less when the token expires sooner."""
+        ttl = self.ttl if valid_for is None else min(self.ttl, valid_for)
+        if ttl <= 0:
+            return
         with self._lock:
             if len(self._entries) >= self.max_entries:
                 self._entries.clear()
-            self._entries[hash_token(token)] = (self.clock() + self.ttl, principal)
+            self._entries[hash_token(token)] = (self.clock() + ttl, principal)
 
 
 def authenticate(session: Session, token: str) -> Principal | None:

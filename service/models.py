@@ -105,6 +105,9 @@ class Ticket(Base):
         Index("ix_tickets_status_created", "status", "created_at", "id"),
         Index("ix_tickets_due", "status", "next_attempt_at"),
         Index("ix_tickets_account_status", "account_id", "status"),
+        # Portals polling for what changed: GET /v1/tickets?updated_since=...
+        Index("ix_tickets_account_updated", "account_id", "updated_at"),
+        Index("ix_tickets_updated", "updated_at"),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     type: Mapped[str] = mapped_column(String(16))

@@ -21,6 +21,11 @@ def list_tickets(
     for name in ("status", "type", "environment_id"):
         if filters.get(name):
             query = query.where(getattr(Ticket, name) == filters[name])
+    if filters.get("updated_since"):
+        query = query.where(Ticket.updated_at >= filters["updated_since"])
+    if filters.get("stage"):
+        query = query.join(Environment, Environment.id == Ticket.environment_id).where(
+            Environment.stage == filters["stage"])
     query, size = paginate(query, created=Ticket.created_at, ident=Ticket.id, key=key,
                            limit=limit, cursor=cursor)
     return page_of(session.scalars(query).all(), size, key)

@@ -5,6 +5,7 @@ the run (tests/support/servers.py). A test that needs one that cannot be had fai
 is skipped."""
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import Any, Iterator
@@ -19,6 +20,7 @@ from tests.helpers import change_body, upscale_body, utc  # noqa: F401  (re-expo
 from tests.support import servers
 from tests.support.databases import create_pg_database, drop_pg_database  # noqa: F401  (re-exported)
 from tests.support.world import World, build_world  # noqa: F401  (re-exported)
+from tests.oidc import TestIssuer
 
 BACKENDS = [b for b in os.environ.get("ENVDESK_TEST_BACKENDS", "postgresql,sqlite").split(",") if b]
 RUN_FOLDER = pytest.StashKey[Path]()
@@ -83,6 +85,21 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(database_url=database_url, broker_url="memory://", home=tmp_path,
                     secret_key="test-secret", write_rate_limit="", max_open_tickets=0,
                     auth_cache_seconds=0)
+
+
+@pytest.fixture
+def oidc_issuer() -> Iterator[TestIssuer]:
+    """An OIDC issuer on 127.0.0.1 (discovery and JWKS, keys generated per run) that mints tokens."""
+    issuer = TestIssuer().start()
+    yield issuer
+    issuer.stop()
+
+
+@pytest.fixture
+def oidc_settings(settings: Settings, oidc_issuer: TestIssuer) -> Settings:
+    """``settings`` with the API accepting access tokens of ``oidc_issuer``."""
+    return dataclasses.replace(settings, oidc_issuer=oidc_issuer.url,
+                               oidc_audience=oidc_issuer.audience)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from flask import Flask, request
 from werkzeug.exceptions import NotFound, UnsupportedMediaType
 
 from schemas.common import ProblemSchema
-from service.api import auth, environments, errors, health, limits, observe, tickets
+from service.api import auth, cors, environments, errors, health, limits, observe, reference, tickets
 from service.api.docs import ProblemApi
 from service.api.runtime import Runtime, build_runtime, close_session
 from service.config import Settings
@@ -43,9 +43,11 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     api.register_blueprint(tickets.blp)
     api.register_blueprint(environments.blp)
     app.register_blueprint(health.blp)
+    app.register_blueprint(reference.blp)
     errors.register(app)
     observe.register(app)
     limits.register(app, settings)
+    cors.register(app, settings)
     app.before_request(_refuse_odd_requests)
     app.before_request(auth.require_token)
     app.teardown_appcontext(close_session)

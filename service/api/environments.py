@@ -7,8 +7,9 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from schemas.environments import EnvironmentListQuerySchema, EnvironmentPageSchema, EnvironmentSchema, MeSchema
+from schemas.options import EnvironmentOptionsSchema
 from schemas.tickets import EmptyQuerySchema
-from service import queries
+from service import options, queries
 from service.api.docs import document
 from service.api.runtime import principal, runtime, session
 
@@ -32,6 +33,18 @@ class EnvironmentItem(MethodView):
     def get(self, environment_id: str) -> Any:
         """One environment."""
         return queries.get_environment(session(), principal(), environment_id)
+
+
+@blp.route("/environments/<environment_id>/options")
+class EnvironmentOptions(MethodView):
+    @blp.arguments(EmptyQuerySchema, location="query")
+    @blp.response(200, EnvironmentOptionsSchema)
+    @document(401, 404)
+    @blp.doc(operationId="getEnvironmentOptions")
+    def get(self, _args: dict[str, Any], environment_id: str) -> Any:
+        """What the caller may file for this environment, and within which limits."""
+        return options.environment_options(session(), principal(), environment_id,
+                                           max_open=runtime().settings.max_open_tickets)
 
 
 @blp.route("/me")

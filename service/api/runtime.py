@@ -13,6 +13,7 @@ from service.db import UnitOfWork, make_engine, make_session_factory
 from service.events import StatusListener
 from service.handoff import Dispatch
 from service.identity import Principal, PrincipalCache
+from service.oidc import AccessTokenVerifier, build_verifier
 
 
 @dataclass
@@ -27,6 +28,7 @@ class Runtime:
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
     broker_probe: Callable[[], bool] | None = None
     principals: PrincipalCache | None = None
+    access_tokens: AccessTokenVerifier | None = None
 
 
 def runtime() -> Runtime:
@@ -61,6 +63,9 @@ def close_session(_exc: BaseException | None = None) -> None:
 def build_runtime(settings: Settings, **adapters: object) -> Runtime:
     engine = make_engine(settings.database_url)
     principals = PrincipalCache(settings.auth_cache_seconds) if settings.auth_cache_seconds > 0 else None
+    adapters.setdefault("access_tokens", build_verifier(
+        issuer=settings.oidc_issuer, audience=settings.oidc_audience,
+        account_claim=settings.oidc_account_claim, jwks_url=settings.oidc_jwks_url))
     return Runtime(settings=settings, sessions=make_session_factory(engine),
                    read_sessions=make_session_factory(engine, read_only=True), principals=principals,
                    **adapters)  # type: ignore[arg-type]

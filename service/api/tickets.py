@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import url_for
+from flask import Response, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema
@@ -36,8 +36,29 @@ class IfMatchHeaderSchema(Schema):
     if_match = Text(max=512, data_key="If-Match", metadata={"description": "the ticket's ETag"})
 
 
+class IfNoneMatchHeaderSchema(Schema):
+    class Meta:
+        unknown = "exclude"
+
+    if_none_match = Text(max=512, data_key="If-None-Match", metadata={
+        "description": "the ETag the caller holds; 304 without a body while it is still current"})
+
+
 def _with_etag(ticket: Any) -> tuple[Any, int, dict[str, str]]:
     return ticket, 200, {"ETag": tickets.etag(ticket)}
+
+
+def _unless_current(ticket: Any, if_none_match: str | None) -> Any:
+    """304 Not Modified when the caller's ETag is the ticket's (weak comparison, RFC 9110)."""
+    tag = tickets.etag(ticket)
+    held = {t.strip().removeprefix("W/") for t in (if_none_match or "").split(",")}
+    if tag in held or "*" in held:
+        return Response(status=304, headers={"ETag": tag})
+    return _with_etag(ticket)
+
+
+NOT_MODIFIED = {304: {"description": "Not modified: the ETag in If-None-Match is current",
+                      "headers": {"ETag": {"schema": {"type": "string"}}}}}
 
 
 @blp.route("")
@@ -68,12 +89,13 @@ class TicketCollection(MethodView):
 
 @blp.route("/<ticket_id>")
 class TicketItem(MethodView):
+    @blp.arguments(IfNoneMatchHeaderSchema, location="headers", as_kwargs=True)
     @blp.response(200, TicketSchema, headers={"ETag": {"schema": {"type": "string"}}})
     @document(401, 404)
-    @blp.doc(operationId="getTicket")
-    def get(self, ticket_id: str) -> Any:
-        """One ticket, with its ETag."""
-        return _with_etag(queries.get_ticket(session(), principal(), ticket_id))
+    @blp.doc(operationId="getTicket", responses=NOT_MODIFIED)
+    def get(self, ticket_id: str, if_none_match: str | None = None) -> Any:
+        """One ticket, with its ETag; 304 while the caller's If-None-Match is current."""
+        return _unless_current(queries.get_ticket(session(), principal(), ticket_id), if_none_match)
 
 
 def _status_view(action: Action, summary: str, *codes: int) -> type[MethodView]:

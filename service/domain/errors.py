@@ -31,6 +31,13 @@ class CustomerOnly(Forbidden):
     title = "Only customers may file requests"
 
 
+class UnknownAccount(Forbidden):
+    """A sign-in names an account the registry does not know."""
+
+    rule = "unknown_account"
+    title = "Unknown account"
+
+
 class RuleViolation(DomainError):
     """The request is well-formed but breaks a hosting rule (422)."""
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-from service.domain.errors import CustomerOnly, RuleViolation
+from service.domain.errors import CustomerOnly, DomainError, RuleViolation
 
 
 class AccountKind(StrEnum):
@@ -200,3 +200,55 @@ def _verification_problem(
     if dict(verified.change or {}) != dict(change):
         return "the named ticket made a different change"
     return None
+
+
+# --- what a caller may ask for: the checks above, asked in advance --------------------------
+
+DEFAULT_APPROVAL = "single"
+"""Every request needs one support approval (until an approval policy says otherwise)."""
+DEFAULT_MIN_NOTICE_HOURS = 0
+"""How long after filing a period may start at the earliest."""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    rule: str
+    detail: str
+
+
+def refusal_of(check: Callable[[], None]) -> Refusal | None:
+    """The refusal a check raises, or ``None`` when it passes."""
+    try:
+        check()
+    except DomainError as exc:
+        return Refusal(rule=exc.rule, detail=exc.detail)
+    return None
+
+
+def filing_refusal(kind: AccountKind | str, env: EnvironmentFacts, type_: TicketType) -> Refusal | None:
+    """Why ``kind`` may not file ``type_`` for ``env`` at all, whatever the request says."""
+    refused = refusal_of(lambda: ensure_may_file(kind))
+    if refused is None and type_ is TicketType.UPSCALE:
+        refused = refusal_of(lambda: ensure_upscale_allowed(env))
+    return refused
+
+
+@dataclass(frozen=True)
+class ComponentOptions:
+    component: str
+    current_size: str
+    cap: str | None
+    raisable_sizes: tuple[str, ...]
+
+
+def component_options(env: EnvironmentFacts) -> tuple[ComponentOptions, ...]:
+    """Per component, the sizes an upscale may ask for: exactly those ``check_resources`` accepts."""
+    return tuple(
+        ComponentOptions(
+            component=component, current_size=env.current_size(component), cap=env.caps.get(component),
+            raisable_sizes=tuple(size for size in SIZES if refusal_of(
+                lambda size=size, component=component: check_resources(
+                    env, [{"component": component, "size": size}])) is None),
+        )
+        for component in COMPONENTS
+    )

@@ -6,6 +6,7 @@ collection. A second test fails when the app grows an endpoint that has no row h
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from service.models import Base, Ticket
 from tests.conftest import BACKENDS
 from tests.helpers import upscale_body
 from tests.support.world import World, build_world, file_via_api
+from tests.oidc import TestIssuer
 
 PRINCIPALS = ("customer_a", "customer_b", "partner_linked", "partner_unlinked", "support")
 TICKET = "/v1/tickets/{ticket_id}"
@@ -167,11 +169,48 @@ MATRIX: list[tuple[str, str, str, str, int, str | None]] = [
     ("support",          "GET",  ENV,                      "A", 200, None),
     ("support",          "GET",  ENV,                      "B", 200, None),
     ("anonymous",        "GET",  ENV,                      "A", 401, "unauthenticated"),
+    # -- what may be filed for an environment: everyone who may see it ----------------------
+    ("customer_a",       "GET",  ENV + "/options",         "A", 200, None),
+    ("customer_a",       "GET",  ENV + "/options",         "B", 404, "not_found"),
+    ("customer_b",       "GET",  ENV + "/options",         "A", 404, "not_found"),
+    ("customer_b",       "GET",  ENV + "/options",         "B", 200, None),
+    ("partner_linked",   "GET",  ENV + "/options",         "A", 200, None),
+    ("partner_linked",   "GET",  ENV + "/options",         "B", 404, "not_found"),
+    ("partner_unlinked", "GET",  ENV + "/options",         "A", 404, "not_found"),
+    ("partner_unlinked", "GET",  ENV + "/options",         "B", 404, "not_found"),
+    ("support",          "GET",  ENV + "/options",         "A", 200, None),
+    ("support",          "GET",  ENV + "/options",         "B", 200, None),
+    ("anonymous",        "GET",  ENV + "/options",         "A", 401, "unauthenticated"),
+    # -- callers with the portal issuer's access tokens: the same rules ---------------------
+    ("jwt_customer_a",   "GET",  "/v1/me",                 "-", 200, None),
+    ("jwt_customer_a",   "GET",  "/v1/tickets",            "-", 200, None),
+    ("jwt_customer_a",   "POST", "/v1/tickets",            "A", 201, None),
+    ("jwt_customer_a",   "POST", "/v1/tickets",            "B", 404, "not_found"),
+    ("jwt_customer_a",   "GET",  TICKET,                   "A", 200, None),
+    ("jwt_customer_a",   "GET",  TICKET,                   "B", 404, "not_found"),
+    ("jwt_customer_a",   "POST", TICKET + "/approve",      "A", 403, "support_only"),
+    ("jwt_customer_a",   "POST", TICKET + "/cancel",       "A", 200, None),
+    ("jwt_customer_a",   "GET",  ENV + "/options",         "A", 200, None),
+    ("jwt_customer_a",   "GET",  ENV + "/options",         "B", 404, "not_found"),
+    ("jwt_partner",      "GET",  "/v1/tickets",            "-", 200, None),
+    ("jwt_partner",      "POST", "/v1/tickets",            "A", 403, "customer_only"),
+    ("jwt_partner",      "GET",  TICKET,                   "A", 200, None),
+    ("jwt_partner",      "GET",  TICKET,                   "B", 404, "not_found"),
+    ("jwt_partner",      "POST", TICKET + "/comments",     "A", 201, None),
+    ("jwt_partner",      "POST", TICKET + "/cancel",       "A", 403, "customer_only"),
+    ("jwt_provider",     "POST", TICKET + "/approve",      "A", 403, "support_only"),
+    ("jwt_staff",        "GET",  "/v1/tickets",            "-", 200, None),
+    ("jwt_staff",        "POST", "/v1/tickets",            "A", 403, "customer_only"),
+    ("jwt_staff",        "GET",  TICKET,                   "B", 200, None),
+    ("jwt_staff",        "POST", TICKET + "/approve",      "A", 200, None),
+    ("jwt_staff",        "POST", TICKET + "/reject",       "B", 200, None),
+    ("jwt_staff",        "GET",  ENV + "/options",         "B", 200, None),
 ]
 
 OWNER_ACCOUNT = {"A": "customer_a", "B": "customer_b"}
 VISIBLE_OWNERS = {"customer_a": {"A"}, "customer_b": {"B"}, "partner_linked": {"A"},
-                  "partner_unlinked": set(), "support": {"A", "B"}}
+                  "partner_unlinked": set(), "support": {"A", "B"},
+                  "jwt_customer_a": {"A"}, "jwt_partner": {"A"}, "jwt_staff": {"A", "B"}}
 BODIES = {TICKET + "/reject": {"reason": "not in this contract period"},
           TICKET + "/comments": {"body": "any news on this?"}}
 
@@ -193,12 +232,29 @@ def matrix(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             conn.execute(table.delete())
     sessions = make_session_factory(engine)
     world = build_world(lambda: UnitOfWork(sessions))
+    issuer = TestIssuer().start()
     settings = Settings(database_url=url, broker_url="memory://", home=tmp_path_factory.mktemp("m"),
-                        secret_key="test-secret")
+                        secret_key="test-secret", oidc_issuer=issuer.url, oidc_audience=issuer.audience)
     app = create_app(settings)
     app.config["TESTING"] = True
-    yield Matrix(client=app.test_client(), world=world, new_uow=lambda: UnitOfWork(sessions))
+    m = Matrix(client=app.test_client(), world=world, new_uow=lambda: UnitOfWork(sessions))
+    _sign_in_portal_users(m, issuer)
+    yield m
+    issuer.stop()
     engine.dispose()
+
+
+def _sign_in_portal_users(m: Matrix, issuer: TestIssuer) -> None:
+    """Users known only by the issuer's tokens; the staff one is given its role by an operator."""
+    hour = int(time.time()) + 3600
+    for who, account in (("jwt_customer_a", "customer_a"), ("jwt_partner", "partner_linked"),
+                         ("jwt_provider", "provider"), ("jwt_staff", "provider")):
+        claims = issuer.claims(m.world.accounts[account], exp=hour)
+        me = m.client.get("/v1/me", headers={"Authorization": f"Bearer {issuer.mint(claims)}"})
+        assert me.status_code == 200, me.get_json()
+        m.world.tokens[who] = issuer.mint({**claims, "jti": "after-sign-up"})
+        if who == "jwt_staff":
+            operators.set_role(me.get_json()["email"], "support", uow=m.new_uow())
 
 
 def _fresh_environment(m: Matrix, owner: str) -> str:
