@@ -15,7 +15,7 @@ import responses
 from sqlalchemy import select
 
 import workers.tasks
-from service.cli_run import _queues
+from service.cli.processes import queue_names
 from service.config import Settings
 from service.db import UnitOfWork, make_engine, make_session_factory
 from service.domain.lifecycle import Action
@@ -286,19 +286,19 @@ def test_default_timing_is_safe() -> None:
 
 
 def test_worker_consumes_every_queue_by_default() -> None:
-    assert _queues(None) == list(ALL_QUEUES)
-    assert _queues("") == list(ALL_QUEUES)
+    assert queue_names(None) == list(ALL_QUEUES)
+    assert queue_names("") == list(ALL_QUEUES)
 
 
 def test_worker_queue_groups_expand() -> None:
-    assert _queues("prod") == list(PROD_QUEUES)
-    assert _queues("non-prod") == list(NON_PROD_QUEUES)
-    assert _queues("prod, webhooks,maintenance") == [*PROD_QUEUES, "webhooks", "maintenance"]
+    assert queue_names("prod") == list(PROD_QUEUES)
+    assert queue_names("non-prod") == list(NON_PROD_QUEUES)
+    assert queue_names("prod, webhooks,maintenance") == [*PROD_QUEUES, "webhooks", "maintenance"]
 
 
 def test_worker_refuses_an_unknown_queue() -> None:
     with pytest.raises(click.BadParameter, match="unknown queue.*provision.qa.upscale"):
-        _queues("prod,provision.qa.upscale")
+        queue_names("prod,provision.qa.upscale")
 
 
 def test_webhooks_without_a_secret_refuse_to_start():
