@@ -47,6 +47,18 @@ def bench_env(**extra: str) -> dict[str, str]:
     return env
 
 
+RESULTS = WORK / "results.json"
+
+
+def save(name: str, figures: dict[str, Any]) -> dict[str, Any]:
+    """Keep one command's figures in the results file; `run.py table` prints them."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    data[name] = figures
+    RESULTS.write_text(json.dumps(data, indent=2, default=str))
+    return figures
+
+
 def log(msg: str) -> None:
     print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
