@@ -58,8 +58,8 @@ class PageQuerySchema(QuerySchema):
     limit = fields.Integer(validate=validate.Range(min=1), metadata={
         "description": "page size; values above 200 are clamped to 200 (default 50)"})
     cursor = fields.String(
-        validate=[validate.Length(min=1, max=512), validate.Regexp(r"^[A-Za-z0-9_-]+$")],
-        metadata={"description": "the next_cursor of the previous page (URL-safe base64)"})
+        validate=[validate.Length(min=1, max=512), validate.Regexp(r"^[A-Za-z0-9_.-]+$")],
+        metadata={"description": "the next_cursor of the previous page (opaque, URL-safe)"})
 
 
 def page_schema(item: type[Schema], name: str) -> type[Schema]:
