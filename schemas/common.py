@@ -63,7 +63,7 @@ class PageQuerySchema(QuerySchema):
 
 
 def page_schema(item: type[Schema], name: str) -> type[Schema]:
-    """The list envelope of SPEC section 4: ``{"items": [...], "next_cursor": ...}``."""
+    """The list envelope (docs/api.md#pagination): ``{"items": [...], "next_cursor": ...}``."""
     return Schema.from_dict(
         {"items": fields.List(fields.Nested(item)), "next_cursor": fields.String(allow_none=True)},
         name=name,
