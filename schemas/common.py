@@ -58,12 +58,12 @@ class PageQuerySchema(QuerySchema):
     limit = fields.Integer(validate=validate.Range(min=1), metadata={
         "description": "page size; values above 200 are clamped to 200 (default 50)"})
     cursor = fields.String(
-        validate=[validate.Length(min=1, max=512), validate.Regexp(r"^[A-Za-z0-9_.-]+$")],
-        metadata={"description": "the next_cursor of the previous page (opaque, URL-safe)"})
+        validate=[validate.Length(min=1, max=512), validate.Regexp(r"^[A-Za-z0-9_-]+$")],
+        metadata={"description": "the next_cursor of the previous page (URL-safe base64)"})
 
 
 def page_schema(item: type[Schema], name: str) -> type[Schema]:
-    """The list envelope (docs/api.md#pagination): ``{"items": [...], "next_cursor": ...}``."""
+    """The list envelope of SPEC section 4: ``{"items": [...], "next_cursor": ...}``."""
     return Schema.from_dict(
         {"items": fields.List(fields.Nested(item)), "next_cursor": fields.String(allow_none=True)},
         name=name,

@@ -1,12 +1,18 @@
-"""Keyset pagination with opaque, signed cursors (newest first)."""
+"""Keyset pagination with opaque, signed cursors (newest first).
+
+A cursor is the URL-safe base64 of the last row's position followed by its itsdangerous
+signature (HMAC-SHA256 under a salt of its own), with no separator, so it stays within the
+base64 alphabet that clients and the OpenAPI pattern expect."""
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
-from itsdangerous import BadData, URLSafeSerializer
+from itsdangerous import BadData, Signer
+from itsdangerous.encoding import base64_decode, base64_encode
 from sqlalchemy import Select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -33,20 +39,28 @@ def clamp_limit(limit: int | None) -> int:
     return max(1, min(MAX_LIMIT, limit))
 
 
-def _serializer(key: bytes) -> URLSafeSerializer:
-    return URLSafeSerializer(key, salt="envdesk-cursor", signer_kwargs={"digest_method": hashlib.sha256})
+def _signer(key: bytes) -> Signer:
+    return Signer(key, salt="envdesk-cursor", digest_method=hashlib.sha256)
+
+
+SIGNATURE_LENGTH = len(_signer(b"").get_signature(b""))
 
 
 def encode_cursor(key: bytes, created_at: datetime, row_id: str) -> str:
     """The position after a row, signed with ``key`` so a client can hand it back but not forge it."""
-    return str(_serializer(key).dumps([created_at.isoformat(), row_id]))
+    payload = base64_encode(json.dumps([created_at.isoformat(), row_id], separators=(",", ":")))
+    return (payload + _signer(key).get_signature(payload)).decode()
 
 
 def decode_cursor(key: bytes, cursor: str) -> tuple[datetime, str]:
     try:
-        stamp, row_id = _serializer(key).loads(cursor)
+        raw = cursor.encode("ascii")
+        payload, signature = raw[:-SIGNATURE_LENGTH], raw[-SIGNATURE_LENGTH:]
+        if not payload or not _signer(key).verify_signature(payload, signature):
+            raise ValueError("not signed with this service's key")
+        stamp, row_id = json.loads(base64_decode(payload))
         return datetime.fromisoformat(stamp), str(row_id)
-    except (BadData, ValueError, TypeError) as exc:
+    except (BadData, ValueError, TypeError, UnicodeError) as exc:
         raise BadCursor("the cursor is not one this service issued",
                         errors={"cursor": ["invalid cursor"]}) from exc
 
