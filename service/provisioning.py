@@ -1,4 +1,5 @@
-"""Client of the provisioning API (SPEC section 5), built on ``outbound.HttpClient``.
+"""Client of the provisioning API (docs/operations.md#provisioning), built on
+``outbound.HttpClient``.
 
 ``submit`` hands one ticket action to provisioning under the idempotency key
 ``{ticket_id}:{action}``, so submitting again returns the same operation instead
@@ -95,7 +96,7 @@ def idempotency_key(ticket_id: str, action: str, round: int = 1) -> str:
 def operation_body(
     *, ticket_id: str, action: str, environment: Mapping, request: Mapping
 ) -> dict:
-    """The POST body of SPEC section 5; raises ValueError on anything incomplete."""
+    """The POST body of the provisioning contract; raises ValueError on anything incomplete."""
     if not str(ticket_id):
         raise ValueError("a ticket id is required")
     if action not in ACTIONS:

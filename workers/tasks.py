@@ -15,11 +15,24 @@ from service.sweep import sweep
 from workers.context import context
 
 log = logging.getLogger(__name__)
+# Celery's own loggers that write a line for every sweep beat sends (every few seconds); what a
+# sweep did is logged by sweep_due_work itself.
+ROUTINE_LOGGERS = ("celery.beat", "celery.worker.strategy", "celery.app.trace")
+
+
+def routine_sweep_at_debug(record: logging.LogRecord) -> bool:
+    """Celery's info lines about the sweep task are logged at debug; anything else passes."""
+    if record.levelno != logging.INFO or SWEEP_TASK not in record.getMessage():
+        return True
+    record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+    return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
 
 
 @setup_logging.connect
 def _json_logs(**_: object) -> None:
     configure_logging()
+    for name in ROUTINE_LOGGERS:
+        logging.getLogger(name).addFilter(routine_sweep_at_debug)
 
 
 @task_prerun.connect

@@ -5,7 +5,7 @@ import sys
 
 
 def test_the_cli_does_not_import_prometheus_client_before_choosing_the_metrics_directory():
-    probe = ("import sys; import service.cli, service.server, service.cli_run; "
+    probe = ("import sys; import service.cli, service.entrypoints.server; "
              "print('prometheus_client' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
 

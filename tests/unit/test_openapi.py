@@ -9,7 +9,7 @@ import yaml
 from openapi_spec_validator import validate
 
 from service.config import Settings
-from service.openapi import dump_spec, generate_spec
+from service.api.openapi import dump_spec, generate_spec
 
 COMMITTED = Path(__file__).resolve().parents[2] / "openapi.yaml"
 METHODS = ("get", "post", "put", "patch", "delete")

@@ -7,7 +7,7 @@ from typing import Any
 import click
 import pytest
 
-from service.cli_run import _queues
+from service.cli.processes import queue_names
 from service.config import Settings
 from service.queue import DELIVER_WEBHOOK_TASK, PROVISION_TASK, SWEEP_TASK
 from service.routing import ALL_QUEUES, MAINTENANCE_QUEUE, NON_PROD_QUEUES, PROD_QUEUES, QUEUES, route_for
@@ -52,8 +52,8 @@ def test_a_production_worker_takes_exactly_the_production_routes(ticket_type: st
     # consumes it: production work never waits behind staging work.
     queue = route_for(ticket_type, stage, _settings()).queue
 
-    assert (queue in _queues("prod")) == (stage == "prod")
-    assert (queue in _queues("non-prod")) == (stage != "prod")
+    assert (queue in queue_names("prod")) == (stage == "prod")
+    assert (queue in queue_names("non-prod")) == (stage != "prod")
 
 
 @pytest.mark.parametrize("overrides, names", [
@@ -84,19 +84,19 @@ def test_default_timing_is_safe() -> None:
 
 
 def test_worker_consumes_every_queue_by_default() -> None:
-    assert _queues(None) == list(ALL_QUEUES)
-    assert _queues("") == list(ALL_QUEUES)
+    assert queue_names(None) == list(ALL_QUEUES)
+    assert queue_names("") == list(ALL_QUEUES)
 
 
 def test_worker_queue_groups_expand() -> None:
-    assert _queues("prod") == list(PROD_QUEUES)
-    assert _queues("non-prod") == list(NON_PROD_QUEUES)
-    assert _queues("prod, webhooks,maintenance") == [*PROD_QUEUES, "webhooks", "maintenance"]
+    assert queue_names("prod") == list(PROD_QUEUES)
+    assert queue_names("non-prod") == list(NON_PROD_QUEUES)
+    assert queue_names("prod, webhooks,maintenance") == [*PROD_QUEUES, "webhooks", "maintenance"]
 
 
 def test_worker_refuses_an_unknown_queue() -> None:
     with pytest.raises(click.BadParameter, match="unknown queue.*provision.qa.upscale"):
-        _queues("prod,provision.qa.upscale")
+        queue_names("prod,provision.qa.upscale")
 
 
 def test_webhooks_without_a_secret_refuse_to_start() -> None:

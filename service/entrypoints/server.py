@@ -19,7 +19,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
             self.cfg.set(key, value)
 
     def load(self) -> Any:
-        from service.wsgi import build_app
+        from service.entrypoints.wsgi import build_app
 
         return build_app(self.settings)
 

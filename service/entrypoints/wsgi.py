@@ -20,7 +20,7 @@ def build_app(settings: Settings | None = None) -> Flask:
         settings, dispatch=publisher, listener=listener, broker_probe=publisher.ping))
 
 
-def __getattr__(name: str) -> Flask:  # `gunicorn service.wsgi:application`
+def __getattr__(name: str) -> Flask:  # `gunicorn service.entrypoints.wsgi:application`
     if name == "application":
         return build_app()
     raise AttributeError(name)

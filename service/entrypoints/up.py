@@ -15,11 +15,9 @@ from typing import Any
 
 import click
 
-from service import operators
 from service.config import Settings
-from service.db import UnitOfWork, make_engine, make_session_factory
+from service.entrypoints.demo import print_welcome, seed_demo
 from service.migrate import upgrade
-from service.models import Account
 
 
 def _secret(home: Path, name: str) -> str:
@@ -42,48 +40,6 @@ def embedded_environment(home: Path, *, port: int, sim_port: int) -> dict[str, s
     return env
 
 
-def seed_demo(settings: Settings) -> dict[str, Any] | None:
-    """Demo accounts on first start; returns tokens, or None when the registry has accounts."""
-    sessions = make_session_factory(make_engine(settings.database_url))
-    new = lambda: UnitOfWork(sessions)  # noqa: E731
-    with new() as uow:
-        if uow.session.query(Account.id).first() is not None:
-            return None
-    shop = operators.add_account("Demo Shop GmbH", "customer", uow=new())
-    agency = operators.add_account("Demo Agency", "partner", uow=new())
-    host = operators.add_account("Hosting Support", "provider", uow=new())
-    operators.link_partner(agency.id, shop.id, uow=new())
-    envs = {stage: operators.add_environment(shop.id, f"demo-shop-{stage}", stage, uow=new()).id
-            for stage in ("dev", "stage", "prod")}
-    tokens = {}
-    for email, account, role in (("customer@demo.shop", shop, "member"),
-                                 ("partner@demo.agency", agency, "member"),
-                                 ("support@hosting.example", host, "support")):
-        operators.add_user(email, account.id, role, uow=new())
-        tokens[email] = operators.issue_user_token(email, uow=new())
-    return {"tokens": tokens, "environments": envs}
-
-
-def _print_welcome(port: int, demo: dict[str, Any] | None) -> None:
-    url = f"http://127.0.0.1:{port}"
-    click.echo(f"\nenvdesk is up: {url}  (API docs: {url}/v1/openapi.json)")
-    if demo is None:
-        click.echo("Demo accounts exist from an earlier start; issue a new token with "
-                   "`envdesk token issue customer@demo.shop` (same ENVDESK_HOME).")
-        return
-    click.echo("Demo tokens (shown once; only their hashes are stored):")
-    for email, token in demo["tokens"].items():
-        click.echo(f"  {email:26} {token}")
-    customer = demo["tokens"]["customer@demo.shop"]
-    click.echo("\nFile a temporary upscale of the staging environment:")
-    click.echo(
-        f"  curl -s -X POST {url}/v1/tickets -H 'Authorization: Bearer {customer}' "
-        "-H 'Content-Type: application/json' -d '{\"type\": \"upscale\", "
-        f"\"environment_id\": \"{demo['environments']['stage']}\", \"summary\": \"load test\", "
-        "\"resources\": [{\"component\": \"yves\", \"size\": \"large\"}]}'")
-    click.echo("Then approve it as support: POST /v1/tickets/{id}/approve with the support token.\n")
-
-
 def run_all(*, home: Path, host: str, port: int, sim_port: int) -> int:
     env = embedded_environment(home, port=port, sim_port=sim_port)
     settings = Settings.from_env(env)
@@ -97,7 +53,7 @@ def run_all(*, home: Path, host: str, port: int, sim_port: int) -> int:
         "beat": [*exe, "beat"],
     }
     children = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
-    _print_welcome(port, demo)
+    print_welcome(port, demo)
     return _supervise(children)
 
 
