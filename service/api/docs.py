@@ -4,6 +4,8 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any, Callable
 
+from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow.common import make_schema_key, resolve_schema_cls, resolve_schema_instance
 from flask_smorest import Api, Blueprint
 
 DESCRIPTIONS = {
@@ -28,6 +30,22 @@ def _problem(code: int) -> dict[str, Any]:
     }
 
 
+class ContractPlugin(MarshmallowPlugin):
+    """A schema naming ``openapi_one_of`` variants is documented as their ``oneOf``, with a
+    discriminator on ``type`` so that generated clients get one type per variant."""
+
+    def schema_helper(self, name: str, _: Any, schema: Any = None, **kwargs: Any) -> Any:
+        variants = getattr(resolve_schema_cls(schema), "openapi_one_of", None) if schema else None
+        if not variants:
+            return super().schema_helper(name, _, schema=schema, **kwargs)
+        self.converter.refs[make_schema_key(resolve_schema_instance(schema))] = name
+        refs = {value: self.converter.resolve_nested_schema(variant)
+                for value, variant in variants.items()}
+        return {"oneOf": list(refs.values()),
+                "discriminator": {"propertyName": "type",
+                                  "mapping": {value: ref["$ref"] for value, ref in refs.items()}}}
+
+
 class ProblemApi(Api):
     """flask-smorest's Api, with the error responses it documents by itself (such as the 422 of
     ``@blp.arguments``) in problem+json, and no catch-all ``default``: each operation lists its
@@ -35,16 +53,36 @@ class ProblemApi(Api):
 
     DEFAULT_ERROR_RESPONSE_NAME = None
 
+    def _init_spec(self, **kwargs: Any) -> None:
+        kwargs.setdefault("marshmallow_plugin", ContractPlugin())
+        super()._init_spec(**kwargs)
+
     def _register_responses(self) -> None:
         for status in HTTPStatus:
             if status >= 400:
                 self.spec.components.response(status.name, _problem(status), lazy=True)
 
+    def _register_pagination_header(self) -> None:
+        """Lists page with cursors in the body, not flask-smorest's pagination header."""
+
+
+def _ticket_link(operation_id: str, description: str, if_match: bool = False) -> dict[str, Any]:
+    link: dict[str, Any] = {"operationId": operation_id, "description": description,
+                            "parameters": {"ticket_id": "$response.body#/id"}}
+    if if_match:
+        link["parameters"]["header.If-Match"] = "$response.header.ETag"
+    return link
+
 
 CREATED_TICKET_LINKS = {
-    "GetTicket": {"operationId": "getTicket", "parameters": {"ticket_id": "$response.body#/id"}},
-    "GetTicketEvents": {"operationId": "getTicketEvents",
-                        "parameters": {"ticket_id": "$response.body#/id"}},
+    "GetTicket": _ticket_link("getTicket", "the ticket just filed"),
+    "GetTicketEvents": _ticket_link("getTicketEvents", "its audit trail"),
+    "ListTicketComments": _ticket_link("listTicketComments", "its conversation"),
+    "AddTicketComment": _ticket_link("addTicketComment", "comment on it"),
+    "ApproveTicket": _ticket_link("approveTicket", "approve it (support)", if_match=True),
+    "RejectTicket": _ticket_link("rejectTicket", "reject it (support)"),
+    "CancelTicket": _ticket_link("cancelTicket", "cancel it (its customer)", if_match=True),
+    "RetryTicket": _ticket_link("retryTicket", "send it round again once failed (support)"),
 }
 
 

@@ -20,6 +20,7 @@ class EnvironmentCollection(MethodView):
     @blp.arguments(EnvironmentListQuerySchema, location="query", as_kwargs=True)
     @blp.response(200, EnvironmentPageSchema)
     @document(400, 401, 422)
+    @blp.doc(operationId="listEnvironments")
     def get(self, **args: Any) -> Any:
         """Environments the caller may see, with their current sizing."""
         return queries.list_environments(session(), principal(), key=runtime().settings.cursor_key, **args)
@@ -28,7 +29,8 @@ class EnvironmentCollection(MethodView):
 @blp.route("/environments/<environment_id>")
 class EnvironmentItem(MethodView):
     @blp.response(200, EnvironmentSchema)
-    @document(401, 404)
+    @document(400, 401, 404)
+    @blp.doc(operationId="getEnvironment")
     def get(self, environment_id: str) -> Any:
         """One environment."""
         return queries.get_environment(session(), principal(), environment_id)
@@ -38,7 +40,8 @@ class EnvironmentItem(MethodView):
 class Me(MethodView):
     @blp.arguments(EmptyQuerySchema, location="query")
     @blp.response(200, MeSchema)
-    @document(401)
+    @document(400, 401)
+    @blp.doc(operationId="getMe")
     def get(self, _args: dict[str, Any]) -> Any:
         """Who the token belongs to: user, account, kind and role."""
         return principal()

@@ -45,6 +45,7 @@ class TicketCollection(MethodView):
     @blp.arguments(TicketListQuerySchema, location="query", as_kwargs=True)
     @blp.response(200, TicketPageSchema)
     @document(400, 401, 422)
+    @blp.doc(operationId="listTickets")
     def get(self, limit: int | None = None, cursor: str | None = None, **filters: Any) -> Any:
         """List the tickets the caller may see, newest first."""
         return queries.list_tickets(session(), principal(), key=runtime().settings.cursor_key,
@@ -54,6 +55,7 @@ class TicketCollection(MethodView):
     @blp.arguments(TicketCreateSchema)
     @blp.response(201, TicketSchema, headers={"Location": {"schema": {"type": "string"}}})
     @document(400, 401, 403, 404, 409, 413, 415, 422, 429, links=True)
+    @blp.doc(operationId="fileTicket")
     def post(self, data: dict[str, Any], idempotency_key: str | None = None) -> Any:
         """File an upscale or change request (customers only)."""
         ticket, created = tickets.file_ticket(
@@ -69,7 +71,7 @@ class TicketCollection(MethodView):
 @blp.route("/<ticket_id>")
 class TicketItem(MethodView):
     @blp.response(200, TicketSchema, headers={"ETag": {"schema": {"type": "string"}}})
-    @document(401, 404)
+    @document(400, 401, 404)
     @blp.doc(operationId="getTicket")
     def get(self, ticket_id: str) -> Any:
         """One ticket, with its ETag."""
@@ -81,6 +83,7 @@ def _status_view(action: Action, summary: str, *codes: int) -> type[MethodView]:
         @blp.arguments(IfMatchHeaderSchema, location="headers", as_kwargs=True)
         @blp.response(200, TicketSchema, headers={"ETag": {"schema": {"type": "string"}}})
         @document(401, 403, 404, 409, 415, 429, *codes)
+        @blp.doc(operationId=f"{action.value}Ticket")
         def post(self, ticket_id: str, if_match: str | None = None) -> Any:
             return _with_etag(tickets.change_status(
                 principal(), ticket_id, action, uow=uow(), now=now(), if_match=if_match,
@@ -101,6 +104,7 @@ class TicketReject(MethodView):
     @blp.arguments(RejectSchema)
     @blp.response(200, TicketSchema, headers={"ETag": {"schema": {"type": "string"}}})
     @document(400, 401, 403, 404, 409, 413, 415, 422, 429)
+    @blp.doc(operationId="rejectTicket")
     def post(self, data: dict[str, Any], ticket_id: str) -> Any:
         """Reject a pending ticket with a reason (support)."""
         return _with_etag(tickets.change_status(
@@ -112,7 +116,7 @@ class TicketReject(MethodView):
 class TicketEvents(MethodView):
     @blp.arguments(EmptyQuerySchema, location="query")
     @blp.response(200, EventListSchema)
-    @document(401, 404)
+    @document(400, 401, 404)
     @blp.doc(operationId="getTicketEvents")
     def get(self, _args: dict[str, Any], ticket_id: str) -> Any:
         """The audit trail, oldest first."""
@@ -123,7 +127,8 @@ class TicketEvents(MethodView):
 class TicketComments(MethodView):
     @blp.arguments(EmptyQuerySchema, location="query")
     @blp.response(200, CommentListSchema)
-    @document(401, 404)
+    @document(400, 401, 404)
+    @blp.doc(operationId="listTicketComments")
     def get(self, _args: dict[str, Any], ticket_id: str) -> Any:
         """The conversation, oldest first; internal notes only for support."""
         return {"items": queries.list_comments(session(), principal(), ticket_id), "next_cursor": None}
@@ -131,6 +136,7 @@ class TicketComments(MethodView):
     @blp.arguments(CommentCreateSchema)
     @blp.response(201, CommentSchema)
     @document(400, 401, 403, 404, 413, 415, 422, 429)
+    @blp.doc(operationId="addTicketComment")
     def post(self, data: dict[str, Any], ticket_id: str) -> Any:
         """Add a comment; support may add internal notes."""
         return comments.add_comment(principal(), ticket_id, body=data["body"],
