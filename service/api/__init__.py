@@ -26,7 +26,7 @@ def openapi_config() -> dict[str, Any]:
         "OPENAPI_JSON_PATH": "openapi.json",
         "API_SPEC_OPTIONS": {
             "info": {"description": "Environment upscale and change requests for hosted shops.",
-                     "license": {"name": "Proprietary", "url": "https://envdesk.dev/license"}},
+                     "license": {"name": "Proprietary", "identifier": "LicenseRef-Proprietary"}},
             "servers": [{"url": "http://127.0.0.1:8080",
                          "description": "`envdesk serve` on its default address"}],
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
