@@ -66,28 +66,45 @@ class ProblemApi(Api):
         """Lists page with cursors in the body, not flask-smorest's pagination header."""
 
 
-def _ticket_link(operation_id: str, description: str, if_match: bool = False) -> dict[str, Any]:
+def _ticket_link(operation_id: str, description: str, *, source: str = "$response.body#/id",
+                 if_match: bool = False) -> dict[str, Any]:
     link: dict[str, Any] = {"operationId": operation_id, "description": description,
-                            "parameters": {"ticket_id": "$response.body#/id"}}
+                            "parameters": {"ticket_id": source}}
     if if_match:
         link["parameters"]["header.If-Match"] = "$response.header.ETag"
     return link
 
 
-CREATED_TICKET_LINKS = {
-    "GetTicket": _ticket_link("getTicket", "the ticket just filed"),
-    "GetTicketEvents": _ticket_link("getTicketEvents", "its audit trail"),
-    "ListTicketComments": _ticket_link("listTicketComments", "its conversation"),
-    "AddTicketComment": _ticket_link("addTicketComment", "comment on it"),
-    "ApproveTicket": _ticket_link("approveTicket", "approve it (support)", if_match=True),
-    "RejectTicket": _ticket_link("rejectTicket", "reject it (support)"),
-    "CancelTicket": _ticket_link("cancelTicket", "cancel it (its customer)", if_match=True),
-    "RetryTicket": _ticket_link("retryTicket", "send it round again once failed (support)"),
+def _ticket_links(source: str, *, etag: bool) -> dict[str, Any]:
+    return {
+        "GetTicket": _ticket_link("getTicket", "the ticket", source=source),
+        "GetTicketEvents": _ticket_link("getTicketEvents", "its audit trail", source=source),
+        "ListTicketComments": _ticket_link("listTicketComments", "its conversation", source=source),
+        "AddTicketComment": _ticket_link("addTicketComment", "comment on it", source=source),
+        "ApproveTicket": _ticket_link("approveTicket", "approve it (support)", source=source,
+                                      if_match=etag),
+        "RejectTicket": _ticket_link("rejectTicket", "reject it (support)", source=source),
+        "CancelTicket": _ticket_link("cancelTicket", "cancel it (its customer)", source=source,
+                                     if_match=etag),
+        "RetryTicket": _ticket_link("retryTicket", "send it round again once failed (support)",
+                                    source=source),
+    }
+
+
+CREATED_TICKET_LINKS = _ticket_links("$response.body#/id", etag=True)
+"""From a filed ticket to every action on it (a stateful client or fuzzer follows them)."""
+FIRST_TICKET_LINKS = _ticket_links("$response.body#/items/0/id", etag=False)
+FIRST_ENVIRONMENT_LINKS = {
+    "GetEnvironment": {"operationId": "getEnvironment", "description": "the first environment",
+                       "parameters": {"environment_id": "$response.body#/items/0/id"}},
+    "FileTicket": {"operationId": "fileTicket", "description": "file a request for it",
+                   "requestBody": {"environment_id": "$response.body#/items/0/id"}},
 }
 
 
-def document(*codes: int, links: bool = False) -> Callable[[Any], Any]:
+def document(*codes: int, links: dict[int, dict[str, Any]] | None = None) -> Callable[[Any], Any]:
+    """The error responses an operation can return, and links from its success response."""
     responses: dict[int, Any] = {code: _problem(code) for code in codes}
-    if links:
-        responses[201] = {"links": CREATED_TICKET_LINKS}
+    for code, named in (links or {}).items():
+        responses[code] = {"links": named}
     return Blueprint.doc(responses=responses)

@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from schemas.environments import EnvironmentListQuerySchema, EnvironmentPageSchema, EnvironmentSchema, MeSchema
 from schemas.tickets import EmptyQuerySchema
 from service import queries
-from service.api.docs import document
+from service.api.docs import FIRST_ENVIRONMENT_LINKS, document
 from service.api.runtime import principal, runtime, session
 
 blp = Blueprint("environments", __name__, url_prefix="/v1", description="Environments and identity")
@@ -19,7 +19,7 @@ blp = Blueprint("environments", __name__, url_prefix="/v1", description="Environ
 class EnvironmentCollection(MethodView):
     @blp.arguments(EnvironmentListQuerySchema, location="query", as_kwargs=True)
     @blp.response(200, EnvironmentPageSchema)
-    @document(400, 401, 422)
+    @document(400, 401, 422, links={200: FIRST_ENVIRONMENT_LINKS})
     @blp.doc(operationId="listEnvironments")
     def get(self, **args: Any) -> Any:
         """Environments the caller may see, with their current sizing."""

@@ -14,7 +14,7 @@ from schemas.tickets import (
     RejectSchema, TicketCreateSchema, TicketListQuerySchema, TicketPageSchema, TicketSchema,
 )
 from service import comments, queries, tickets
-from service.api.docs import document
+from service.api.docs import CREATED_TICKET_LINKS, FIRST_TICKET_LINKS, document
 from service.api.runtime import now, principal, runtime, session, uow
 from service.domain.lifecycle import Action
 
@@ -44,7 +44,7 @@ def _with_etag(ticket: Any) -> tuple[Any, int, dict[str, str]]:
 class TicketCollection(MethodView):
     @blp.arguments(TicketListQuerySchema, location="query", as_kwargs=True)
     @blp.response(200, TicketPageSchema)
-    @document(400, 401, 422)
+    @document(400, 401, 422, links={200: FIRST_TICKET_LINKS})
     @blp.doc(operationId="listTickets")
     def get(self, limit: int | None = None, cursor: str | None = None, **filters: Any) -> Any:
         """List the tickets the caller may see, newest first."""
@@ -54,7 +54,7 @@ class TicketCollection(MethodView):
     @blp.arguments(IdempotencyHeaderSchema, location="headers", as_kwargs=True)
     @blp.arguments(TicketCreateSchema)
     @blp.response(201, TicketSchema, headers={"Location": {"schema": {"type": "string"}}})
-    @document(400, 401, 403, 404, 409, 413, 415, 422, 429, links=True)
+    @document(400, 401, 403, 404, 409, 413, 415, 422, 429, links={201: CREATED_TICKET_LINKS})
     @blp.doc(operationId="fileTicket")
     def post(self, data: dict[str, Any], idempotency_key: str | None = None) -> Any:
         """File an upscale or change request (customers only)."""
