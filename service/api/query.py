@@ -2,6 +2,7 @@
 client that misspells a filter learns it at once instead of reading an unfiltered list."""
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from flask import current_app, request
@@ -10,7 +11,8 @@ from flask_smorest import abort
 UNKNOWN_PARAMETER = "unknown query parameter"
 
 
-def declared_query_names(view: Any) -> set[str] | None:
+@cache
+def declared_query_names(view: Any) -> frozenset[str] | None:
     """The query names the operation documents, or None for views outside the API document."""
     doc = getattr(view, "_apidoc", None)
     if doc is None:
@@ -23,7 +25,7 @@ def declared_query_names(view: Any) -> set[str] | None:
         schema = schema() if isinstance(schema, type) else schema
         names.update(field.data_key or name for name, field in schema.fields.items()
                      if not field.dump_only)
-    return names
+    return frozenset(names)
 
 
 def _operation(endpoint: str | None) -> Any:
