@@ -10,7 +10,8 @@ from flask_smorest import Api, Blueprint
 
 DESCRIPTIONS = {
     304: "Not modified",
-    400: "Malformed request (invalid JSON, or a request line over 8190 bytes)",
+    400: "Malformed request: invalid JSON, a request line over 8190 bytes, or a query parameter "
+         "the operation does not declare (rule unknown_parameter)",
     401: "Missing or invalid bearer token",
     403: "The caller's role or account kind may not do this (rule names why)",
     404: "No such object visible to the caller",
@@ -103,8 +104,9 @@ FIRST_ENVIRONMENT_LINKS = {
 
 
 def document(*codes: int, links: dict[int, dict[str, Any]] | None = None) -> Callable[[Any], Any]:
-    """The error responses an operation can return, and links from its success response."""
-    responses: dict[int, Any] = {code: _problem(code) for code in codes}
+    """The error responses an operation can return (400 always: an undeclared query parameter is
+    refused everywhere), and links from its success response."""
+    responses: dict[int, Any] = {code: _problem(code) for code in sorted({400, *codes})}
     for code, named in (links or {}).items():
         responses[code] = {"links": named}
     return Blueprint.doc(responses=responses)

@@ -53,7 +53,8 @@ class TicketCollection(MethodView):
 
     @blp.arguments(IdempotencyHeaderSchema, location="headers", as_kwargs=True)
     @blp.arguments(TicketCreateSchema)
-    @blp.response(201, TicketSchema, headers={"Location": {"schema": {"type": "string"}}})
+    @blp.response(201, TicketSchema, headers={"Location": {"schema": {"type": "string"}},
+                                              "ETag": {"schema": {"type": "string"}}})
     @document(400, 401, 403, 404, 409, 413, 415, 422, 429, links={201: CREATED_TICKET_LINKS})
     @blp.doc(operationId="fileTicket")
     def post(self, data: dict[str, Any], idempotency_key: str | None = None) -> Any:

@@ -51,6 +51,7 @@ def test_every_operation_documents_401_and_problem_responses(spec: dict[str, Any
         assert "default" not in responses, f"{method} {path}: a catch-all default hides codes"
         if (path, method) not in PUBLIC:
             assert "401" in responses, f"{method.upper()} {path} does not document 401"
+            assert "400" in responses, f"{method.upper()} {path} does not document 400"
         errors = {code: _resolve(spec, r) for code, r in responses.items() if int(code) >= 400}
         assert errors, f"{method.upper()} {path} documents no error response"
         for code, response in errors.items():
