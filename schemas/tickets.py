@@ -62,8 +62,10 @@ class ChangeSchema(StrictSchema):
 
 class _TicketCreateBase(StrictSchema):
     read_only = TICKET_READ_ONLY
-    environment_id = Text(required=True, max=64)
-    summary = Text(required=True, max=2000, metadata={"description": "the reason for the request"})
+    environment_id = Text(required=True, max=64,
+                          metadata={"examples": ["8c688ce8-4939-497b-8f75-731c7b07dd98"]})
+    summary = Text(required=True, max=2000, metadata={
+        "description": "the reason for the request", "examples": ["Load test before the spring sale"]})
 
 
 def _one_type(ticket_type: TicketType) -> fields.String:
@@ -75,17 +77,22 @@ class UpscaleCreateSchema(_TicketCreateBase):
 
     type = _one_type(TicketType.UPSCALE)
     resources = fields.List(fields.Nested(ResourceSchema), required=True,
-                            validate=validate.Length(min=1, max=8))
-    period = fields.Nested(PeriodSchema, metadata={"description": "a temporary upscale, reverted at end"})
+                            validate=validate.Length(min=1, max=8),
+                            metadata={"examples": [[{"component": "yves", "size": "large"}]]})
+    period = fields.Nested(PeriodSchema, metadata={
+        "description": "a temporary upscale, reverted at end",
+        "examples": [{"start": "2031-03-01T08:00:00Z", "end": "2031-03-03T20:00:00Z"}]})
 
 
 class ChangeCreateSchema(_TicketCreateBase):
     """A change request; a change to prod names the completed stage change it repeats."""
 
     type = _one_type(TicketType.CHANGE)
-    change = fields.Nested(ChangeSchema, required=True)
+    change = fields.Nested(ChangeSchema, required=True, metadata={
+        "examples": [{"kind": "config", "parameters": {"PHP_MEMORY_LIMIT": "1G"}}]})
     verified_on = Text(max=64, metadata={
-        "description": "the completed change on a stage environment that this repeats"})
+        "description": "the completed change on a stage environment that this repeats",
+        "examples": ["5b0f7c8e-2d4a-4f7e-8d11-6e2c9a3b1f40"]})
 
 
 class TicketCreateSchema(_TicketCreateBase):
