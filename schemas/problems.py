@@ -17,6 +17,7 @@ RULES: dict[str, str] = {
     "unsupported_media_type": "the body is not JSON",
     "precondition_required": "the operation needs a precondition header",
     "rate_limited": "too many writes; wait and retry",
+    "dependency_down": "a service envdesk needs does not answer; retry later",
     # Who may do what.
     "forbidden": "the caller may not do this",
     "customer_only": "only customers file requests, and only the filing customer cancels; "
