@@ -32,7 +32,8 @@ def _operation(endpoint: str | None) -> Any:
     view = current_app.view_functions.get(endpoint or "")
     view_class = getattr(view, "view_class", None)
     if view_class is not None:
-        return getattr(view_class, request.method.lower(), None)
+        method = "get" if request.method == "HEAD" else request.method.lower()
+        return getattr(view_class, method, None)
     return view
 
 

@@ -110,6 +110,11 @@ def test_undeclared_query_parameter_is_400_naming_it(client, world, method, path
     assert all(name in problem["detail"] for name in unknown)
 
 
+def test_head_is_refused_undeclared_parameters_like_get(client, world):
+    response = client.head("/v1/tickets?order=asc", headers=world.auth("support"))
+    assert response.status_code == 400
+
+
 def test_declared_query_parameters_are_still_accepted(client, world):
     response = client.get(f"/v1/environments?account_id={world.accounts['customer_a']}&stage=prod",
                           headers=world.auth("support"))
