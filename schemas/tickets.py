@@ -7,7 +7,9 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from schemas.common import PageQuerySchema, QuerySchema, StrictSchema, Text, page_schema, has_surrogate
+from schemas.common import (
+    PageQuerySchema, QuerySchema, StrictSchema, Text, has_surrogate, page_schema, present,
+)
 from service.domain.lifecycle import Status
 from service.domain.policy import CHANGE_KINDS, COMPONENTS, SIZES, Stage, TicketType
 
@@ -58,17 +60,52 @@ class ChangeSchema(StrictSchema):
                              metadata={"minProperties": 1, "maxProperties": 100})
 
 
-class TicketCreateSchema(StrictSchema):
+class _TicketCreateBase(StrictSchema):
     read_only = TICKET_READ_ONLY
-    type = fields.String(required=True, validate=validate.OneOf([t.value for t in TicketType]))
-    environment_id = Text(required=True, max=64)
-    summary = Text(required=True, max=2000, metadata={"description": "the reason for the request"})
-    resources = fields.List(fields.Nested(ResourceSchema), validate=validate.Length(min=1, max=8),
-                            metadata={"description": "upscale only"})
-    period = fields.Nested(PeriodSchema, metadata={"description": "upscale only; temporary upscale"})
-    change = fields.Nested(ChangeSchema, metadata={"description": "change only"})
+    environment_id = Text(required=True, max=64,
+                          metadata={"examples": ["8c688ce8-4939-497b-8f75-731c7b07dd98"]})
+    summary = Text(required=True, max=2000, metadata={
+        "description": "the reason for the request", "examples": ["Load test before the spring sale"]})
+
+
+def _one_type(ticket_type: TicketType) -> fields.String:
+    return fields.String(required=True, validate=validate.OneOf([ticket_type.value]))
+
+
+class UpscaleCreateSchema(_TicketCreateBase):
+    """An upscale request: each component at most once, each to a larger size."""
+
+    type = _one_type(TicketType.UPSCALE)
+    resources = fields.List(fields.Nested(ResourceSchema), required=True,
+                            validate=validate.Length(min=1, max=8),
+                            metadata={"examples": [[{"component": "yves", "size": "large"}]]})
+    period = fields.Nested(PeriodSchema, metadata={
+        "description": "a temporary upscale, reverted at end",
+        "examples": [{"start": "2031-03-01T08:00:00Z", "end": "2031-03-03T20:00:00Z"}]})
+
+
+class ChangeCreateSchema(_TicketCreateBase):
+    """A change request; a change to prod names the completed stage change it repeats."""
+
+    type = _one_type(TicketType.CHANGE)
+    change = fields.Nested(ChangeSchema, required=True, metadata={
+        "examples": [{"kind": "config", "parameters": {"PHP_MEMORY_LIMIT": "1G"}}]})
     verified_on = Text(max=64, metadata={
-        "description": "change only: the completed change on a stage environment that this repeats"})
+        "description": "the completed change on a stage environment that this repeats",
+        "examples": ["5b0f7c8e-2d4a-4f7e-8d11-6e2c9a3b1f40"]})
+
+
+class TicketCreateSchema(_TicketCreateBase):
+    """Loads either request, naming every field that does not fit its ``type``; documented as
+    the ``oneOf`` of the two (service.api.docs)."""
+
+    openapi_one_of = {TicketType.UPSCALE.value: UpscaleCreateSchema,
+                      TicketType.CHANGE.value: ChangeCreateSchema}
+    type = fields.String(required=True, validate=validate.OneOf([t.value for t in TicketType]))
+    resources = fields.List(fields.Nested(ResourceSchema), validate=validate.Length(min=1, max=8))
+    period = fields.Nested(PeriodSchema)
+    change = fields.Nested(ChangeSchema)
+    verified_on = Text(max=64)
 
     @validates_schema
     def _fields_match_type(self, data: dict[str, Any], **_: Any) -> None:
@@ -89,26 +126,27 @@ class TicketCreateSchema(StrictSchema):
 
 
 class TicketSchema(Schema):
-    id = fields.String()
-    type = fields.String(metadata={"enum": [t.value for t in TicketType]})
-    status = fields.String(metadata={"enum": [s.value for s in Status]})
-    environment_id = fields.String()
-    account_id = fields.String()
-    requester_id = fields.String()
-    summary = fields.String()
-    resources = fields.List(fields.Nested(ResourceSchema), allow_none=True)
-    period = fields.Method("_period", allow_none=True,
-                           metadata={"type": "object", "nullable": True,
-                                     "properties": {"start": {"type": "string", "format": "date-time"},
-                                                    "end": {"type": "string", "format": "date-time"}}})
-    change = fields.Nested(ChangeSchema, allow_none=True)
-    verified_on = fields.String(allow_none=True)
-    baseline = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True,
-                           metadata={"description": "the sizes an upscale replaced"})
-    reason = fields.String(allow_none=True, metadata={"description": "why it was rejected or failed"})
-    version = fields.Integer()
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    id = present()
+    type = present(metadata={"enum": [t.value for t in TicketType]})
+    status = present(metadata={"enum": [s.value for s in Status]})
+    environment_id = present()
+    account_id = present()
+    requester_id = present()
+    summary = present()
+    resources = present(fields.List, fields.Nested(ResourceSchema), allow_none=True,
+                     metadata={"description": "upscale: the requested sizes; null for a change"})
+    period = present(fields.Method, "_period", allow_none=True, metadata={
+        "anyOf": [{"$ref": "#/components/schemas/Period"}, {"type": "null"}],
+        "description": "a temporary upscale's period; null otherwise"})
+    change = present(fields.Nested, ChangeSchema, allow_none=True,
+                  metadata={"description": "change: what to change; null for an upscale"})
+    verified_on = present(allow_none=True)
+    baseline = present(fields.Dict, keys=fields.String(), values=fields.String(), allow_none=True,
+                    metadata={"description": "the sizes an upscale replaced"})
+    reason = present(allow_none=True, metadata={"description": "why it was rejected or failed"})
+    version = present(fields.Integer)
+    created_at = present(fields.DateTime)
+    updated_at = present(fields.DateTime)
 
     def _period(self, ticket: Any) -> dict[str, str] | None:
         if ticket.period_start is None:
@@ -134,12 +172,12 @@ class RejectSchema(StrictSchema):
 
 
 class EventSchema(Schema):
-    id = fields.Integer()
-    at = fields.DateTime()
-    actor_id = fields.String(allow_none=True, metadata={"description": "null for the system"})
-    from_status = fields.String(allow_none=True)
-    to_status = fields.String()
-    reason = fields.String(allow_none=True)
+    id = present(fields.Integer)
+    at = present(fields.DateTime)
+    actor_id = present(allow_none=True, metadata={"description": "null for the system"})
+    from_status = present(allow_none=True, metadata={"description": "null on creation"})
+    to_status = present()
+    reason = present(allow_none=True)
 
 
 EventListSchema = page_schema(EventSchema, "EventListSchema")
@@ -152,12 +190,12 @@ class CommentCreateSchema(StrictSchema):
 
 
 class CommentSchema(Schema):
-    id = fields.String()
-    ticket_id = fields.String()
-    author_id = fields.String()
-    body = fields.String()
-    internal = fields.Boolean()
-    created_at = fields.DateTime()
+    id = present()
+    ticket_id = present()
+    author_id = present()
+    body = present()
+    internal = present(fields.Boolean)
+    created_at = present(fields.DateTime)
 
 
 CommentListSchema = page_schema(CommentSchema, "CommentListSchema")

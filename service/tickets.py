@@ -158,7 +158,7 @@ def _ensure_no_open_request(session: Session, environment_id: str, type_: str) -
 def _duplicate(open_ticket: Ticket) -> DuplicateOpenRequest:
     return DuplicateOpenRequest(
         f"ticket {open_ticket.id} is still {open_ticket.status} for this environment",
-        open_ticket_id=open_ticket.id,
+        open_ticket_id=open_ticket.id, params={"open_ticket_status": open_ticket.status},
     )
 
 
@@ -252,11 +252,13 @@ STAFF_ACTIONS = frozenset({Action.APPROVE, Action.REJECT, Action.RETRY})
 
 def ensure_may(principal: Principal, ticket: Ticket, action: Action) -> None:
     if action in STAFF_ACTIONS and not principal.is_support:
-        raise Forbidden(f"only support staff may {action.value} tickets", rule="support_only")
+        raise Forbidden(f"only support staff may {action.value} tickets", rule="support_only",
+                        params={"action": action.value})
     if action is Action.CANCEL and not (
         principal.kind is policy.AccountKind.CUSTOMER and principal.account_id == ticket.account_id
     ):
-        raise Forbidden("only the customer who filed the request may cancel it", rule="customer_only")
+        raise Forbidden("only the customer who filed the request may cancel it", rule="customer_only",
+                        params={"kind": principal.kind.value})
 
 
 def _etag_matches(if_match: str, ticket: Ticket) -> bool:

@@ -7,7 +7,7 @@ from flask import Flask, request
 from werkzeug.exceptions import NotFound, UnsupportedMediaType
 
 from schemas.common import ProblemSchema
-from service.api import auth, cors, environments, errors, health, limits, observe, reference, tickets
+from service.api import auth, cors, environments, errors, health, limits, observe, query, reference, tickets
 from service.api.docs import ProblemApi
 from service.api.runtime import Runtime, build_runtime, close_session
 from service.config import Settings
@@ -21,11 +21,14 @@ def openapi_config() -> dict[str, Any]:
     return {
         "API_TITLE": API_TITLE,
         "API_VERSION": API_VERSION,
-        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_VERSION": "3.1.0",
         "OPENAPI_URL_PREFIX": "/v1",
         "OPENAPI_JSON_PATH": "openapi.json",
         "API_SPEC_OPTIONS": {
-            "info": {"description": "Environment upscale and change requests for hosted shops."},
+            "info": {"description": "Environment upscale and change requests for hosted shops.",
+                     "license": {"name": "Proprietary", "identifier": "LicenseRef-Proprietary"}},
+            "servers": [{"url": "http://127.0.0.1:8080",
+                         "description": "`envdesk serve` on its default address"}],
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
             "security": [{"bearer": []}],
         },
@@ -50,6 +53,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     cors.register(app, settings)
     app.before_request(_refuse_odd_requests)
     app.before_request(auth.require_token)
+    app.before_request(query.refuse_unknown_query_parameters)
     app.teardown_appcontext(close_session)
     return app
 

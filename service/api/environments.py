@@ -10,7 +10,7 @@ from schemas.environments import EnvironmentListQuerySchema, EnvironmentPageSche
 from schemas.options import EnvironmentOptionsSchema
 from schemas.tickets import EmptyQuerySchema
 from service import options, queries
-from service.api.docs import document
+from service.api.docs import FIRST_ENVIRONMENT_LINKS, document
 from service.api.runtime import principal, runtime, session
 
 blp = Blueprint("environments", __name__, url_prefix="/v1", description="Environments and identity")
@@ -20,7 +20,8 @@ blp = Blueprint("environments", __name__, url_prefix="/v1", description="Environ
 class EnvironmentCollection(MethodView):
     @blp.arguments(EnvironmentListQuerySchema, location="query", as_kwargs=True)
     @blp.response(200, EnvironmentPageSchema)
-    @document(400, 401, 422)
+    @document(400, 401, 422, links={200: FIRST_ENVIRONMENT_LINKS})
+    @blp.doc(operationId="listEnvironments")
     def get(self, **args: Any) -> Any:
         """Environments the caller may see, with their current sizing."""
         return queries.list_environments(session(), principal(), key=runtime().settings.cursor_key, **args)
@@ -29,7 +30,8 @@ class EnvironmentCollection(MethodView):
 @blp.route("/environments/<environment_id>")
 class EnvironmentItem(MethodView):
     @blp.response(200, EnvironmentSchema)
-    @document(401, 404)
+    @document(400, 401, 404)
+    @blp.doc(operationId="getEnvironment")
     def get(self, environment_id: str) -> Any:
         """One environment."""
         return queries.get_environment(session(), principal(), environment_id)
@@ -51,7 +53,8 @@ class EnvironmentOptions(MethodView):
 class Me(MethodView):
     @blp.arguments(EmptyQuerySchema, location="query")
     @blp.response(200, MeSchema)
-    @document(401)
+    @document(400, 401)
+    @blp.doc(operationId="getMe")
     def get(self, _args: dict[str, Any]) -> Any:
         """Who the token belongs to: user, account, kind and role."""
         return principal()

@@ -69,7 +69,8 @@ def register(app: Flask) -> None:
     @app.errorhandler(domain.DomainError)
     def _domain(exc: domain.DomainError) -> Response:
         status = next(code for cls, code in STATUS_BY_ERROR if isinstance(exc, cls))
-        return problem(status, exc.title, exc.detail, rule=exc.rule, **exc.extra)
+        return problem(status, exc.title, exc.detail, rule=exc.rule, params=exc.params or None,
+                       **exc.extra)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
@@ -78,7 +79,8 @@ def register(app: Flask) -> None:
         detail = exc.description
         if errors:
             detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
-        response = problem(status, exc.name, detail, rule=RULE_BY_STATUS.get(status), errors=errors)
+        rule = (getattr(exc, "data", None) or {}).get("rule") or RULE_BY_STATUS.get(status)
+        response = problem(status, exc.name, detail, rule=rule, errors=errors)
         if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
             response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
         return response

@@ -20,9 +20,16 @@ def generate_spec() -> dict[str, Any]:
     return {"openapi": spec.pop("openapi"), "info": spec.pop("info"), **spec}
 
 
+class _Dumper(yaml.SafeDumper):
+    """Writes a value used twice in full both times (no YAML anchors and aliases)."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
 def dump_spec(spec: dict[str, Any] | None = None) -> str:
-    return yaml.safe_dump(spec if spec is not None else generate_spec(), sort_keys=False,
-                          allow_unicode=True, default_flow_style=False, width=100)
+    return yaml.dump(spec if spec is not None else generate_spec(), Dumper=_Dumper, sort_keys=False,
+                     allow_unicode=True, default_flow_style=False, width=100)
 
 
 def write_spec(path: str | Path) -> None:

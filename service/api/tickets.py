@@ -14,7 +14,7 @@ from schemas.tickets import (
     RejectSchema, TicketCreateSchema, TicketListQuerySchema, TicketPageSchema, TicketSchema,
 )
 from service import comments, queries, tickets
-from service.api.docs import document
+from service.api.docs import CREATED_TICKET_LINKS, FIRST_TICKET_LINKS, document
 from service.api.runtime import now, principal, runtime, session, uow
 from service.domain.lifecycle import Action
 
@@ -65,7 +65,8 @@ NOT_MODIFIED = {304: {"description": "Not modified: the ETag in If-None-Match is
 class TicketCollection(MethodView):
     @blp.arguments(TicketListQuerySchema, location="query", as_kwargs=True)
     @blp.response(200, TicketPageSchema)
-    @document(400, 401, 422)
+    @document(400, 401, 422, links={200: FIRST_TICKET_LINKS})
+    @blp.doc(operationId="listTickets")
     def get(self, limit: int | None = None, cursor: str | None = None, **filters: Any) -> Any:
         """List the tickets the caller may see, newest first."""
         return queries.list_tickets(session(), principal(), key=runtime().settings.cursor_key,
@@ -73,8 +74,10 @@ class TicketCollection(MethodView):
 
     @blp.arguments(IdempotencyHeaderSchema, location="headers", as_kwargs=True)
     @blp.arguments(TicketCreateSchema)
-    @blp.response(201, TicketSchema, headers={"Location": {"schema": {"type": "string"}}})
-    @document(400, 401, 403, 404, 409, 413, 415, 422, 429, links=True)
+    @blp.response(201, TicketSchema, headers={"Location": {"schema": {"type": "string"}},
+                                              "ETag": {"schema": {"type": "string"}}})
+    @document(400, 401, 403, 404, 409, 413, 415, 422, 429, links={201: CREATED_TICKET_LINKS})
+    @blp.doc(operationId="fileTicket")
     def post(self, data: dict[str, Any], idempotency_key: str | None = None) -> Any:
         """File an upscale or change request (customers only)."""
         ticket, created = tickets.file_ticket(
@@ -91,7 +94,7 @@ class TicketCollection(MethodView):
 class TicketItem(MethodView):
     @blp.arguments(IfNoneMatchHeaderSchema, location="headers", as_kwargs=True)
     @blp.response(200, TicketSchema, headers={"ETag": {"schema": {"type": "string"}}})
-    @document(401, 404)
+    @document(400, 401, 404)
     @blp.doc(operationId="getTicket", responses=NOT_MODIFIED)
     def get(self, ticket_id: str, if_none_match: str | None = None) -> Any:
         """One ticket, with its ETag; 304 while the caller's If-None-Match is current."""
@@ -103,6 +106,7 @@ def _status_view(action: Action, summary: str, *codes: int) -> type[MethodView]:
         @blp.arguments(IfMatchHeaderSchema, location="headers", as_kwargs=True)
         @blp.response(200, TicketSchema, headers={"ETag": {"schema": {"type": "string"}}})
         @document(401, 403, 404, 409, 415, 429, *codes)
+        @blp.doc(operationId=f"{action.value}Ticket")
         def post(self, ticket_id: str, if_match: str | None = None) -> Any:
             return _with_etag(tickets.change_status(
                 principal(), ticket_id, action, uow=uow(), now=now(), if_match=if_match,
@@ -123,6 +127,7 @@ class TicketReject(MethodView):
     @blp.arguments(RejectSchema)
     @blp.response(200, TicketSchema, headers={"ETag": {"schema": {"type": "string"}}})
     @document(400, 401, 403, 404, 409, 413, 415, 422, 429)
+    @blp.doc(operationId="rejectTicket")
     def post(self, data: dict[str, Any], ticket_id: str) -> Any:
         """Reject a pending ticket with a reason (support)."""
         return _with_etag(tickets.change_status(
@@ -134,7 +139,7 @@ class TicketReject(MethodView):
 class TicketEvents(MethodView):
     @blp.arguments(EmptyQuerySchema, location="query")
     @blp.response(200, EventListSchema)
-    @document(401, 404)
+    @document(400, 401, 404)
     @blp.doc(operationId="getTicketEvents")
     def get(self, _args: dict[str, Any], ticket_id: str) -> Any:
         """The audit trail, oldest first."""
@@ -145,7 +150,8 @@ class TicketEvents(MethodView):
 class TicketComments(MethodView):
     @blp.arguments(EmptyQuerySchema, location="query")
     @blp.response(200, CommentListSchema)
-    @document(401, 404)
+    @document(400, 401, 404)
+    @blp.doc(operationId="listTicketComments")
     def get(self, _args: dict[str, Any], ticket_id: str) -> Any:
         """The conversation, oldest first; internal notes only for support."""
         return {"items": queries.list_comments(session(), principal(), ticket_id), "next_cursor": None}
@@ -153,6 +159,7 @@ class TicketComments(MethodView):
     @blp.arguments(CommentCreateSchema)
     @blp.response(201, CommentSchema)
     @document(400, 401, 403, 404, 413, 415, 422, 429)
+    @blp.doc(operationId="addTicketComment")
     def post(self, data: dict[str, Any], ticket_id: str) -> Any:
         """Add a comment; support may add internal notes."""
         return comments.add_comment(principal(), ticket_id, body=data["body"],

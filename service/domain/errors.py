@@ -8,12 +8,15 @@ class DomainError(Exception):
     rule: str = "domain_error"
     title: str = "Request not allowed"
 
-    def __init__(self, detail: str, *, rule: str | None = None, **extra: object) -> None:
+    def __init__(self, detail: str, *, rule: str | None = None,
+                 params: dict[str, object] | None = None, **extra: object) -> None:
         super().__init__(detail)
         self.detail = detail
         if rule is not None:
             self.rule = rule
         self.extra = extra
+        self.params = {**{k: v for k, v in extra.items() if k != "errors"}, **(params or {})}
+        """The facts behind the refusal (JSON values), for clients that word it themselves."""
 
 
 class NotFound(DomainError):

@@ -77,7 +77,7 @@ MUST_BE_FILED_BY_CUSTOMER = (
 def ensure_may_file(kind: AccountKind | str) -> None:
     """Only customers file requests; partners and staff are refused for contractual reasons."""
     if AccountKind(kind) is not AccountKind.CUSTOMER:
-        raise CustomerOnly(MUST_BE_FILED_BY_CUSTOMER)
+        raise CustomerOnly(MUST_BE_FILED_BY_CUSTOMER, params={"kind": str(kind)})
 
 
 def check_open_ticket_cap(open_tickets: int, cap: int) -> None:
@@ -86,7 +86,7 @@ def check_open_ticket_cap(open_tickets: int, cap: int) -> None:
         raise RuleViolation(
             f"this account already has {open_tickets} open requests, the most it may have at once; "
             "wait for some to complete or cancel one",
-            rule="open_ticket_limit",
+            rule="open_ticket_limit", params={"open_tickets": open_tickets, "max_open": cap},
         )
 
 
@@ -95,15 +95,18 @@ def ensure_upscale_allowed(env: EnvironmentFacts) -> None:
         return
     if env.upscale_allowed is False:
         raise RuleViolation(
-            "the contract of this environment does not allow upscales", rule="upscale_not_allowed"
+            "the contract of this environment does not allow upscales", rule="upscale_not_allowed",
+            params={"stage": env.stage.value},
         )
     if env.stage is Stage.DEV:
         raise RuleViolation(
-            "dev environments have no autoscaling and cannot be increased", rule="dev_not_scalable"
+            "dev environments have no autoscaling and cannot be increased", rule="dev_not_scalable",
+            params={"stage": env.stage.value},
         )
     if env.stage is Stage.PROD:
         raise RuleViolation(
-            "prod environments autoscale; file a change request instead", rule="prod_autoscales"
+            "prod environments autoscale; file a change request instead", rule="prod_autoscales",
+            params={"stage": env.stage.value},
         )
 
 
@@ -111,21 +114,25 @@ def check_resources(env: EnvironmentFacts, resources: Sequence[Mapping[str, str]
     """Each requested size must grow the component and stay within the contract's cap."""
     errors: dict[str, list[str]] = {}
     rules: list[str] = []
+    refused: list[dict[str, object]] = []
     for index, item in enumerate(resources):
         component, size = item["component"], item["size"]
-        current = env.current_size(component)
+        current, cap = env.current_size(component), env.caps.get(component)
         where = f"resources.{index}.size"
         if size_rank(size) <= size_rank(current):
             errors[where] = [f"{component} is already {current}; the new size must be larger"]
             rules.append("size_not_larger")
-            continue
-        cap = env.caps.get(component)
-        if cap is not None and size_rank(size) > size_rank(cap):
+        elif cap is not None and size_rank(size) > size_rank(cap):
             errors[where] = [f"the contract caps {component} at {cap}"]
             rules.append("over_contract_limit")
+        else:
+            continue
+        refused.append({"index": index, "component": component, "current_size": current,
+                        "requested_size": size, "cap": cap})
     if errors:
         rule = "over_contract_limit" if "over_contract_limit" in rules else rules[0]
-        raise RuleViolation("; ".join(m for ms in errors.values() for m in ms), rule=rule, errors=errors)
+        raise RuleViolation("; ".join(m for ms in errors.values() for m in ms), rule=rule,
+                            errors=errors, params={"resources": refused})
 
 
 def check_period(start: datetime, end: datetime, *, now: datetime) -> None:
@@ -134,12 +141,14 @@ def check_period(start: datetime, end: datetime, *, now: datetime) -> None:
             "the period must end after it starts",
             rule="period_invalid",
             errors={"period.end": ["must be after period.start"]},
+            params={"start": start.isoformat(), "end": end.isoformat()},
         )
     if start < now - PERIOD_START_SKEW:
         raise RuleViolation(
             "the period must not start in the past",
             rule="period_in_past",
             errors={"period.start": ["must not be in the past"]},
+            params={"earliest_start": now.isoformat()},
         )
 
 
@@ -178,6 +187,7 @@ def check_change(
             f"a change to this environment must first be completed on staging: {problem}",
             rule="prod_requires_staging_verification",
             errors={"verified_on": [problem]},
+            params={"verified_on": verified.id if verified else None},
         )
 
 
