@@ -1,6 +1,7 @@
 """The console on a real PostgreSQL database through Flask's test client."""
 from __future__ import annotations
 
+import html
 import re
 from datetime import timedelta
 from pathlib import Path
@@ -69,6 +70,13 @@ def csrf_token(page: str) -> str:
     found = CSRF.search(page)
     assert found, "the page has no form with a CSRF token"
     return found.group(1)
+
+
+def form_of(page: str) -> dict[str, str]:
+    """The hidden fields of the page's action forms, as a browser would send them."""
+    found = ETAG.search(page)
+    assert found, "the page offers no action"
+    return {"csrf_token": csrf_token(page), "etag": html.unescape(found.group(1))}
 
 
 def sign_in(client: Any, token: str) -> Any:

@@ -1,0 +1,151 @@
+"""The queue and the ticket page, through Flask's test client on PostgreSQL."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tests.conftest import World
+from tests.helpers import change_body
+from tests.integration.console.conftest import Clock, csrf_token, file, form_of
+
+ROW = re.compile(r'<tr class="(overdue)?" data-ticket="([^"]+)">')
+
+
+def rows(page: str) -> list[tuple[str, bool]]:
+    return [(ticket, bool(late)) for late, ticket in ROW.findall(page)]
+
+
+def test_queue_lists_open_tickets_oldest_first_with_counts(console_app: Any, staff: Any,
+                                                           world: World, clock: Clock) -> None:
+    api = console_app.test_client()
+    first = file(api, world, "customer_b_stage", who="customer_b")
+    clock.advance(minutes=5)
+    second = file(api, world)
+    clock.advance(minutes=5)
+    cancelled = api.post("/v1/tickets", json=change_body(world.envs["customer_a_dev"]),
+                         headers=world.auth("customer_a")).get_json()
+    api.post(f"/v1/tickets/{cancelled['id']}/cancel", headers=world.auth("customer_a"))
+    page = staff.get("/console/").get_data(as_text=True)
+    assert [t for t, _ in rows(page)] == [first["id"], second["id"]]
+    assert "customer_b-stage" in page and "load test next week" in page
+    assert re.search(r"pending approval <strong>2</strong>", page)
+
+
+def test_queue_filters_by_status_stage_type_and_account(console_app: Any, staff: Any,
+                                                        world: World) -> None:
+    api = console_app.test_client()
+    upscale = file(api, world)
+    change = api.post("/v1/tickets", json=change_body(world.envs["customer_b_dev"]),
+                      headers=world.auth("customer_b")).get_json()
+    ids = lambda query: [t for t, _ in rows(staff.get("/console/?" + query).get_data(as_text=True))]  # noqa: E731
+    assert ids("stage=dev") == [change["id"]]
+    assert ids("type=upscale") == [upscale["id"]]
+    assert ids(f"account_id={world.accounts['customer_b']}") == [change["id"]]
+    assert ids("status=failed") == []
+    assert ids("status=pending_approval&stage=stage") == [upscale["id"]]
+    assert staff.get("/console/?status=bogus").status_code == 400
+
+
+def test_queue_pages_with_a_cursor(console_app: Any, staff: Any, world: World, clock: Clock) -> None:
+    from service.worklist import staff_queue  # noqa: F401  (the page size is the API's default)
+
+    api = console_app.test_client()
+    filed = []
+    for env, who in (("customer_a_stage", "customer_a"), ("customer_b_stage", "customer_b")):
+        filed.append(file(api, world, env, who=who)["id"])
+        clock.advance(minutes=1)
+    page = staff.get("/console/?limit=1").get_data(as_text=True)
+    assert [t for t, _ in rows(page)] == filed  # limit is not a console parameter
+    assert "Next page" not in page
+    assert staff.get("/console/?cursor=not-a-cursor").status_code == 422
+
+
+def test_tickets_past_their_sla_stand_out(console_app: Any, staff: Any, world: World,
+                                          clock: Clock) -> None:
+    ticket = file(console_app.test_client(), world)  # stage: 8 hours
+    assert rows(staff.get("/console/").get_data(as_text=True)) == [(ticket["id"], False)]
+    clock.advance(hours=8, minutes=1)
+    page = staff.get("/console/").get_data(as_text=True)
+    assert rows(page) == [(ticket["id"], True)]
+    assert "over SLA" in page
+
+
+def test_ticket_page_shows_the_request_beside_the_environment(console_app: Any, staff: Any,
+                                                              world: World) -> None:
+    ticket = file(console_app.test_client(), world)
+    page = staff.get(f"/console/tickets/{ticket['id']}").get_data(as_text=True)
+    assert "customer_a@example.com of customer_a asks" in page
+    assert re.search(r"<th scope=\"row\">yves</th><td>medium</td><td><strong>large</strong></td>"
+                     r"<td>none</td>", page)
+    for button in (">Approve</button>", ">Reject</button>", '<label for="reason">Reason</label>'):
+        assert button in page
+    assert ">Retry</button>" not in page
+    assert "filed, pending approval" in page
+
+
+def test_approve_goes_through_the_use_case_and_leaves_the_audit_event(console_app: Any, staff: Any,
+                                                                      world: World) -> None:
+    api = console_app.test_client()
+    ticket = file(api, world)
+    page = staff.get(f"/console/tickets/{ticket['id']}").get_data(as_text=True)
+    response = staff.post(f"/console/tickets/{ticket['id']}/approve",
+                          data=form_of(page))
+    assert response.status_code == 303
+    after = staff.get(f"/console/tickets/{ticket['id']}").get_data(as_text=True)
+    assert "Approved." in after and ">Approve</button>" not in after
+    events = api.get(f"/v1/tickets/{ticket['id']}/events", headers=world.auth("customer_a")).get_json()
+    assert events["items"][-1]["to_status"] == "approved"
+    assert events["items"][-1]["actor_id"] == world.users["support"]
+
+
+def test_reject_needs_a_reason_and_keeps_it(console_app: Any, staff: Any, world: World) -> None:
+    api = console_app.test_client()
+    ticket = file(api, world)
+    page = staff.get(f"/console/tickets/{ticket['id']}").get_data(as_text=True)
+    form = form_of(page)
+    empty = staff.post(f"/console/tickets/{ticket['id']}/reject", data={**form, "reason": "  "})
+    assert empty.status_code == 422
+    assert "Give a reason" in empty.get_data(as_text=True)
+    assert api.get(f"/v1/tickets/{ticket['id']}", headers=world.auth("customer_a")).get_json()["status"] \
+        == "pending_approval"
+    done = staff.post(f"/console/tickets/{ticket['id']}/reject", data={**form, "reason": "too big"})
+    assert done.status_code == 303
+    body = api.get(f"/v1/tickets/{ticket['id']}", headers=world.auth("customer_a")).get_json()
+    assert body["status"] == "rejected" and body["reason"] == "too big"
+
+
+def test_acting_on_a_stale_page_shows_a_message_and_the_fresh_state(console_app: Any, staff: Any,
+                                                                    world: World) -> None:
+    api = console_app.test_client()
+    ticket = file(api, world)
+    page = staff.get(f"/console/tickets/{ticket['id']}").get_data(as_text=True)
+    form = form_of(page)
+    api.post(f"/v1/tickets/{ticket['id']}/approve", headers=world.auth("support_2"))
+    response = staff.post(f"/console/tickets/{ticket['id']}/reject", data={**form, "reason": "no"},
+                          follow_redirects=True)
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    assert "Someone else acted on this ticket first" in text
+    assert '<strong id="ticket-status">approved</strong>' in text
+
+
+def test_comments_and_internal_notes(console_app: Any, staff: Any, world: World) -> None:
+    api = console_app.test_client()
+    ticket = file(api, world)
+    page = staff.get(f"/console/tickets/{ticket['id']}").get_data(as_text=True)
+    token = csrf_token(page)
+    staff.post(f"/console/tickets/{ticket['id']}/comments", data={"csrf_token": token, "body": "Which day?"})
+    staff.post(f"/console/tickets/{ticket['id']}/comments",
+               data={"csrf_token": token, "body": "Big customer", "internal": "y"})
+    assert staff.post(f"/console/tickets/{ticket['id']}/comments",
+                      data={"csrf_token": token, "body": ""}).status_code == 422
+    page = staff.get(f"/console/tickets/{ticket['id']}").get_data(as_text=True)
+    assert page.count("internal note</span>") == 1 and "Which day?" in page
+    seen = api.get(f"/v1/tickets/{ticket['id']}/comments", headers=world.auth("customer_a")).get_json()
+    assert [c["body"] for c in seen["items"]] == ["Which day?"]
+
+
+def test_unknown_ticket_is_a_page_not_a_problem(staff: Any) -> None:
+    response = staff.get("/console/tickets/00000000-0000-0000-0000-000000000000")
+    assert response.status_code == 404 and response.mimetype == "text/html"
+    assert staff.get("/console/tickets/" + "x" * 100).mimetype == "text/html"
