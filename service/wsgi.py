@@ -6,7 +6,7 @@ from flask import Flask
 from service.api import create_app
 from service.api.runtime import build_runtime
 from service.config import Settings
-from service.notifications import WebhookOutbox
+from service.notifications import status_listener
 from service.queue import Publisher, client_app
 
 
@@ -15,7 +15,7 @@ def build_app(settings: Settings | None = None) -> Flask:
     if settings.problems():
         raise RuntimeError("; ".join(settings.problems()))
     publisher = Publisher(client_app(settings), settings)
-    listener = WebhookOutbox(settings.webhook_urls) if settings.webhook_urls else None
+    listener = status_listener(settings)
     return create_app(settings, build_runtime(
         settings, dispatch=publisher, listener=listener, broker_probe=publisher.ping))
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import requests
 from authlib.common.errors import AuthlibBaseError
 from authlib.integrations.flask_client import OAuth
 from flask import Flask, current_app, redirect, render_template, request, session, url_for
@@ -74,7 +73,7 @@ def login_with_oidc() -> Any:
     session["next"] = _safe_next(request.args.get("next"))
     try:
         return client.authorize_redirect(url_for("console.oidc_callback", _external=True))
-    except (requests.RequestException, AuthlibBaseError, ValueError):
+    except (OSError, AuthlibBaseError, ValueError):  # requests' errors are OSErrors
         return _login_page(TokenForm(), 502, "The identity provider did not answer; try again later.")
 
 
@@ -88,7 +87,7 @@ def oidc_callback() -> Any:
         claims = client.authorize_access_token().get("userinfo") or {}
     except AuthlibBaseError as exc:
         return _login_page(TokenForm(), 403, f"The sign-in was not accepted ({exc.error}).")
-    except (requests.RequestException, ValueError, KeyError):
+    except (OSError, ValueError, KeyError):
         return _login_page(TokenForm(), 502, "The sign-in could not be completed; try again.")
     issuer = str(claims.get("iss") or runtime().settings.oidc_issuer)
     sign_in(staff_by_oidc(issuer, claims, uow=uow()))
