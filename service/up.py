@@ -38,6 +38,8 @@ def embedded_environment(home: Path, *, port: int, sim_port: int) -> dict[str, s
     env.setdefault("PROVISIONING_URL", f"http://127.0.0.1:{sim_port}")
     env.setdefault("PROVISIONING_TOKEN", _secret(home, "provisioning-token"))
     env.setdefault("SECRET_KEY", _secret(home, "secret-key"))
+    env.setdefault("CONSOLE_TOKEN_LOGIN", "1")
+    env.setdefault("CONSOLE_URL", f"http://127.0.0.1:{port}/console")
     env["ENVDESK_HOME"] = str(home.resolve())
     return env
 
@@ -67,6 +69,7 @@ def seed_demo(settings: Settings) -> dict[str, Any] | None:
 def _print_welcome(port: int, demo: dict[str, Any] | None) -> None:
     url = f"http://127.0.0.1:{port}"
     click.echo(f"\nenvdesk is up: {url}  (API docs: {url}/v1/openapi.json)")
+    click.echo(f"Staff console: {url}/console/  (sign in with the support token)")
     if demo is None:
         click.echo("Demo accounts exist from an earlier start; issue a new token with "
                    "`envdesk token issue customer@demo.shop` (same ENVDESK_HOME).")
