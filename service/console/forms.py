@@ -61,7 +61,7 @@ class QueueFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    status = SelectField("Status", choices=_choices(Status, "open status"), default="")
+    status = SelectField("Status", choices=_choices(Status, "open or failed status"), default="")
     stage = SelectField("Stage", choices=_choices(Stage, "stage"), default="")
     type = SelectField("Type", choices=_choices(TicketType, "type"), default="")
     # Any account id is accepted (an unknown one lists nothing); the choices are for display.

@@ -12,12 +12,13 @@ from typing import Any, Iterator
 
 import pytest
 import requests
+import sqlalchemy as sa
 
 from service.db import UnitOfWork, make_engine, make_session_factory
 from service.migrate import upgrade
 from tests.conftest import World, _truncate, build_world, create_pg_database, drop_pg_database
 from tests.e2e.conftest import ENVDESK, Proc, free_port, wait_until
-from tests.helpers import upscale_body
+from tests.helpers import change_body, upscale_body
 
 CHROMIUM = os.environ.get("ENVDESK_TEST_CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(os.environ.get("ENVDESK_SCREENSHOTS", Path(__file__).resolve().parents[2] / "var" / "screenshots"))
@@ -75,16 +76,24 @@ def server(console_server: dict[str, Any]) -> Iterator[Any]:
     engine = make_engine(console_server["database_url"])
     sessions = make_session_factory(engine)
     world = build_world(lambda: UnitOfWork(sessions))
-    yield Server(console_server["url"], world)
+    yield Server(console_server["url"], world, engine)
     engine.dispose()
 
 
 class Server:
-    def __init__(self, url: str, world: World) -> None:
-        self.url, self.world = url, world
+    def __init__(self, url: str, world: World, engine: Any) -> None:
+        self.url, self.world, self.engine = url, world, engine
 
-    def file(self, env: str = "customer_a_stage", who: str = "customer_a", **body: Any) -> dict[str, Any]:
-        response = requests.post(f"{self.url}/v1/tickets", json=upscale_body(self.world.envs[env], **body),
+    def backdate(self, ticket_id: str, hours: float) -> None:
+        """Pretend the ticket was filed ``hours`` ago (the server's clock is the real one)."""
+        with self.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE tickets SET created_at = created_at - make_interval(secs => :s) "
+                                 "WHERE id = :id"), {"s": hours * 3600, "id": ticket_id})
+
+    def file(self, env: str = "customer_a_stage", who: str = "customer_a", *, change: bool = False,
+             **body: Any) -> dict[str, Any]:
+        make = change_body if change else upscale_body
+        response = requests.post(f"{self.url}/v1/tickets", json=make(self.world.envs[env], **body),
                                  headers=self.world.auth(who), timeout=10)
         assert response.status_code == 201, response.text
         return response.json()
