@@ -10,8 +10,10 @@ blp = Blueprint("console", __name__, url_prefix="/console", template_folder="tem
 
 
 def register(app: Flask, settings: Settings) -> None:
-    from service.console import errors, security, signin, views  # noqa: F401  (routes)
-
     security.configure(app, settings)
     signin.configure_oidc(app, settings)
     app.register_blueprint(blp)
+
+
+# The modules that attach routes, hooks and error pages to ``blp``, before anyone registers it.
+from service.console import errors, security, signin, views  # noqa: E402,F401

@@ -26,7 +26,7 @@ def configure_oidc(app: Flask, settings: Settings) -> None:
         "staff", client_id=settings.oidc_client_id, client_secret=settings.oidc_client_secret,
         server_metadata_url=f"{settings.oidc_issuer}/.well-known/openid-configuration",
         client_kwargs={"scope": "openid email profile", "code_challenge_method": "S256",
-                       "timeout": (3.05, 10)})
+                       "default_timeout": (3.05, 10)})
     app.extensions[OAUTH] = oauth
 
 
