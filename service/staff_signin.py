@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from service.db import UnitOfWork
@@ -67,9 +67,13 @@ def _link_by_email(session: Session, issuer: str, subject: str,
     account = session.get(Account, user.account_id) if user is not None else None
     if user is None or not _principal(user, account).is_support:
         raise SignInRefused(f"No staff user has the email address {email}. {NOT_STAFF}")
-    user.oidc_issuer, user.oidc_subject = issuer, subject
-    if not user.name and claims.get("name"):
-        user.name = str(claims["name"])[:200]
+    # Compare-and-set: of two identities racing to link one user, exactly one succeeds.
+    linked = session.execute(update(User).where(User.id == user.id, User.oidc_subject.is_(None)).values(
+        oidc_issuer=issuer, oidc_subject=subject,
+        name=user.name or (str(claims["name"])[:200] if claims.get("name") else None)))
+    if linked.rowcount != 1:
+        raise SignInRefused("This staff user was just linked to another identity; try again.")
+    session.refresh(user)
     return user
 
 

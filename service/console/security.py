@@ -44,8 +44,10 @@ def configure(app: Flask, settings: Settings) -> None:
         SESSION_COOKIE_NAME="envdesk_console", SESSION_COOKIE_PATH="/console",
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
-        # Forms check their token themselves (only the console's POSTs, never the JSON API).
-        WTF_CSRF_CHECK_DEFAULT=False, WTF_CSRF_TIME_LIMIT=None,
+        # Only the console's POSTs are checked (never the JSON API); the token lives as long as the
+        # session. The token and the SameSite cookie guard the forms; the extra Referer check on
+        # HTTPS is off because the service's Referrer-Policy may withhold referrers.
+        WTF_CSRF_CHECK_DEFAULT=False, WTF_CSRF_TIME_LIMIT=None, WTF_CSRF_SSL_STRICT=False,
     )
     csrf.init_app(app)
 

@@ -149,3 +149,46 @@ def test_unknown_ticket_is_a_page_not_a_problem(staff: Any) -> None:
     response = staff.get("/console/tickets/00000000-0000-0000-0000-000000000000")
     assert response.status_code == 404 and response.mimetype == "text/html"
     assert staff.get("/console/tickets/" + "x" * 100).mimetype == "text/html"
+
+
+def _set_status(app: Any, ticket_id: str, status: str) -> None:
+    import sqlalchemy as sa
+
+    from service.api.runtime import Runtime
+
+    runtime: Runtime = app.extensions["envdesk"]
+    with runtime.sessions() as db, db.begin():
+        db.execute(sa.text("UPDATE tickets SET status = :s, version = version + 1 WHERE id = :id"),
+                   {"s": status, "id": ticket_id})
+
+
+def test_a_failed_ticket_offers_retry_and_retry_sends_it_round_again(console_app: Any, staff: Any,
+                                                                    world: World) -> None:
+    api = console_app.test_client()
+    ticket = file(api, world)
+    api.post(f"/v1/tickets/{ticket['id']}/approve", headers=world.auth("support"))
+    _set_status(console_app, ticket["id"], "failed")  # as the pipeline leaves a refused operation
+    page = staff.get(f"/console/tickets/{ticket['id']}").get_data(as_text=True)
+    assert ">Retry</button>" in page and ">Approve</button>" not in page
+    assert staff.post(f"/console/tickets/{ticket['id']}/retry", data=form_of(page)).status_code == 303
+    assert api.get(f"/v1/tickets/{ticket['id']}", headers=world.auth("support")).get_json()["status"] \
+        == "approved"
+    assert "failed <strong>0</strong>" in staff.get("/console/").get_data(as_text=True)
+
+
+def test_a_prod_change_shows_its_verification_ticket_and_a_period_is_spelled_out(
+        console_app: Any, staff: Any, world: World, clock: Clock) -> None:
+    api = console_app.test_client()
+    staged = api.post("/v1/tickets", json=change_body(world.envs["customer_a_stage"]),
+                      headers=world.auth("customer_a")).get_json()
+    _set_status(console_app, staged["id"], "completed")
+    prod = api.post("/v1/tickets", json=change_body(world.envs["customer_a_prod"], verified_on=staged["id"]),
+                    headers=world.auth("customer_a")).get_json()
+    page = " ".join(staff.get(f"/console/tickets/{prod['id']}").get_data(as_text=True).split())
+    assert "asks for a config change on customer_a-prod (prod)" in page
+    assert f'Verified on stage ticket <a href="/console/tickets/{staged["id"]}">' in page
+    assert "now <strong>completed</strong>" in page and "PHP_MEMORY_LIMIT" in page
+    period = {"start": "2026-12-01T08:00:00Z", "end": "2026-12-03T18:00:00Z"}
+    temporary = file(api, world, period=period)
+    page = " ".join(staff.get(f"/console/tickets/{temporary['id']}").get_data(as_text=True).split())
+    assert "temporarily, from 2026-12-01 08:00 UTC until 2026-12-03 18:00 UTC" in page
