@@ -9,8 +9,8 @@ from typing import Any, Mapping
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.domain.policy import DEFAULT_SIZE
 from service.domain.lifecycle import TRANSITIONS, Action, Status
+from service.domain.policy import DEFAULT_SIZE
 from service.identity import Principal
 from service.models import Account, Comment, Environment, Ticket, TicketEvent, User
 from service.tickets import load_visible_ticket
