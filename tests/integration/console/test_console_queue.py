@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 from tests.conftest import World
@@ -192,3 +193,24 @@ def test_a_prod_change_shows_its_verification_ticket_and_a_period_is_spelled_out
     temporary = file(api, world, period=period)
     page = " ".join(staff.get(f"/console/tickets/{temporary['id']}").get_data(as_text=True).split())
     assert "temporarily, from 2026-12-01 08:00 UTC until 2026-12-03 18:00 UTC" in page
+
+
+def test_staffs_first_comment_starts_the_response_clock_without_staling_pages(
+        console_app: Any, staff: Any, world: World, clock: Clock) -> None:
+    import sqlalchemy as sa
+
+    api = console_app.test_client()
+    ticket = file(api, world)
+    api.post(f"/v1/tickets/{ticket['id']}/comments", json={"body": "any news?"}, headers=world.auth("customer_a"))
+    page = staff.get(f"/console/tickets/{ticket['id']}").get_data(as_text=True)
+    clock.advance(minutes=30)
+    staff.post(f"/console/tickets/{ticket['id']}/comments", data={"csrf_token": csrf_token(page), "body": "On it"})
+    clock.advance(minutes=30)
+    staff.post(f"/console/tickets/{ticket['id']}/comments", data={"csrf_token": csrf_token(page), "body": "Still"})
+    with console_app.extensions["envdesk"].sessions() as db:
+        first = db.execute(sa.text("SELECT first_response_at FROM tickets WHERE id = :id"),
+                           {"id": ticket["id"]}).scalar_one()
+    assert first == clock.now - timedelta(minutes=30)
+    assert staff.post(f"/console/tickets/{ticket['id']}/approve", data=form_of(page)).status_code == 303
+    assert api.get(f"/v1/tickets/{ticket['id']}", headers=world.auth("support")).get_json()["status"] \
+        == "approved"
