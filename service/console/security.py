@@ -11,9 +11,10 @@ from datetime import timedelta
 from functools import wraps
 from typing import Any, Callable
 
-from flask import Flask, Response, g, redirect, request, session, url_for
+from flask import Flask, Response, current_app, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
+from werkzeug.exceptions import Forbidden
 
 from service.api.runtime import session as db_session
 from service.config import Settings
@@ -54,8 +55,10 @@ def configure(app: Flask, settings: Settings) -> None:
 
 @blp.before_request
 def protect() -> None:
-    """Before every console request: POSTs need a valid CSRF token."""
+    """Before every console request: POSTs need a valid CSRF token (and so a SECRET_KEY)."""
     if request.method == "POST":
+        if not current_app.secret_key:
+            raise Forbidden("The console needs SECRET_KEY to be set before anyone can sign in.")
         csrf.protect()
 
 
@@ -86,7 +89,8 @@ def staff_required(view: Callable[..., Any]) -> Callable[..., Any]:
         user_id = session.get("user_id")
         principal = staff_by_id(db_session(), user_id) if isinstance(user_id, str) else None
         if principal is None:
-            session.pop("user_id", None)
+            if "user_id" in session:
+                session.pop("user_id")
             return redirect(url_for("console.login", next=request.full_path.rstrip("?")
                                     if request.method == "GET" else None), 303)
         g.principal = principal

@@ -42,23 +42,24 @@ def _safe_next(target: str | None) -> str:
     return url_for("console.queue")
 
 
-def _login_page(form: TokenForm, status: int = 200, refusal: str | None = None) -> Any:
+def _login_page(form: TokenForm | None = None, status: int = 200, refusal: str | None = None) -> Any:
     settings = runtime().settings
-    return render_template("console/login.html", form=form, refusal=refusal,
-                           token_login=settings.console_token_login, oidc=_oidc() is not None,
-                           ready=bool(current_app.secret_key), next=request.args.get("next")), status
+    ready = bool(current_app.secret_key)  # without it there is no session, and no form token
+    return render_template("console/login.html", form=(form or TokenForm()) if ready else None,
+                           refusal=refusal, token_login=settings.console_token_login,
+                           oidc=_oidc() is not None, ready=ready, next=request.args.get("next")), status
 
 
 @blp.get("/login")
 def login() -> Any:
-    return _login_page(TokenForm())
+    return _login_page()
 
 
 @blp.post("/login")
 def login_with_token() -> Any:
-    form = TokenForm()
     if not runtime().settings.console_token_login or not current_app.secret_key:
-        return _login_page(form, 403, "Sign-in with a token is turned off here.")
+        return _login_page(None, 403, "Sign-in with a token is turned off here.")
+    form = TokenForm()
     if not form.validate_on_submit():
         return _login_page(form, 422)
     sign_in(staff_by_token(db_session(), form.token.data))
@@ -69,26 +70,26 @@ def login_with_token() -> Any:
 def login_with_oidc() -> Any:
     client = _oidc()
     if client is None or not current_app.secret_key:
-        return _login_page(TokenForm(), 404, "Sign-in with the identity provider is not set up here.")
+        return _login_page(None, 404, "Sign-in with the identity provider is not set up here.")
     session["next"] = _safe_next(request.args.get("next"))
     try:
         return client.authorize_redirect(url_for("console.oidc_callback", _external=True))
     except (OSError, AuthlibBaseError, ValueError):  # requests' errors are OSErrors
-        return _login_page(TokenForm(), 502, "The identity provider did not answer; try again later.")
+        return _login_page(None, 502, "The identity provider did not answer; try again later.")
 
 
 @blp.get("/login/oidc/callback")
 def oidc_callback() -> Any:
     client = _oidc()
     if client is None:
-        return _login_page(TokenForm(), 404, "Sign-in with the identity provider is not set up here.")
+        return _login_page(None, 404, "Sign-in with the identity provider is not set up here.")
     target = _safe_next(session.get("next"))
     try:
         claims = client.authorize_access_token().get("userinfo") or {}
     except AuthlibBaseError as exc:
-        return _login_page(TokenForm(), 403, f"The sign-in was not accepted ({exc.error}).")
+        return _login_page(None, 403, f"The sign-in was not accepted ({exc.error}).")
     except (OSError, ValueError, KeyError):
-        return _login_page(TokenForm(), 502, "The sign-in could not be completed; try again.")
+        return _login_page(None, 502, "The sign-in could not be completed; try again.")
     issuer = str(claims.get("iss") or runtime().settings.oidc_issuer)
     sign_in(staff_by_oidc(issuer, claims, uow=uow()))
     return redirect(target, 303)

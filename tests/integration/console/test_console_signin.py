@@ -83,3 +83,29 @@ def test_sign_in_only_redirects_inside_the_console(console_app: Any, world: Worl
 
 def test_api_still_requires_bearer_tokens(staff: Any) -> None:
     assert staff.get("/v1/tickets").status_code == 401
+
+
+def test_the_session_expires_after_its_lifetime(staff: Any, monkeypatch: Any) -> None:
+    import time
+    import types
+
+    import itsdangerous.timed
+
+    assert staff.get("/console/").status_code == 200
+    later = types.SimpleNamespace(time=lambda: time.time() + 8 * 3600 + 60)
+    monkeypatch.setattr(itsdangerous.timed, "time", later)
+    assert staff.get("/console/").status_code == 303
+
+
+def test_without_a_secret_key_nobody_signs_in(console_settings: Any, world: World) -> None:
+    import dataclasses
+
+    from service.api import create_app
+
+    app = create_app(dataclasses.replace(console_settings, secret_key=""))
+    client = app.test_client()
+    page = client.get("/console/login")
+    assert page.status_code == 200
+    assert "The console needs SECRET_KEY" in page.get_data(as_text=True)
+    assert client.post("/console/login", data={"token": world.tokens["support"]}).status_code in (400, 403)
+    assert client.get("/console/").status_code == 303
