@@ -1,13 +1,14 @@
 """The queue and the ticket page, through Flask's test client on PostgreSQL."""
 from __future__ import annotations
 
+import html
 import re
 from datetime import timedelta
 from typing import Any
 
 from tests.conftest import World
 from tests.helpers import change_body
-from tests.integration.console.conftest import Clock, csrf_token, file, form_of
+from tests.integration.console.conftest import NOW, Clock, csrf_token, file, form_of
 
 ROW = re.compile(r'<tr class="(overdue)?" data-ticket="([^"]+)">')
 
@@ -47,17 +48,25 @@ def test_queue_filters_by_status_stage_type_and_account(console_app: Any, staff:
     assert staff.get("/console/?status=bogus").status_code == 400
 
 
-def test_queue_pages_with_a_cursor(console_app: Any, staff: Any, world: World, clock: Clock) -> None:
-    from service.worklist import staff_queue  # noqa: F401  (the page size is the API's default)
+def test_queue_pages_with_a_cursor(console_app: Any, staff: Any, world: World) -> None:
+    import sqlalchemy as sa
 
-    api = console_app.test_client()
-    filed = []
-    for env, who in (("customer_a_stage", "customer_a"), ("customer_b_stage", "customer_b")):
-        filed.append(file(api, world, env, who=who)["id"])
-        clock.advance(minutes=1)
-    page = staff.get("/console/?limit=1").get_data(as_text=True)
-    assert [t for t, _ in rows(page)] == filed  # limit is not a console parameter
-    assert "Next page" not in page
+    with console_app.extensions["envdesk"].sessions() as db, db.begin():
+        db.execute(sa.text(
+            "INSERT INTO tickets (id, type, status, version, environment_id, account_id, requester_id,"
+            " summary, created_at, updated_at, attempts, round) SELECT"
+            " 'failed-' || lpad(g::text, 3, '0'), 'upscale', 'failed', 1, :env, :account, :user,"
+            " 'refused by provisioning', :at - make_interval(mins => 100 - g), :at, 0, 1"
+            " FROM generate_series(1, 75) g"),
+            {"env": world.envs["customer_a_stage"], "account": world.accounts["customer_a"],
+             "user": world.users["customer_a"], "at": NOW})
+    first = staff.get("/console/?status=failed").get_data(as_text=True)
+    assert [t for t, _ in rows(first)] == [f"failed-{i:03d}" for i in range(1, 51)]
+    assert "failed <strong>75</strong>" in first
+    next_link = html.unescape(re.search(r'<a rel="next" href="([^"]+)"', first).group(1))
+    second = staff.get(next_link).get_data(as_text=True)
+    assert [t for t, _ in rows(second)] == [f"failed-{i:03d}" for i in range(51, 76)]
+    assert 'rel="next"' not in second and "status=failed" in next_link
     assert staff.get("/console/?cursor=not-a-cursor").status_code == 422
 
 
@@ -211,6 +220,8 @@ def test_staffs_first_comment_starts_the_response_clock_without_staling_pages(
         first = db.execute(sa.text("SELECT first_response_at FROM tickets WHERE id = :id"),
                            {"id": ticket["id"]}).scalar_one()
     assert first == clock.now - timedelta(minutes=30)
+    assert "first staff response 2026-11-28 12:30 UTC" in staff.get(
+        f"/console/tickets/{ticket['id']}").get_data(as_text=True)
     assert staff.post(f"/console/tickets/{ticket['id']}/approve", data=form_of(page)).status_code == 303
     assert api.get(f"/v1/tickets/{ticket['id']}", headers=world.auth("support")).get_json()["status"] \
         == "approved"
