@@ -46,3 +46,9 @@ def http_error(exc: HTTPException) -> Any:
 def unexpected(_exc: Exception) -> Any:
     current_app.logger.exception("unhandled error in the console")
     return _page(500, "Something went wrong", "The console could not show this page; try again.")
+
+
+@blp.get("/<path:_rest>")
+def unknown_page(_rest: str) -> Any:
+    """Any other address under /console/ is a console page that does not exist."""
+    return _page(404, "Not found", "There is no such page in the console.")

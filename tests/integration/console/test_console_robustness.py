@@ -36,7 +36,15 @@ def test_odd_queue_filters_get_a_page_not_an_error(staff: Any, query: str) -> No
     assert response.status_code < 500 and response.mimetype == "text/html"
 
 
-@pytest.mark.parametrize("ticket_id", ["nope", "%00", "x" * 70, "%2e%2e"])
+@pytest.mark.parametrize("ticket_id", ["nope", "%00", "x" * 70, "%2e%2e", "..%2f..%2fetc", "a/b/c"])
 def test_odd_ticket_ids_get_a_page_not_an_error(staff: Any, ticket_id: str) -> None:
     response = staff.get(f"/console/tickets/{ticket_id}")
     assert response.status_code == 404 and response.mimetype == "text/html"
+
+
+def test_the_stylesheet_is_served_and_unknown_pages_are_console_pages(console_app: Any) -> None:
+    client = console_app.test_client()
+    css = client.get("/console/static/console.css")
+    assert css.status_code == 200 and css.mimetype == "text/css"
+    missing = client.get("/console/no/such/page")
+    assert missing.status_code == 404 and "no such page in the console" in missing.get_data(as_text=True)
