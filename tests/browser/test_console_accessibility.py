@@ -3,9 +3,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from axe_playwright_python.sync_playwright import Axe
 
 from tests.browser.conftest import Server, sign_in_with_token
+
+pytestmark = pytest.mark.browser
 
 SEVERE = {"serious", "critical"}
 

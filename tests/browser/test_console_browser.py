@@ -4,9 +4,12 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import Server, screenshot, sign_in_with_token
+
+pytestmark = pytest.mark.browser
 
 
 def test_sign_in_with_a_token_and_sign_out(new_page: Any, server: Server) -> None:

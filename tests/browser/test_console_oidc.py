@@ -3,10 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
 from tests.browser.conftest import Server
+
+pytestmark = pytest.mark.browser
 
 
 def _sign_in_as(page: Any, server: Server, subject: str) -> None:
