@@ -10,7 +10,7 @@ from flask import Flask, current_app, redirect, render_template, request, sessio
 from service.api.runtime import runtime, session as db_session, uow
 from service.config import Settings
 from service.console import blp
-from service.console.forms import SignOutForm, TokenForm
+from service.console.forms import TokenForm
 from service.console.security import sign_in
 from service.staff_signin import SignInRefused, staff_by_oidc, staff_by_token
 
@@ -72,8 +72,11 @@ def login_with_oidc() -> Any:
     if client is None or not current_app.secret_key:
         return _login_page(None, 404, "Sign-in with the identity provider is not set up here.")
     session["next"] = _safe_next(request.args.get("next"))
+    public = runtime().settings.console_url  # the address browsers use, also behind a proxy
+    callback = f"{public}/login/oidc/callback" if public else url_for("console.oidc_callback",
+                                                                        _external=True)
     try:
-        return client.authorize_redirect(url_for("console.oidc_callback", _external=True))
+        return client.authorize_redirect(callback)
     except (OSError, AuthlibBaseError, ValueError):  # requests' errors are OSErrors
         return _login_page(None, 502, "The identity provider did not answer; try again later.")
 
@@ -87,7 +90,7 @@ def oidc_callback() -> Any:
     try:
         claims = client.authorize_access_token().get("userinfo") or {}
     except AuthlibBaseError as exc:
-        return _login_page(None, 403, f"The sign-in was not accepted ({exc.error}).")
+        return _login_page(None, 403, f"The sign-in was not accepted ({str(exc.error)[:80]}).")
     except (OSError, ValueError, KeyError):
         return _login_page(None, 502, "The sign-in could not be completed; try again.")
     issuer = str(claims.get("iss") or runtime().settings.oidc_issuer)
@@ -97,8 +100,7 @@ def oidc_callback() -> Any:
 
 @blp.post("/logout")
 def logout() -> Any:
-    SignOutForm()  # the CSRF token was checked before the view; nothing else to read
-    session.clear()
+    session.clear()  # the form's CSRF token was checked before the view
     return redirect(url_for("console.login", signed_out=1), 303)
 
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from service.api import create_app
+from service.api.runtime import build_runtime
 from service.config import Settings
 from tests.conftest import World, build_world
 from tests.helpers import upscale_body, utc
@@ -43,9 +45,6 @@ def clock() -> Clock:
 
 @pytest.fixture
 def console_app(console_settings: Settings, clock: Clock) -> Any:
-    from service.api import create_app
-    from service.api.runtime import build_runtime
-
     app = create_app(console_settings, build_runtime(console_settings, clock=clock))
     app.config["TESTING"] = True
     return app
