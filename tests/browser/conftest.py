@@ -125,8 +125,9 @@ def new_page(browser: Any) -> Iterator[Any]:
     """Pages in browser contexts of their own (separate cookies: separate people)."""
     contexts = []
 
-    def make() -> Any:
-        context = browser.new_context(viewport={"width": 1366, "height": 820})
+    def make(*, javascript: bool = True) -> Any:
+        context = browser.new_context(viewport={"width": 1366, "height": 820},
+                                      java_script_enabled=javascript)
         context.set_default_timeout(15_000)
         contexts.append(context)
         return context.new_page()

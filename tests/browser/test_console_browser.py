@@ -145,3 +145,16 @@ def test_comment_and_internal_note(new_page: Any, server: Server) -> None:
     expect(notes).to_have_count(2)
     expect(notes.nth(1)).to_contain_text("internal note")
     expect(notes.nth(0)).not_to_contain_text("internal note")
+
+
+def test_the_console_works_with_javascript_turned_off(new_page: Any, server: Server) -> None:
+    ticket = server.file(summary="Load test without scripts")
+    page = new_page(javascript=False)
+    sign_in_with_token(page, server)
+    page.get_by_role("link", name="Load test without scripts").click()
+    page.get_by_label("Comment").fill("Approving now.")
+    page.get_by_role("button", name="Post").click()
+    page.get_by_role("button", name="Approve").click()
+    expect(page.locator("#ticket-status")).to_have_text("approved")
+    expect(page.locator("article.comment")).to_contain_text("Approving now.")
+    assert server.ticket(ticket["id"])["status"] == "approved"
