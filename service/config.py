@@ -75,6 +75,7 @@ class Settings:
     console_token_login: bool = True
     sla_decision_hours: Mapping[str, float] = field(default_factory=dict)
     staff_webhook_url: str = ""
+    console_url: str = ""
     routes: Mapping[str, str] = field(default_factory=dict)
     # Worker timing, in the order that keeps redelivery safe (checked in workers/app.py):
     # provisioning read timeout < task soft limit < hard limit < lease < broker visibility timeout.
@@ -91,6 +92,8 @@ class Settings:
         found = []
         if self.webhook_urls and not self.webhook_secret:
             found.append("WEBHOOK_SECRET is required when WEBHOOK_URLS is set")
+        if self.staff_webhook_url and not self.webhook_secret:
+            found.append("WEBHOOK_SECRET is required when STAFF_WEBHOOK_URL is set")
         if self.oidc_issuer and not self.oidc_audience:
             found.append("OIDC_AUDIENCE is required when OIDC_ISSUER is set")
         return found
@@ -156,6 +159,7 @@ def _portal(env: Mapping[str, str]) -> dict[str, Any]:
         oidc_client_secret=env.get("OIDC_CLIENT_SECRET"),
         sla_decision_hours=_parsed(_hours_per_stage, env.get("SLA_DECISION_HOURS")),
         staff_webhook_url=env.get("STAFF_WEBHOOK_URL"),
+        console_url=_parsed(lambda url: url.rstrip("/"), env.get("CONSOLE_URL")),
     )
 
 

@@ -11,7 +11,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from service.db import UTCDateTime
-from service.domain.lifecycle import OPEN_STATUSES
+from service.domain.lifecycle import OPEN_STATUSES, Status
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -90,6 +90,9 @@ class Environment(Base):
 
 
 _OPEN = ", ".join(f"'{s.value}'" for s in sorted(OPEN_STATUSES))
+# What the staff console's queue lists: open work and failures waiting for a retry.
+QUEUE_STATUSES = frozenset({*OPEN_STATUSES, Status.FAILED})
+_QUEUE = ", ".join(f"'{s.value}'" for s in sorted(QUEUE_STATUSES))
 
 
 class Ticket(Base):
@@ -108,6 +111,8 @@ class Ticket(Base):
         # Portals polling for what changed: GET /v1/tickets?updated_since=...
         Index("ix_tickets_account_updated", "account_id", "updated_at"),
         Index("ix_tickets_updated", "updated_at"),
+        Index("ix_tickets_queue", "created_at", "id",
+              postgresql_where=text(f"status IN ({_QUEUE})"), sqlite_where=text(f"status IN ({_QUEUE})")),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     type: Mapped[str] = mapped_column(String(16))
@@ -135,6 +140,8 @@ class Ticket(Base):
     # The decision clock: staff's first comment or decision, and the approve/reject itself.
     first_response_at: Mapped[datetime | None]
     decided_at: Mapped[datetime | None]
+    # When staff were told the ticket passed its decision SLA (told once).
+    sla_alerted_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -16,6 +16,10 @@ from schemas.tickets import TicketSchema
 from service.db import UnitOfWork
 from service.models import Ticket, TicketEvent, WebhookDelivery, new_id
 from service.outbound import GiveUp, RetryLater, backoff_delay
+
+if TYPE_CHECKING:
+    from service.config import Settings
+    from service.events import StatusListener
 
 _TICKET = TicketSchema(exclude=("version",))
 
@@ -89,3 +93,26 @@ def deliver(delivery_id: str, *, uow: UnitOfWork, send: Send, clock: Callable[[]
             delivery.last_error, outcome = error, "retrying"
         uow.commit()
     return outcome
+
+
+class Listeners:
+    """Several status listeners as one, called in order in the same transaction."""
+
+    def __init__(self, *listeners: "StatusListener") -> None:
+        self.listeners = listeners
+
+    def status_changed(self, session: Session, ticket: Ticket, event: TicketEvent) -> None:
+        for listener in self.listeners:
+            listener.status_changed(session, ticket, event)
+
+
+def status_listener(settings: "Settings") -> "StatusListener | None":
+    """What every status change tells: the portal's webhooks, and staff about new work."""
+    from service.staff_alerts import StaffAlerts
+
+    found: list[StatusListener] = []
+    if settings.webhook_urls:
+        found.append(WebhookOutbox(settings.webhook_urls))
+    if settings.staff_webhook_url:
+        found.append(StaffAlerts(settings.staff_webhook_url, settings.console_url))
+    return None if not found else found[0] if len(found) == 1 else Listeners(*found)

@@ -73,14 +73,19 @@ def paginate(
     key: bytes,
     limit: int | None,
     cursor: str | None,
+    oldest_first: bool = False,
 ) -> tuple[Select[Any], int]:
-    """Order newest first and continue after ``cursor``; fetch one extra row to detect a next page."""
+    """Order newest (or oldest) first and continue after ``cursor``; fetch one extra row to
+    detect a next page."""
     size = clamp_limit(limit)
     if cursor:
         at, last_id = decode_cursor(key, cursor)
         # A row-value comparison, so the (…, created_at, id) indexes seek to the cursor instead
         # of scanning and filtering every newer row (which costs like OFFSET on deep pages).
-        query = query.where(tuple_(created, ident) < (at, last_id))
+        row = tuple_(created, ident)
+        query = query.where(row > (at, last_id) if oldest_first else row < (at, last_id))
+    if oldest_first:
+        return query.order_by(created.asc(), ident.asc()).limit(size + 1), size
     return query.order_by(created.desc(), ident.desc()).limit(size + 1), size
 
 

@@ -2,7 +2,8 @@
 
 It starts the reverts of temporary upscales whose period has ended, publishes again every
 active ticket whose message was lost (broker down at approval) or whose worker died (lease
-expired), and hands due webhook deliveries to the webhook queue."""
+expired), tells staff about tickets past their decision SLA, and hands due webhook deliveries to
+the webhook queue."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,16 +29,20 @@ class SweepReport:
     reverts_started: int = 0
     republished: int = 0
     webhooks_due: int = 0
+    sla_alerts: int = 0
 
 
 def sweep(*, uow: UnitOfWork, now: datetime, lease: float, dispatch: Dispatch,
           listener: StatusListener | None = None,
-          deliver_webhooks: Callable[[], int] | None = None) -> SweepReport:
+          deliver_webhooks: Callable[[], int] | None = None,
+          alert_overdue: Callable[[], int] | None = None) -> SweepReport:
     report = SweepReport()
     for ticket_id in _ended_periods(uow, now):
         report.reverts_started += start_revert(ticket_id, uow=uow, now=now, dispatch=dispatch,
                                                listener=listener)
     report.republished = republish(uow=uow, now=now, lease=lease, dispatch=dispatch)
+    if alert_overdue is not None:  # before the deliveries, so an alert goes out in this sweep
+        report.sla_alerts = alert_overdue()
     if deliver_webhooks is not None:
         report.webhooks_due = deliver_webhooks()
     return report

@@ -11,6 +11,7 @@ from service.metrics import PROVISIONING_STEPS, WEBHOOK_DELIVERIES
 from service.notifications import claim_due_deliveries, deliver
 from service.pipeline import advance_ticket
 from service.queue import DELIVER_WEBHOOK_TASK, PROVISION_TASK, SWEEP_TASK
+from service.staff_alerts import StaffAlerts, alert_overdue
 from service.sweep import sweep
 from workers.context import context
 
@@ -60,10 +61,19 @@ def sweep_due_work() -> dict[str, int]:
     ctx = context()
     report = sweep(uow=ctx.uow(), now=ctx.clock(), lease=ctx.settings.lease_seconds,
                    dispatch=ctx.publisher, listener=ctx.listener,
-                   deliver_webhooks=lambda: _publish_webhooks(ctx))
-    if report.reverts_started or report.republished or report.webhooks_due:
+                   deliver_webhooks=lambda: _publish_webhooks(ctx), alert_overdue=_overdue(ctx))
+    if report.reverts_started or report.republished or report.webhooks_due or report.sla_alerts:
         log.info("sweep: %s", report)
     return report.__dict__
+
+
+def _overdue(ctx):  # type: ignore[no-untyped-def]
+    settings = ctx.settings
+    if not (settings.staff_webhook_url and settings.sla_decision_hours):
+        return None
+    alerts = StaffAlerts(settings.staff_webhook_url, settings.console_url)
+    return lambda: alert_overdue(alerts, uow=ctx.uow(), now=ctx.clock(),
+                                 sla_hours=settings.sla_decision_hours)
 
 
 def _publish_webhooks(ctx) -> int:  # type: ignore[no-untyped-def]

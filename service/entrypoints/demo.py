@@ -65,7 +65,8 @@ def file_and_approve_commands(url: str, demo: dict[str, Any]) -> list[str]:
 
 def print_welcome(port: int, demo: dict[str, Any] | None) -> None:
     url = f"http://127.0.0.1:{port}"
-    click.echo(f"\nenvdesk is up: {url}  (API docs: {url}/v1/openapi.json)")
+    click.echo(f"\nenvdesk is up: {url}  (API docs: {url}/docs)")
+    click.echo(f"Staff console: {url}/console/  (sign in with the support token)")
     if demo is None:
         click.echo("Demo accounts exist from an earlier start; issue a new token with "
                    f"`envdesk token issue {CUSTOMER}` (same ENVDESK_HOME).")

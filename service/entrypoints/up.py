@@ -36,6 +36,8 @@ def embedded_environment(home: Path, *, port: int, sim_port: int) -> dict[str, s
     env.setdefault("PROVISIONING_URL", f"http://127.0.0.1:{sim_port}")
     env.setdefault("PROVISIONING_TOKEN", _secret(home, "provisioning-token"))
     env.setdefault("SECRET_KEY", _secret(home, "secret-key"))
+    env.setdefault("CONSOLE_TOKEN_LOGIN", "1")
+    env.setdefault("CONSOLE_URL", f"http://127.0.0.1:{port}/console")
     env["ENVDESK_HOME"] = str(home.resolve())
     return env
 

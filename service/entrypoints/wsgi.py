@@ -1,12 +1,14 @@
-"""The WSGI entry point: the API wired to its adapters (database, queue, webhooks)."""
+"""The WSGI entry point: the API and the staff console wired to their adapters (database, queue,
+webhooks)."""
 from __future__ import annotations
 
 from flask import Flask
 
+from service import console
 from service.api import create_app
 from service.api.runtime import build_runtime
 from service.config import Settings
-from service.notifications import WebhookOutbox
+from service.notifications import status_listener
 from service.queue import Publisher, client_app
 
 
@@ -15,9 +17,11 @@ def build_app(settings: Settings | None = None) -> Flask:
     if settings.problems():
         raise RuntimeError("; ".join(settings.problems()))
     publisher = Publisher(client_app(settings), settings)
-    listener = WebhookOutbox(settings.webhook_urls) if settings.webhook_urls else None
-    return create_app(settings, build_runtime(
+    listener = status_listener(settings)
+    app = create_app(settings, build_runtime(
         settings, dispatch=publisher, listener=listener, broker_probe=publisher.ping))
+    console.register(app, settings)
+    return app
 
 
 def __getattr__(name: str) -> Flask:  # `gunicorn service.entrypoints.wsgi:application`

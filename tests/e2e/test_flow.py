@@ -115,6 +115,9 @@ def test_the_whole_flow_runs_on_the_embedded_defaults(tmp_path: Path) -> None:
             except requests.RequestException:
                 return False
         wait_until(reachable, timeout=30, what="the API of `envdesk up`")
+        assert f"Staff console: http://127.0.0.1:{port}/console/" in text
+        login = requests.get(f"http://127.0.0.1:{port}/console/login", timeout=5)
+        assert login.ok and '<label for="token">Token</label>' in login.text
         envs = requests.get(f"{base}/environments", headers=auth("customer@demo.shop"), timeout=5).json()
         stage = next(e for e in envs["items"] if e["stage"] == "stage")
         filed = requests.post(f"{base}/tickets", headers=auth("customer@demo.shop"), timeout=10, json={

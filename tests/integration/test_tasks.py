@@ -140,14 +140,15 @@ def test_sweep_task_reports_what_it_published(ctx: WorkerContext, world: World,
     report = workers.tasks.sweep_due_work()
 
     # the revert is published as it starts; the sweep publishes again only the lost ticket
-    assert report == {"reverts_started": 1, "republished": 1, "webhooks_due": 7}
+    assert report == {"reverts_started": 1, "republished": 1, "webhooks_due": 7, "sla_alerts": 0}
     assert sorted(ctx.publisher.calls) == sorted([(temporary, "upscale", "stage", 0),
                                                  (lost, "change", "stage", 0)])
     with ctx.uow() as uow:
         deliveries = set(uow.session.scalars(select(WebhookDelivery.id)))
     assert sorted(ctx.publisher.webhooks) == sorted(deliveries)
     assert _status(ctx, temporary) == "reverting"
-    assert workers.tasks.sweep_due_work() == {"reverts_started": 0, "republished": 0, "webhooks_due": 0}
+    assert workers.tasks.sweep_due_work() == {"reverts_started": 0, "republished": 0,
+                                              "webhooks_due": 0, "sla_alerts": 0}
 
 
 @responses.activate

@@ -8,7 +8,7 @@ import pytest
 
 from service.api import create_app
 from service.config import Settings
-from tests.conftest import World
+from tests.support.world import World
 
 PORTAL = "https://portal.example"
 FOREIGN = "https://evil.example"

@@ -21,7 +21,8 @@ from service.api import create_app
 from service.config import Settings
 from service.db import make_engine
 from service.models import User
-from tests.conftest import World, upscale_body
+from tests.helpers import upscale_body
+from tests.support.world import World
 from tests.helpers import assert_problem
 from tests.oidc import TestIssuer, rsa_key
 

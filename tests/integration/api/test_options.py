@@ -9,7 +9,7 @@ from sqlalchemy import update
 
 from service.domain.policy import COMPONENTS, SIZES
 from service.models import Environment, Ticket
-from tests.conftest import World
+from tests.support.world import World
 from tests.helpers import assert_problem, change_body, upscale_body
 
 
