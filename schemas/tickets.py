@@ -8,6 +8,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from schemas.common import PageQuerySchema, QuerySchema, StrictSchema, Text, page_schema, has_surrogate
+from service.domain.actors import ActorKind
 from service.domain.lifecycle import Status
 from service.domain.policy import CHANGE_KINDS, COMPONENTS, SIZES, TicketType
 
@@ -125,17 +126,33 @@ class TicketListQuerySchema(PageQuerySchema):
     environment_id = Text(max=64)
 
 
+class ActionSchema(StrictSchema):
+    reason = Text(max=2000, metadata={"description": "why; kept on the audit event"})
+
+
 class RejectSchema(StrictSchema):
-    reason = Text(required=True, max=2000)
+    reason = Text(required=True, max=2000, metadata={"description": "why; told to the customer"})
 
 
 class EventSchema(Schema):
     id = fields.Integer()
     at = fields.DateTime()
-    actor_id = fields.String(allow_none=True, metadata={"description": "null for the system"})
+    actor = fields.Method("_actor", metadata={
+        "type": "object", "description": "who made the move: a user, or a part of the system",
+        "properties": {"kind": {"type": "string", "enum": [k.value for k in ActorKind]},
+                       "id": {"type": "string", "description": "the user, for kind user"},
+                       "name": {"type": "string",
+                                "description": "worker, sweep or policy, for kind system"}}})
+    actor_id = fields.String(allow_none=True, metadata={
+        "description": "the user who made the move; null when the system made it (see actor)"})
     from_status = fields.String(allow_none=True)
     to_status = fields.String()
     reason = fields.String(allow_none=True)
+
+    def _actor(self, event: Any) -> dict[str, str]:
+        if event.actor_kind == ActorKind.SYSTEM:
+            return {"kind": ActorKind.SYSTEM.value, "name": event.actor_name}
+        return {"kind": ActorKind.USER.value, "id": event.actor_id}
 
 
 EventListSchema = page_schema(EventSchema, "EventListSchema")

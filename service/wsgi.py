@@ -15,7 +15,7 @@ def build_app(settings: Settings | None = None) -> Flask:
     if settings.problems():
         raise RuntimeError("; ".join(settings.problems()))
     publisher = Publisher(client_app(settings), settings)
-    listener = WebhookOutbox(settings.webhook_urls) if settings.webhook_urls else None
+    listener = WebhookOutbox()
     return create_app(settings, build_runtime(
         settings, dispatch=publisher, listener=listener, broker_probe=publisher.ping))
 
