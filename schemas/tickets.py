@@ -7,7 +7,9 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from schemas.common import PageQuerySchema, QuerySchema, StrictSchema, Text, page_schema, has_surrogate
+from schemas.common import (
+    PageQuerySchema, QuerySchema, StrictSchema, Text, has_surrogate, page_schema, storable_instant,
+)
 from service.domain.actors import ActorKind
 from service.domain.lifecycle import Status
 from service.domain.policy import CHANGE_KINDS, COMPONENTS, SIZES, TicketType
@@ -49,8 +51,8 @@ class ResourceSchema(StrictSchema):
 
 
 class PeriodSchema(StrictSchema):
-    start = fields.AwareDateTime(required=True, default_timezone=timezone.utc)
-    end = fields.AwareDateTime(required=True, default_timezone=timezone.utc)
+    start = fields.AwareDateTime(required=True, default_timezone=timezone.utc, validate=storable_instant)
+    end = fields.AwareDateTime(required=True, default_timezone=timezone.utc, validate=storable_instant)
 
 
 class ChangeSchema(StrictSchema):
