@@ -1,6 +1,7 @@
 """One error shape for every error: RFC 9457 problem+json, built here from one table."""
 from __future__ import annotations
 
+import traceback
 from typing import Any
 
 from flask import Flask, Response, json, request
@@ -92,5 +93,17 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
-        app.logger.exception("unhandled error")
+        app.logger.error("unhandled error: %s", type(exc).__name__,
+                         extra={"traceback": without_data(exc)})
         return problem(500, "Internal Server Error", "an unexpected error occurred")
+
+
+def without_data(exc: BaseException) -> str:
+    """Where an error happened, without what it was about: the frames and the exception types,
+    never a message (a database error's message may quote the customer's values)."""
+    lines: list[str] = []
+    cause: BaseException | None = exc
+    while cause is not None and len(lines) < 5:
+        lines.append("".join(traceback.format_tb(cause.__traceback__)) + type(cause).__qualname__)
+        cause = cause.__cause__ or cause.__context__
+    return "\n-- caused by --\n".join(lines)
