@@ -72,7 +72,9 @@ def address_new_events(uow: UnitOfWork, urls: Sequence[str], *, limit: int = 500
     with uow:
         events = list(uow.session.scalars(
             select(WebhookDelivery).where(WebhookDelivery.url == UNADDRESSED)
-            .order_by(WebhookDelivery.created_at).limit(limit)))
+            .order_by(WebhookDelivery.created_at).limit(limit)
+            # Two overlapping sweeps never address one event twice.
+            .with_for_update(skip_locked=True)))
         for event in events:
             for url in urls:
                 uow.session.add(WebhookDelivery(
