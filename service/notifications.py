@@ -15,13 +15,14 @@ from typing import Callable, Sequence
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from schemas.tickets import CommentSchema, TicketSchema
+from schemas.tickets import CommentSchema, EventSchema, TicketSchema
 from service.db import UnitOfWork
 from service.models import Comment, Ticket, TicketEvent, WebhookDelivery, new_id
 from service.outbound import GiveUp, RetryLater, backoff_delay
 
 _TICKET = TicketSchema(exclude=("version",))
 _COMMENT = CommentSchema()
+_EVENT = EventSchema(only=("actor", "reason"))
 UNADDRESSED = ""
 """The url of an event not yet addressed to the receivers (see address_new_events)."""
 
@@ -35,6 +36,7 @@ def event_body(ticket: Ticket, event: TicketEvent) -> dict[str, object]:
         "occurred_at": event.at.isoformat(),
         "from_status": event.from_status,
         "to_status": event.to_status,
+        **_EVENT.dump(event),
         "ticket": _TICKET.dump(ticket),
     }
 

@@ -129,6 +129,10 @@ def test_status_events_made_by_the_api_reach_receivers_the_worker_knows(hooked_c
     """The API needs no WEBHOOK_URLS: whichever process moves a ticket records the event, and
     the worker addresses it to its own receivers."""
     ticket_id = _file(hooked_client, world)
-    hooked_client.post(f"/v1/tickets/{ticket_id}/approve", headers=world.auth("support"))
+    hooked_client.post(f"/v1/tickets/{ticket_id}/approve", json={"reason": "budget agreed"},
+                       headers=world.auth("support"))
 
-    assert [e["event"] for e in _outbox(uow_factory)] == ["ticket.created", "ticket.approved"]
+    events = _outbox(uow_factory)
+    assert [e["event"] for e in events] == ["ticket.created", "ticket.approved"]
+    assert events[1]["actor"] == {"kind": "user", "id": world.users["support"]}
+    assert events[1]["reason"] == "budget agreed"
