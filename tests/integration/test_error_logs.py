@@ -42,5 +42,5 @@ def test_the_log_of_a_500_names_the_place_and_type_but_no_request_data(
 
     assert response.status_code == 500 and CUSTOMER_DATA not in response.get_data(as_text=True)
     logged = "\n".join(JsonFormatter().format(record) for record in caplog.records)
-    assert "unhandled error: ValueError" in logged and "in fail" in logged
+    assert "unhandled error: builtins.ValueError" in logged and "in fail" in logged
     assert CUSTOMER_DATA not in logged
