@@ -1,6 +1,7 @@
 """Shared wire-format pieces: strict loading, safe strings, problem details, pages."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate
@@ -22,6 +23,14 @@ def has_surrogate(value: str) -> bool:
 
 NO_NUL_PATTERN = r"^[^\x00]*$"
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
+
+
+def storable_instant(value: datetime) -> None:
+    """A moment every database can store: it must exist in UTC (year 1 to 9999)."""
+    try:
+        value.astimezone(timezone.utc)
+    except (OverflowError, ValueError):
+        raise ValidationError("out of range: the moment must lie between the years 1 and 9999 in UTC") from None
 
 
 class Text(fields.String):

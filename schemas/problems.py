@@ -38,12 +38,14 @@ RULES: dict[str, str] = {
         "a prod change must repeat a completed stage change; params: `verified_on`",
     "open_ticket_limit": "the account holds its maximum of open requests; "
                          "params: `open_tickets`, `max_open`",
+    "reason_required": "rejecting a request needs a reason for the customer",
     "idempotency_key_reused": "the Idempotency-Key was used with another body",
     "domain_error": "the request is not allowed",
     # Conflicts with the current state (409, 412).
     "conflict": "conflicts with the current state",
     "duplicate_open_request": "a request of this type is open for the environment; "
                               "params: `open_ticket_id`, `open_ticket_status`",
+    "period_ended": "the temporary upscale's period has ended: it is never applied now",
     "invalid_transition": "the ticket's status does not allow the action; "
                           "params: `current_status`, `action`",
     "already_approved": "this user already approved the ticket",

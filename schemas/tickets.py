@@ -9,7 +9,9 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from schemas.common import (
     PageQuerySchema, QuerySchema, StrictSchema, Text, has_surrogate, page_schema, present,
+    storable_instant,
 )
+from service.domain.actors import ActorKind
 from service.domain.lifecycle import Status
 from service.domain.policy import CHANGE_KINDS, COMPONENTS, SIZES, Stage, TicketType
 
@@ -50,8 +52,8 @@ class ResourceSchema(StrictSchema):
 
 
 class PeriodSchema(StrictSchema):
-    start = fields.AwareDateTime(required=True, default_timezone=timezone.utc)
-    end = fields.AwareDateTime(required=True, default_timezone=timezone.utc)
+    start = fields.AwareDateTime(required=True, default_timezone=timezone.utc, validate=storable_instant)
+    end = fields.AwareDateTime(required=True, default_timezone=timezone.utc, validate=storable_instant)
 
 
 class ChangeSchema(StrictSchema):
@@ -163,21 +165,38 @@ class TicketListQuerySchema(PageQuerySchema):
     environment_id = Text(max=64)
     stage = fields.String(validate=validate.OneOf([s.value for s in Stage]),
                           metadata={"description": "only tickets for environments of this stage"})
-    updated_since = fields.AwareDateTime(format="iso", metadata={
+    updated_since = fields.AwareDateTime(format="iso", validate=storable_instant, metadata={
         "description": "only tickets changed at or after this time (RFC 3339, with offset)"})
 
 
+class ActionSchema(StrictSchema):
+    reason = Text(max=2000, metadata={"description": "why; kept on the audit event"})
+
+
 class RejectSchema(StrictSchema):
-    reason = Text(required=True, max=2000)
+    reason = Text(required=True, max=2000, metadata={"description": "why; told to the customer"})
 
 
 class EventSchema(Schema):
     id = present(fields.Integer)
     at = present(fields.DateTime)
-    actor_id = present(allow_none=True, metadata={"description": "null for the system"})
+    actor = present(fields.Method, "_actor", metadata={
+        "type": "object", "description": "who made the move: a user, or a part of the system",
+        "required": ["kind"],
+        "properties": {"kind": {"type": "string", "enum": [k.value for k in ActorKind]},
+                       "id": {"type": "string", "description": "the user, for kind user"},
+                       "name": {"type": "string",
+                                "description": "worker, sweep or policy, for kind system"}}})
+    actor_id = present(allow_none=True, metadata={
+        "description": "the user who made the move; null when the system made it (see actor)"})
     from_status = present(allow_none=True, metadata={"description": "null on creation"})
     to_status = present()
     reason = present(allow_none=True)
+
+    def _actor(self, event: Any) -> dict[str, str]:
+        if event.actor_kind == ActorKind.SYSTEM:
+            return {"kind": ActorKind.SYSTEM.value, "name": event.actor_name}
+        return {"kind": ActorKind.USER.value, "id": event.actor_id}
 
 
 EventListSchema = page_schema(EventSchema, "EventListSchema")

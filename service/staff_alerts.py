@@ -16,16 +16,19 @@ from sqlalchemy.orm import Session
 
 from service.db import UnitOfWork
 from service.domain.lifecycle import Status
-from service.models import Environment, Ticket, TicketEvent, WebhookDelivery, new_id
+from service.models import Comment, Environment, Ticket, TicketEvent, WebhookDelivery, new_id
 
 BATCH = 200
+STAFF_UNADDRESSED = "staff"
+"""The url of a message for staff not yet addressed to STAFF_WEBHOOK_URL; the workers address
+it (service.notifications.address_new_events), so no process's configuration can lose one."""
 
 
 class StaffAlerts:
     """A status listener that tells staff about new work, and the sweep's SLA messenger."""
 
-    def __init__(self, url: str, console_url: str = "") -> None:
-        self.url, self.console_url = url, console_url.rstrip("/")
+    def __init__(self, console_url: str = "") -> None:
+        self.console_url = console_url.rstrip("/")
 
     def link(self, ticket_id: str) -> str:
         return f"{self.console_url or '/console'}/tickets/{ticket_id}"
@@ -37,9 +40,13 @@ class StaffAlerts:
         self.queue(session, f"New {ticket.type} request for {env.name} ({env.stage}): "
                             f"{_short(ticket.summary)} {self.link(ticket.id)}", at=event.at)
 
+    def comment_added(self, session: Session, ticket: Ticket, comment: Comment) -> None:
+        """Comments are the console's own business: nothing to tell."""
+
     def queue(self, session: Session, text: str, *, at: datetime) -> None:
         body = json.dumps({"text": text}, separators=(",", ":"))
-        session.add(WebhookDelivery(event_id=new_id(), url=self.url, body=body,
+        # Addressed to STAFF_WEBHOOK_URL by the workers (service.notifications.address_new_events).
+        session.add(WebhookDelivery(event_id=new_id(), url=STAFF_UNADDRESSED, body=body,
                                     next_attempt_at=at, created_at=at))
 
 

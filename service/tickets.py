@@ -9,17 +9,17 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from service.db import UnitOfWork
-from service.domain import policy
+from service.domain import lifecycle, permissions, policy
+from service.domain.actors import Actor
 from service.domain.errors import (
-    DuplicateOpenRequest, Forbidden, IdempotencyMismatch, InvalidTransition, NotFound,
+    ConcurrentChange, DuplicateOpenRequest, IdempotencyMismatch, InvalidTransition, NotFound,
     PreconditionFailed,
 )
 from service.domain.lifecycle import OPEN_STATUSES, Action, Status
 from service.events import StatusListener, move, record_creation
-from service.handoff import Dispatch, hand_off
+from service.handoff import Dispatch
 from service.identity import Principal, visible
 from service.models import Environment, Ticket
 from service.registry import environment_facts
@@ -93,7 +93,8 @@ def _insert(uow: UnitOfWork, principal: Principal, ticket: Ticket, *, now: datet
     uow.session.add(ticket)
     try:
         uow.session.flush()
-        record_creation(uow.session, ticket, actor_id=principal.user_id, now=now, listener=listener)
+        record_creation(uow.session, ticket, actor=Actor.user(principal.user_id), now=now,
+                        listener=listener)
         uow.commit()
     except IntegrityError:
         uow.rollback()
@@ -218,47 +219,28 @@ def change_status(
     dispatch: Dispatch | None = None,
 ) -> Ticket:
     """Approve, reject, cancel or retry a ticket on behalf of a person. Exactly one of several
-    racing callers wins; the others get 409 invalid_transition."""
-    with uow:
-        ticket = load_visible_ticket(uow.session, principal, ticket_id)
-        ensure_may(principal, ticket, action)
-        if if_match is not None and not _etag_matches(if_match, ticket):
-            raise PreconditionFailed("the ticket changed since you read it", etag=etag(ticket))
-        if action is Action.RETRY and ticket.failed_action == "revert":
-            action = Action.RETRY_REVERT
-        move(uow.session, ticket, action, actor_id=principal.user_id, now=now, reason=reason,
-             listener=listener)
-        if action in (Action.RETRY, Action.RETRY_REVERT):
-            ticket.attempts = 0
-            ticket.reason = None
-        elif action is Action.REJECT:
-            ticket.reason = reason
-        if ticket.status in (Status.APPROVED, Status.REVERTING):
-            hand_off(uow, ticket, now=now, dispatch=dispatch)
-        try:
+    racing callers wins; the others get 409 invalid_transition, or 412 if they sent If-Match."""
+    lifecycle.ensure_reason(action, reason)
+    try:
+        with uow:
+            ticket = load_visible_ticket(uow.session, principal, ticket_id)
+            permissions.ensure_may_act(action, kind=principal.kind, role=principal.role,
+                                       owns_ticket=principal.account_id == ticket.account_id)
+            if if_match is not None and not _etag_matches(if_match, ticket):
+                raise PreconditionFailed("the ticket changed since you read it", etag=etag(ticket))
+            move(uow, ticket, _move_for(action, ticket, now), actor=Actor.user(principal.user_id),
+                 now=now, reason=reason, listener=listener, dispatch=dispatch)
             uow.commit()
-        except StaleDataError:
-            uow.rollback()
-            current = load_visible_ticket(uow.session, principal, ticket_id)
-            raise InvalidTransition(
-                f"the ticket was changed concurrently and is now {current.status}",
-                current_status=current.status,
-            ) from None
+    except ConcurrentChange:
+        if if_match is not None:
+            raise PreconditionFailed("the ticket changed since you read it") from None
+        raise
     return ticket
 
 
-STAFF_ACTIONS = frozenset({Action.APPROVE, Action.REJECT, Action.RETRY})
-
-
-def ensure_may(principal: Principal, ticket: Ticket, action: Action) -> None:
-    if action in STAFF_ACTIONS and not principal.is_support:
-        raise Forbidden(f"only support staff may {action.value} tickets", rule="support_only",
-                        params={"action": action.value})
-    if action is Action.CANCEL and not (
-        principal.kind is policy.AccountKind.CUSTOMER and principal.account_id == ticket.account_id
-    ):
-        raise Forbidden("only the customer who filed the request may cancel it", rule="customer_only",
-                        params={"kind": principal.kind.value})
+def _move_for(action: Action, ticket: Ticket, now: datetime) -> Action:
+    return lifecycle.action_for(action, status=ticket.status, failed=ticket.failed_action,
+                                period=(ticket.period_start, ticket.period_end), now=now)
 
 
 def _etag_matches(if_match: str, ticket: Ticket) -> bool:

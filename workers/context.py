@@ -44,7 +44,7 @@ class WorkerContext:
         return self._clients[target]
 
     def send_webhook(self, url: str, body: bytes) -> None:
-        webhooks.deliver(url, body, self.settings.webhook_secret, now=int(time.time()))
+        webhooks.send_signed(url, body, self.settings.webhook_secret, now=int(time.time()))
 
 
 def build_context(settings: Settings, app: Celery | None = None) -> WorkerContext:

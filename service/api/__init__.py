@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import json
+
 from flask import Flask, request
-from werkzeug.exceptions import NotFound, UnsupportedMediaType
+from werkzeug.exceptions import BadRequest, NotFound, RequestEntityTooLarge, UnsupportedMediaType
 
 from schemas.common import ProblemSchema
-from service.api import auth, cors, environments, errors, health, limits, observe, query, reference, tickets
+from service.api import auth, cors, environments, errors, headers, health, limits, observe, query, reference, tickets
 from service.api.docs import ProblemApi
 from service.api.runtime import Runtime, build_runtime, close_session
 from service.config import Settings
@@ -49,6 +51,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     app.register_blueprint(reference.blp)
     errors.register(app)
     observe.register(app)
+    headers.register(app)
     limits.register(app, settings)
     cors.register(app, settings)
     app.before_request(_refuse_odd_requests)
@@ -69,3 +72,23 @@ def _refuse_odd_requests() -> None:
         mimetype = request.mimetype or ""
         if mimetype not in JSON_TYPES and not mimetype.endswith("+json"):
             raise UnsupportedMediaType("send the body as application/json")
+        _refuse_unreadable_json()
+
+
+def _refuse_unreadable_json() -> None:
+    """Bodies the JSON parser cannot take are 400 (too deep a nesting, integers past Python's
+    4300 digits) and bodies past the limit 413 — also when sent chunked, without a length."""
+    body = request.get_data(cache=True)  # raises 413 when Content-Length is beyond the limit
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(body) >= limit:
+        # A chunked body is cut at the limit without an error: there may be more of it.
+        raise RequestEntityTooLarge(f"the body may be at most {limit} bytes")
+    try:
+        json.loads(body)
+    except RecursionError:
+        raise BadRequest("the JSON body is nested too deeply") from None
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}") from None
+    except ValueError:  # integers past 4300 digits, or bytes that are not UTF-8
+        raise BadRequest("the body is not valid JSON: it must be UTF-8, with integers of at "
+                         "most 4300 digits") from None

@@ -1,6 +1,7 @@
 """One error shape for every error: RFC 9457 problem+json, built here from one table."""
 from __future__ import annotations
 
+import traceback
 from typing import Any
 
 from flask import Flask, Response, json, request
@@ -94,5 +95,27 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
-        app.logger.exception("unhandled error")
+        app.logger.error("unhandled error: %s", " <- ".join(_types(exc)),
+                         extra={"traceback": without_data(exc)})
         return problem(500, "Internal Server Error", "an unexpected error occurred")
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and len(chain) < 5:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    return chain
+
+
+def _types(exc: BaseException) -> list[str]:
+    return [f"{type(e).__module__}.{type(e).__qualname__}" for e in _chain(exc)]
+
+
+def without_data(exc: BaseException) -> str:
+    """Where an error happened, without what it was about: the frames and the exception types,
+    never a message (a database error's message may quote the customer's values)."""
+    lines = ["".join(traceback.format_tb(e.__traceback__)) + name
+             for e, name in zip(_chain(exc), _types(exc))]
+    return "\n-- caused by --\n".join(lines)

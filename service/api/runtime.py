@@ -43,6 +43,10 @@ def session() -> Session:
 
 
 def uow() -> UnitOfWork:
+    # A request holds one connection at a time: its read session (authentication) goes back to
+    # the pool before it writes, so concurrent requests cannot all hold one while waiting for a
+    # second from an exhausted pool.
+    close_session()
     return UnitOfWork(runtime().sessions)
 
 

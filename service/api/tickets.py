@@ -11,7 +11,7 @@ from marshmallow import Schema
 from schemas.common import Text
 from schemas.tickets import (
     CommentCreateSchema, CommentListSchema, CommentSchema, EmptyQuerySchema, EventListSchema,
-    RejectSchema, TicketCreateSchema, TicketListQuerySchema, TicketPageSchema, TicketSchema,
+    ActionSchema, RejectSchema, TicketCreateSchema, TicketListQuerySchema, TicketPageSchema, TicketSchema,
 )
 from service import comments, queries, tickets
 from service.api.docs import CREATED_TICKET_LINKS, FIRST_TICKET_LINKS, document
@@ -101,38 +101,31 @@ class TicketItem(MethodView):
         return _unless_current(queries.get_ticket(session(), principal(), ticket_id), if_none_match)
 
 
-def _status_view(action: Action, summary: str, *codes: int) -> type[MethodView]:
+def _status_view(action: Action, schema: type[Schema], summary: str) -> type[MethodView]:
     class StatusChange(MethodView):
         @blp.arguments(IfMatchHeaderSchema, location="headers", as_kwargs=True)
+        @blp.arguments(schema, required=action is Action.REJECT)
         @blp.response(200, TicketSchema, headers={"ETag": {"schema": {"type": "string"}}})
-        @document(401, 403, 404, 409, 415, 429, *codes)
+        @document(400, 401, 403, 404, 409, 412, 413, 415, 422, 429)
         @blp.doc(operationId=f"{action.value}Ticket")
-        def post(self, ticket_id: str, if_match: str | None = None) -> Any:
+        def post(self, data: dict[str, Any], ticket_id: str, if_match: str | None = None) -> Any:
             return _with_etag(tickets.change_status(
-                principal(), ticket_id, action, uow=uow(), now=now(), if_match=if_match,
-                listener=runtime().listener, dispatch=runtime().dispatch))
+                principal(), ticket_id, action, uow=uow(), now=now(), reason=data.get("reason"),
+                if_match=if_match, listener=runtime().listener, dispatch=runtime().dispatch))
 
     StatusChange.post.__doc__ = summary
     StatusChange.__name__ = f"Ticket{action.value.title()}"
     return StatusChange
 
 
-blp.route("/<ticket_id>/approve")(_status_view(Action.APPROVE, "Approve a pending ticket (support).", 412, 422))
-blp.route("/<ticket_id>/cancel")(_status_view(Action.CANCEL, "Cancel a pending ticket (its customer).", 412, 422))
-blp.route("/<ticket_id>/retry")(_status_view(Action.RETRY, "Send a failed ticket round again (support).", 412, 422))
-
-
-@blp.route("/<ticket_id>/reject")
-class TicketReject(MethodView):
-    @blp.arguments(RejectSchema)
-    @blp.response(200, TicketSchema, headers={"ETag": {"schema": {"type": "string"}}})
-    @document(400, 401, 403, 404, 409, 413, 415, 422, 429)
-    @blp.doc(operationId="rejectTicket")
-    def post(self, data: dict[str, Any], ticket_id: str) -> Any:
-        """Reject a pending ticket with a reason (support)."""
-        return _with_etag(tickets.change_status(
-            principal(), ticket_id, Action.REJECT, uow=uow(), now=now(), reason=data["reason"],
-            listener=runtime().listener))
+blp.route("/<ticket_id>/approve")(_status_view(
+    Action.APPROVE, ActionSchema, "Approve a pending ticket, with an optional reason (support)."))
+blp.route("/<ticket_id>/reject")(_status_view(
+    Action.REJECT, RejectSchema, "Reject a pending ticket with a reason (support)."))
+blp.route("/<ticket_id>/cancel")(_status_view(
+    Action.CANCEL, ActionSchema, "Cancel a pending ticket, with an optional reason (its customer)."))
+blp.route("/<ticket_id>/retry")(_status_view(
+    Action.RETRY, ActionSchema, "Send a failed ticket round again, with an optional reason (support)."))
 
 
 @blp.route("/<ticket_id>/events")
@@ -153,7 +146,7 @@ class TicketComments(MethodView):
     @document(400, 401, 404)
     @blp.doc(operationId="listTicketComments")
     def get(self, _args: dict[str, Any], ticket_id: str) -> Any:
-        """The conversation, oldest first; internal notes only for support."""
+        """The conversation, oldest first; internal notes only for support staff."""
         return {"items": queries.list_comments(session(), principal(), ticket_id), "next_cursor": None}
 
     @blp.arguments(CommentCreateSchema)
@@ -162,5 +155,5 @@ class TicketComments(MethodView):
     @blp.doc(operationId="addTicketComment")
     def post(self, data: dict[str, Any], ticket_id: str) -> Any:
         """Add a comment; support may add internal notes."""
-        return comments.add_comment(principal(), ticket_id, body=data["body"],
-                                    internal=data["internal"], uow=uow(), now=now())
+        return comments.add_comment(principal(), ticket_id, body=data["body"], internal=data["internal"],
+                                    uow=uow(), now=now(), listener=runtime().listener)

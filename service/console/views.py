@@ -11,7 +11,7 @@ from service.api.runtime import now, runtime, session, uow
 from service.console import blp
 from service.console.forms import ActionForm, choices, CommentForm, QueueFilterForm, RejectForm, SignOutForm
 from service.console.security import staff, staff_required
-from service.domain.errors import InvalidTransition, PreconditionFailed
+from service.domain.errors import InvalidTransition, PeriodEnded, PreconditionFailed
 from service.domain.lifecycle import Action
 from service.ticket_details import ticket_details
 from service.worklist import staff_queue
@@ -62,6 +62,8 @@ def _act(ticket_id: str, action: Action, form: ActionForm, reason: str | None = 
         flash(DONE[action], "success")
     except (InvalidTransition, PreconditionFailed):
         flash(STALE, "stale")
+    except PeriodEnded as exc:
+        flash(exc.detail, "stale")
     return redirect(url_for("console.ticket", ticket_id=ticket_id), 303)
 
 
@@ -93,7 +95,7 @@ def comment(ticket_id: str) -> Any:
     if not form.validate():
         return _ticket_page(ticket_id, status=422, comment_form=form)
     comments.add_comment(staff(), ticket_id, body=form.body.data, internal=form.internal.data,
-                         uow=uow(), now=now())
+                         uow=uow(), now=now(), listener=runtime().listener)
     flash("Internal note added." if form.internal.data else "Comment added.", "success")
     return redirect(url_for("console.ticket", ticket_id=ticket_id) + "#comments", 303)
 

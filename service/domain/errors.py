@@ -62,6 +62,17 @@ class InvalidTransition(Conflict):
     title = "Action not allowed in the ticket's current status"
 
 
+class ConcurrentChange(InvalidTransition):
+    """Someone else changed the row between our read and our write; the loser of a race."""
+
+    title = "The ticket was changed concurrently"
+
+
+class PeriodEnded(Conflict):
+    rule = "period_ended"
+    title = "The temporary upscale's period has ended"
+
+
 class PreconditionFailed(DomainError):
     rule = "precondition_failed"
     title = "Precondition failed"

@@ -7,6 +7,7 @@ from enum import StrEnum
 from typing import Any, Callable, Mapping, Sequence
 
 from service.domain.errors import CustomerOnly, DomainError, RuleViolation
+from service.domain.lifecycle import Status
 
 
 class AccountKind(StrEnum):
@@ -205,7 +206,7 @@ def _verification_problem(
         return "the named ticket is not a change request"
     if verified.stage is not Stage.STAGE:
         return "the named ticket is not for a stage environment"
-    if verified.status != "completed":
+    if verified.status != Status.COMPLETED:
         return f"the named ticket is {verified.status}, not completed"
     if dict(verified.change or {}) != dict(change):
         return "the named ticket made a different change"
@@ -262,3 +263,19 @@ def component_options(env: EnvironmentFacts) -> tuple[ComponentOptions, ...]:
         )
         for component in COMPONENTS
     )
+
+
+def revert_plan(baseline: Mapping[str, str], raised_to: Mapping[str, str],
+                current: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """What a temporary upscale gives back at its end: each component it raised returns to its
+    size before the upscale, unless a later request changed it since (it no longer has the size
+    this upscale set); those keep their size. Returns (give back, keep)."""
+    give_back: dict[str, str] = {}
+    keep: dict[str, str] = {}
+    for component, before in sorted(baseline.items()):
+        now_size = current.get(component, DEFAULT_SIZE)
+        if now_size == raised_to.get(component, now_size):
+            give_back[component] = before
+        else:
+            keep[component] = now_size
+    return give_back, keep

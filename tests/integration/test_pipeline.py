@@ -16,7 +16,9 @@ from sqlalchemy import select
 from service import sweep as sweeping
 from service.domain.lifecycle import Action
 from service.models import Environment, Ticket, TicketEvent, WebhookDelivery
-from service.notifications import WebhookOutbox, claim_due_deliveries, deliver
+from service.notifications import (
+    WebhookOutbox, address_new_events, attempt_delivery, claim_due_deliveries,
+)
 from service.outbound import GiveUp, RetryLater
 from service.pipeline import Timing, advance_ticket
 from service.provisioning import idempotency_key
@@ -152,11 +154,12 @@ def test_ticket_goes_from_approved_through_polling_to_completed(pipe: Pipeline) 
     assert ticket.baseline == {"yves": "medium"}
     assert ticket.next_attempt_at is None
     assert pipe.sizes()["yves"] == "large"
-    moves = [(e.from_status, e.to_status, e.actor_id) for e in pipe.events(ticket_id)]
-    assert moves == [(None, "pending_approval", pipe.world.users["customer_a"]),
-                     ("pending_approval", "approved", pipe.world.users["support"]),
-                     ("approved", "provisioning", None),
-                     ("provisioning", "completed", None)]
+    moves = [(e.from_status, e.to_status, e.actor_kind, e.actor_id or e.actor_name)
+             for e in pipe.events(ticket_id)]
+    assert moves == [(None, "pending_approval", "user", pipe.world.users["customer_a"]),
+                     ("pending_approval", "approved", "user", pipe.world.users["support"]),
+                     ("approved", "provisioning", "system", "worker"),
+                     ("provisioning", "completed", "system", "worker")]
 
 
 def test_a_pending_operation_that_is_done_at_the_first_look_completes_in_one_step(
@@ -295,7 +298,8 @@ def test_give_up_fails_the_ticket_with_the_reason(pipe: Pipeline) -> None:
     assert ticket.reason == "provisioning rejected the request: 400 unknown environment"
     assert ticket.failed_action == "apply"
     assert pipe.sizes()["yves"] == "medium"
-    assert pipe.events(ticket_id)[-1].actor_id is None
+    last = pipe.events(ticket_id)[-1]
+    assert (last.actor_kind, last.actor_id, last.actor_name) == ("system", None, "worker")
 
 
 def test_a_failed_operation_fails_the_ticket_with_its_error(pipe: Pipeline) -> None:
@@ -422,6 +426,8 @@ def test_a_worker_that_died_before_storing_the_operation_resubmits_under_the_sam
 def _temporary(pipe: Pipeline) -> tuple[str, datetime]:
     end = START + timedelta(hours=2)
     ticket_id = pipe.approved(period={"start": START + timedelta(hours=1), "end": end})
+    pipe.clock.now = START + timedelta(hours=1)
+    assert pipe.sweep().periods_begun == 1
     pipe.client.submit_script = ["succeeded"]
     assert pipe.advance(ticket_id) == "completed"
     assert pipe.sizes()["yves"] == "large"
@@ -449,7 +455,8 @@ def test_sweep_reverts_a_temporary_upscale_once_its_period_ends(pipe: Pipeline) 
     assert pipe.ticket(ticket_id).status == "reverted"
     assert pipe.sizes()["yves"] == "medium"
     assert [e.to_status for e in pipe.events(ticket_id)][-2:] == ["reverting", "reverted"]
-    assert all(e.actor_id is None for e in pipe.events(ticket_id)[-2:])
+    assert [(e.actor_kind, e.actor_name) for e in pipe.events(ticket_id)][-2:] == [
+        ("system", "sweep"), ("system", "worker")]
 
 
 def test_a_permanent_upscale_is_never_reverted(pipe: Pipeline) -> None:
@@ -534,7 +541,7 @@ def _deliveries(pipe: Pipeline) -> list[WebhookDelivery]:
 
 @pytest.fixture
 def hooked(pipe: Pipeline) -> Pipeline:
-    pipe.listener = WebhookOutbox(URLS)
+    pipe.listener = WebhookOutbox()
     return pipe
 
 
@@ -545,6 +552,7 @@ def test_every_status_change_writes_one_delivery_per_url(hooked: Pipeline) -> No
     pipe.client.submit_script = ["succeeded"]
     assert pipe.advance(ticket_id) == "completed"
 
+    assert address_new_events(pipe.uow_factory(), URLS) == 4
     rows = _deliveries(pipe)
     assert len(rows) == 4 * len(URLS)  # created, approved, provisioning, completed
     bodies = [json.loads(r.body) for r in rows]
@@ -565,32 +573,31 @@ def test_every_status_change_writes_one_delivery_per_url(hooked: Pipeline) -> No
 
 
 def test_due_deliveries_are_claimed_and_delivered_once(hooked: Pipeline) -> None:
-    pipe = hooked
+    pipe, pipe_urls = hooked, URLS
     pipe.file()
     sent: list[tuple[str, bytes]] = []
 
-    ids = claim_due_deliveries(pipe.uow_factory(), now=pipe.clock(), lease=60)
+    ids = claim_due_deliveries(pipe.uow_factory(), now=pipe.clock(), lease=60, urls=pipe_urls)
     assert len(ids) == len(URLS)
-    assert claim_due_deliveries(pipe.uow_factory(), now=pipe.clock(), lease=60) == []  # held
+    assert claim_due_deliveries(pipe.uow_factory(), now=pipe.clock(), lease=60, urls=pipe_urls) == []  # held
 
     for delivery_id in ids:
-        outcome = deliver(delivery_id, uow=pipe.uow_factory(), send=lambda u, b: sent.append((u, b)),
+        outcome = attempt_delivery(delivery_id, uow=pipe.uow_factory(), send=lambda u, b: sent.append((u, b)),
                           clock=pipe.clock, max_attempts=3)
         assert outcome == "delivered"
     assert sorted(u for u, _ in sent) == list(URLS)
     assert json.loads(sent[0][1])["event"] == "ticket.created"
     assert all(r.delivered_at == pipe.clock() and r.attempts == 1 for r in _deliveries(pipe))
 
-    assert deliver(ids[0], uow=pipe.uow_factory(), send=lambda u, b: sent.append((u, b)),
+    assert attempt_delivery(ids[0], uow=pipe.uow_factory(), send=lambda u, b: sent.append((u, b)),
                    clock=pipe.clock, max_attempts=3) == "skipped"
     pipe.clock.tick(3600)
-    assert claim_due_deliveries(pipe.uow_factory(), now=pipe.clock(), lease=60) == []
+    assert claim_due_deliveries(pipe.uow_factory(), now=pipe.clock(), lease=60, urls=pipe_urls) == []
     assert len(sent) == len(URLS)
 
 
 def test_a_failing_receiver_is_retried_with_backoff_then_given_up(hooked: Pipeline) -> None:
-    pipe = hooked
-    pipe.listener = WebhookOutbox(URLS[:1])
+    pipe, pipe_urls = hooked, URLS[:1]
     pipe.file()
     attempts: list[str] = []
 
@@ -601,9 +608,9 @@ def test_a_failing_receiver_is_retried_with_backoff_then_given_up(hooked: Pipeli
     outcomes = []
     for _ in range(3):
         pipe.clock.tick(301)  # beyond the retry cap: due again
-        ids = claim_due_deliveries(pipe.uow_factory(), now=pipe.clock(), lease=60)
+        ids = claim_due_deliveries(pipe.uow_factory(), now=pipe.clock(), lease=60, urls=pipe_urls)
         assert len(ids) == 1
-        outcomes.append(deliver(ids[0], uow=pipe.uow_factory(), send=failing, clock=pipe.clock,
+        outcomes.append(attempt_delivery(ids[0], uow=pipe.uow_factory(), send=failing, clock=pipe.clock,
                                 max_attempts=3, retry_cap=300.0))
         row = _deliveries(pipe)[0]
         assert row.last_error == "the webhook receiver is unavailable: 502"
@@ -614,5 +621,5 @@ def test_a_failing_receiver_is_retried_with_backoff_then_given_up(hooked: Pipeli
     row = _deliveries(pipe)[0]
     assert row.attempts == 3 and row.given_up_at == pipe.clock() and row.delivered_at is None
     pipe.clock.tick(3600)
-    assert claim_due_deliveries(pipe.uow_factory(), now=pipe.clock(), lease=60) == []
+    assert claim_due_deliveries(pipe.uow_factory(), now=pipe.clock(), lease=60, urls=pipe_urls) == []
     assert len(attempts) == 3

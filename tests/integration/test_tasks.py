@@ -50,7 +50,7 @@ def ctx(migrated: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
                         provisioning_url=PROVISIONING, provisioning_token="prov-token",
                         webhook_urls=(HOOK,), webhook_secret=SECRET, webhook_max_attempts=3)
     context = WorkerContext(settings=settings, publisher=FakeDispatch(),  # type: ignore[arg-type]
-                            uow=lambda: UnitOfWork(sessions), listener=WebhookOutbox(settings.webhook_urls),
+                            uow=lambda: UnitOfWork(sessions), listener=WebhookOutbox(),
                             timing=Timing(lease=60, poll_interval=2, retry_cap=30, max_attempts=3),
                             clock=Clock())
     monkeypatch.setattr(workers.tasks, "context", lambda: context)
@@ -129,6 +129,10 @@ def test_sweep_task_reports_what_it_published(ctx: WorkerContext, world: World,
     start = ctx.clock() + timedelta(minutes=5)
     temporary = _approved(ctx, world, upscale_body(world.envs["customer_a_stage"],
                                                    period={"start": start, "end": start + timedelta(hours=1)}))
+    assert _status(ctx, temporary) == "scheduled"
+    assert workers.tasks.provision(temporary) == "skipped"  # nothing is applied before the start
+    ctx.clock.now = start
+    assert workers.tasks.sweep_due_work()["periods_begun"] == 1
     assert workers.tasks.provision(temporary) == "completed"
     lost = _approved(ctx, world, change_body(world.envs["customer_a_stage"]))
     with ctx.uow() as uow:  # the broker was down when it was approved
@@ -139,21 +143,25 @@ def test_sweep_task_reports_what_it_published(ctx: WorkerContext, world: World,
 
     report = workers.tasks.sweep_due_work()
 
-    # the revert is published as it starts; the sweep publishes again only the lost ticket
-    assert report == {"reverts_started": 1, "republished": 1, "webhooks_due": 7, "sla_alerts": 0}
+    # the revert is published as it starts; the sweep publishes again only the lost ticket;
+    # webhooks: provisioning, completed, the change's creation and approval, reverting, and
+    # again the three handed out at the period's start, never delivered, whose lease ran out
+    assert report == {"periods_begun": 0, "expired": 0, "reverts_started": 1, "republished": 1,
+                      "webhooks_due": 5 + 3, "sla_alerts": 0}
     assert sorted(ctx.publisher.calls) == sorted([(temporary, "upscale", "stage", 0),
                                                  (lost, "change", "stage", 0)])
     with ctx.uow() as uow:
         deliveries = set(uow.session.scalars(select(WebhookDelivery.id)))
-    assert sorted(ctx.publisher.webhooks) == sorted(deliveries)
+    assert set(ctx.publisher.webhooks) == deliveries
     assert _status(ctx, temporary) == "reverting"
-    assert workers.tasks.sweep_due_work() == {"reverts_started": 0, "republished": 0,
-                                              "webhooks_due": 0, "sla_alerts": 0}
+    assert workers.tasks.sweep_due_work() == {"periods_begun": 0, "expired": 0, "reverts_started": 0,
+                                              "republished": 0, "webhooks_due": 0, "sla_alerts": 0}
 
 
 @responses.activate
 def test_deliver_webhook_task_signs_posts_and_reports(ctx: WorkerContext, world: World) -> None:
     _approved(ctx, world)
+    workers.tasks.sweep_due_work()  # addresses the events to the worker's WEBHOOK_URLS
     with ctx.uow() as uow:
         first, second = uow.session.scalars(select(WebhookDelivery.id).order_by(WebhookDelivery.id)).all()
     responses.post(HOOK, status=204)

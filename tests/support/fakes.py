@@ -45,10 +45,10 @@ class FakeProvisioning:
     during_call: Callable[[], None] | None = None
 
     def submit(self, *, ticket_id: str, action: str, environment: dict, request: dict,
-               round: int = 1) -> Operation:
-        key = idempotency_key(ticket_id, action, round)
+               attempt_round: int = 1) -> Operation:
+        key = idempotency_key(ticket_id, action, attempt_round)
         self.submits.append({"ticket_id": ticket_id, "action": action, "environment": environment,
-                             "request": request, "round": round, "key": key})
+                             "request": request, "round": attempt_round, "key": key})
         if self.during_call is not None:
             self.during_call()
         step = self.submit_script.pop(0) if self.submit_script else "pending"

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from service.domain import policy
 from service.domain.errors import CustomerOnly, RuleViolation
 from service.domain.policy import (
     AccountKind, EnvironmentFacts, Stage, TicketType, VerificationFacts, check_change,
@@ -241,3 +242,23 @@ def test_override_can_require_verification_outside_prod() -> None:
 def test_override_can_waive_verification_on_prod() -> None:
     check_change(env(Stage.PROD, requires_staging_verification=False), CHANGE, None,
                  verified_on_given=False)
+
+
+# --- what a temporary upscale gives back at its end ------------------------------------------
+
+
+def test_the_revert_gives_back_every_component_still_at_the_size_it_set() -> None:
+    give_back, keep = policy.revert_plan({"yves": "medium", "zed": "small"},
+                                         {"yves": "large", "zed": "medium"},
+                                         {"yves": "large", "zed": "medium", "glue": "xlarge"})
+
+    assert give_back == {"yves": "medium", "zed": "small"} and keep == {}
+
+
+def test_the_revert_keeps_a_component_a_later_request_changed() -> None:
+    give_back, keep = policy.revert_plan({"yves": "medium", "zed": "small"},
+                                         {"yves": "large", "zed": "medium"},
+                                         {"yves": "xlarge", "zed": "medium"})
+
+    assert give_back == {"zed": "small"} and keep == {"yves": "xlarge"}
+

@@ -15,7 +15,7 @@ down_revision = "0006"
 branch_labels = None
 depends_on = None
 
-QUEUE = "status IN ('approved', 'failed', 'pending_approval', 'provisioning')"
+QUEUE = "status IN ('approved', 'failed', 'pending_approval', 'provisioning', 'scheduled')"
 
 
 def upgrade() -> None:
