@@ -77,7 +77,7 @@ def ticket_details(session: Session, principal: Principal, ticket_id: str, *,
         ticket=ticket, environment=env, account_name=account.name,
         requester=names.get(ticket.requester_id, ticket.requester_id),
         components=_components(ticket, env), verification=_verification(session, ticket),
-        events=[Entry(at=e.at, who=names.get(e.actor_id, SYSTEM) if e.actor_id else SYSTEM,
+        events=[Entry(at=e.at, who=_actor(e, names),
                       text=e.reason, from_status=e.from_status, to_status=e.to_status)
                 for e in events],
         comments=[Entry(at=c.created_at, who=names.get(c.author_id, c.author_id), text=c.body,
@@ -106,3 +106,10 @@ def _verification(session: Session, ticket: Ticket) -> Ticket | None:
         return None
     return session.scalar(select(Ticket).where(Ticket.id == ticket.verified_on,
                                                Ticket.account_id == ticket.account_id))
+
+
+def _actor(event: TicketEvent, names: dict[str, str]) -> str:
+    """A user by email, or the part of the system that made the move (``system: sweep``)."""
+    if event.actor_id:
+        return names.get(event.actor_id, event.actor_id)
+    return f"{SYSTEM}: {event.actor_name}" if event.actor_name else SYSTEM

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,23 +12,13 @@ from service import console
 from service.api import create_app
 from service.api.runtime import build_runtime
 from service.config import Settings
+from tests.support.fakes import Clock
 from tests.support.world import World, build_world
 from tests.helpers import upscale_body, utc
 
 NOW = utc(2026, 11, 28, 12, 0)
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 ETAG = re.compile(r'name="etag" type="hidden" value="([^"]+)"')
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> Any:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 @pytest.fixture
@@ -41,7 +30,7 @@ def console_settings(pg_database_url: str, tmp_path: Path) -> Settings:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(NOW)
 
 
 @pytest.fixture

@@ -6,9 +6,14 @@ import re
 from datetime import timedelta
 from typing import Any
 
+from service.domain.actors import WORKER
+from service.domain.lifecycle import Action
+from service.events import move
+from service.models import Ticket
 from tests.support.world import World
 from tests.helpers import change_body
-from tests.integration.console.conftest import NOW, Clock, csrf_token, file, form_of
+from tests.integration.console.conftest import NOW, csrf_token, file, form_of
+from tests.support.fakes import Clock
 
 ROW = re.compile(r'<tr class="(overdue)?" data-ticket="([^"]+)">')
 
@@ -21,9 +26,9 @@ def test_queue_lists_open_tickets_oldest_first_with_counts(console_app: Any, sta
                                                            world: World, clock: Clock) -> None:
     api = console_app.test_client()
     first = file(api, world, "customer_b_stage", who="customer_b")
-    clock.advance(minutes=5)
+    clock.tick(5 * 60)
     second = file(api, world)
-    clock.advance(minutes=5)
+    clock.tick(5 * 60)
     cancelled = api.post("/v1/tickets", json=change_body(world.envs["customer_a_dev"]),
                          headers=world.auth("customer_a")).get_json()
     api.post(f"/v1/tickets/{cancelled['id']}/cancel", headers=world.auth("customer_a"))
@@ -74,7 +79,7 @@ def test_tickets_past_their_sla_stand_out(console_app: Any, staff: Any, world: W
                                           clock: Clock) -> None:
     ticket = file(console_app.test_client(), world)  # stage: 8 hours
     assert rows(staff.get("/console/").get_data(as_text=True)) == [(ticket["id"], False)]
-    clock.advance(hours=8, minutes=1)
+    clock.tick(8 * 3600 + 60)
     page = staff.get("/console/").get_data(as_text=True)
     assert rows(page) == [(ticket["id"], True)]
     assert "over SLA" in page
@@ -213,9 +218,9 @@ def test_staffs_first_comment_starts_the_response_clock_without_staling_pages(
     ticket = file(api, world)
     api.post(f"/v1/tickets/{ticket['id']}/comments", json={"body": "any news?"}, headers=world.auth("customer_a"))
     page = staff.get(f"/console/tickets/{ticket['id']}").get_data(as_text=True)
-    clock.advance(minutes=30)
+    clock.tick(30 * 60)
     staff.post(f"/console/tickets/{ticket['id']}/comments", data={"csrf_token": csrf_token(page), "body": "On it"})
-    clock.advance(minutes=30)
+    clock.tick(30 * 60)
     staff.post(f"/console/tickets/{ticket['id']}/comments", data={"csrf_token": csrf_token(page), "body": "Still"})
     with console_app.extensions["envdesk"].sessions() as db:
         first = db.execute(sa.text("SELECT first_response_at FROM tickets WHERE id = :id"),
@@ -226,3 +231,16 @@ def test_staffs_first_comment_starts_the_response_clock_without_staling_pages(
     assert staff.post(f"/console/tickets/{ticket['id']}/approve", data=form_of(page)).status_code == 303
     assert api.get(f"/v1/tickets/{ticket['id']}", headers=world.auth("support")).get_json()["status"] \
         == "approved"
+
+
+def test_the_history_names_the_part_of_the_system_that_moved_the_ticket(
+        console_app: Any, staff: Any, world: World, uow_factory_pg: Any) -> None:
+    api = console_app.test_client()
+    ticket = file(api, world)
+    api.post(f"/v1/tickets/{ticket['id']}/approve", headers=world.auth("support"))
+    with uow_factory_pg() as uow:  # a worker takes it up
+        row = uow.session.get(Ticket, ticket["id"])
+        move(uow, row, Action.START, actor=WORKER, now=row.updated_at)
+        uow.commit()
+    page = staff.get(f"/console/tickets/{ticket['id']}").get_data(as_text=True)
+    assert "system: worker" in page
