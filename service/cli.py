@@ -140,11 +140,13 @@ from service import cli_env  # noqa: E402  (registers `envdesk env ...`)
 from service import cli_run  # noqa: E402  (registers `envdesk serve` and friends)
 from service import cli_health  # noqa: E402  (registers `envdesk worker-ping`)
 from service import cli_openapi  # noqa: E402  (registers `envdesk openapi`)
+from service import cli_policy  # noqa: E402  (registers `envdesk policy check`)
 
 cli_env.register(cli, uow=_uow, emit=_emit, pairs=_pairs, domain_errors=_domain_errors)
 cli_run.register(cli, settings=_settings)
 cli_health.register(cli, settings=_settings)
 cli_openapi.register(cli)
+cli_policy.register(cli)
 
 
 if __name__ == "__main__":  # pragma: no cover

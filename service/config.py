@@ -75,6 +75,8 @@ class Settings:
     console_token_login: bool = True
     sla_decision_hours: Mapping[str, float] = field(default_factory=dict)
     staff_webhook_url: str = ""
+    # The approval policy file (YAML); empty: every request needs one support approval.
+    approval_policy: str = ""
     routes: Mapping[str, str] = field(default_factory=dict)
     # Worker timing, in the order that keeps redelivery safe (checked in workers/app.py):
     # provisioning read timeout < task soft limit < hard limit < lease < broker visibility timeout.
@@ -134,6 +136,7 @@ class Settings:
             console_token_login=_flag(env.get("CONSOLE_TOKEN_LOGIN"), default=not env.get("OIDC_ISSUER")),
             sla_decision_hours=_hours_per_stage(env.get("SLA_DECISION_HOURS", "")),
             staff_webhook_url=env.get("STAFF_WEBHOOK_URL", ""),
+            approval_policy=env.get("APPROVAL_POLICY", ""),
             routes=_routes(env),
             task_soft_time_limit=float(env.get("TASK_SOFT_TIME_LIMIT", "30")),
             task_hard_time_limit=float(env.get("TASK_HARD_TIME_LIMIT", "45")),

@@ -30,7 +30,9 @@ COMPONENTS: tuple[str, ...] = (
     "yves", "zed", "glue", "scheduler", "database", "search", "key_value_store", "broker",
 )
 SIZES: tuple[str, ...] = ("small", "medium", "large", "xlarge", "2xlarge")
-CHANGE_KINDS: tuple[str, ...] = ("config", "service_version", "domain", "resources")
+CHANGE_KINDS: tuple[str, ...] = (
+    "config", "service_version", "domain", "resources", "data_import", "integration",
+)
 DEFAULT_SIZE = "small"
 PERIOD_START_SKEW = timedelta(seconds=60)
 """How far in the past a period may start, to absorb clock skew between client and server."""
