@@ -13,7 +13,8 @@ from service.domain.policy import CHANGE_KINDS, COMPONENTS, SIZES, TicketType
 
 TICKET_READ_ONLY = (
     "id", "status", "account_id", "requester_id", "created_at", "updated_at", "version",
-    "baseline", "reason", "operation_id", "attempts",
+    "baseline", "reason", "operation_id", "attempts", "approvals", "approvals_required",
+    "approval_rule",
 )
 
 
@@ -88,6 +89,11 @@ class TicketCreateSchema(StrictSchema):
             raise ValidationError(errors)
 
 
+class ApprovalSchema(Schema):
+    user_id = fields.String(required=True, metadata={"description": "the support engineer"})
+    at = fields.DateTime(required=True)
+
+
 class TicketSchema(Schema):
     id = fields.String()
     type = fields.String(metadata={"enum": [t.value for t in TicketType]})
@@ -106,6 +112,12 @@ class TicketSchema(Schema):
     baseline = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True,
                            metadata={"description": "the sizes an upscale replaced"})
     reason = fields.String(allow_none=True, metadata={"description": "why it was rejected or failed"})
+    approvals_required = fields.Integer(metadata={
+        "description": "staff approvals the approval policy asks (0: approved by the policy at filing)"})
+    approval_rule = fields.String(allow_none=True, metadata={
+        "description": "the approval policy rule that decided; null when no rule matched"})
+    approvals = fields.List(fields.Nested(ApprovalSchema), metadata={
+        "description": "who approved so far, oldest first"})
     version = fields.Integer()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON, Boolean, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint, text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from service.db import UTCDateTime
 from service.domain.lifecycle import OPEN_STATUSES
@@ -132,10 +132,26 @@ class Ticket(Base):
     # The decision clock: staff's first comment or decision, and the approve/reject itself.
     first_response_at: Mapped[datetime | None]
     decided_at: Mapped[datetime | None]
+    # The approval policy's decision at filing: how many staff approvals, by which rule.
+    approvals_required: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    approval_rule: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    approvals: Mapped[list["TicketApproval"]] = relationship(
+        lazy="selectin", order_by="TicketApproval.at", cascade="all, delete-orphan")
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class TicketApproval(Base):
+    """One staff member's approval of a ticket that needs more than one."""
+
+    __tablename__ = "ticket_approvals"
+    __table_args__ = (UniqueConstraint("ticket_id", "user_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class TicketEvent(Base):

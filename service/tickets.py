@@ -11,8 +11,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from service import approvals
 from service.db import UnitOfWork
 from service.domain import policy
+from service.domain.approval import ApprovalPolicy
 from service.domain.errors import (
     DuplicateOpenRequest, Forbidden, IdempotencyMismatch, InvalidTransition, NotFound,
     PreconditionFailed,
@@ -51,6 +53,8 @@ def file_ticket(
     idempotency_key: str | None = None,
     listener: StatusListener | None = None,
     max_open: int = 0,
+    approval: ApprovalPolicy = ApprovalPolicy(),
+    dispatch: Dispatch | None = None,
 ) -> tuple[Ticket, bool]:
     """File an upscale or change request; returns the ticket and whether it was created now.
 
@@ -74,9 +78,11 @@ def file_ticket(
             return earlier, False
         if max_open:
             policy.check_open_ticket_cap(_open_count(uow.session, principal.account_id), max_open)
+        decision = approvals.decide(uow.session, approval, env, data, now=now)
         ticket = _new_ticket(principal, env, data, now=now, key=idempotency_key, digest=digest)
+        approvals.stamp(ticket, decision, env)
         return _insert(uow, principal, ticket, now=now, key=idempotency_key, digest=digest,
-                       listener=listener)
+                       listener=listener, dispatch=dispatch)
 
 
 def _own_environment(session: Session, principal: Principal, environment_id: str) -> Environment:
@@ -88,12 +94,14 @@ def _own_environment(session: Session, principal: Principal, environment_id: str
 
 
 def _insert(uow: UnitOfWork, principal: Principal, ticket: Ticket, *, now: datetime,
-            key: str | None, digest: str, listener: StatusListener | None) -> tuple[Ticket, bool]:
+            key: str | None, digest: str, listener: StatusListener | None,
+            dispatch: Dispatch | None = None) -> tuple[Ticket, bool]:
     """Insert with its creation event; a unique index that a concurrent request won decides."""
     uow.session.add(ticket)
     try:
         uow.session.flush()
         record_creation(uow.session, ticket, actor_id=principal.user_id, now=now, listener=listener)
+        approvals.approve_at_filing(uow, ticket, now=now, listener=listener, dispatch=dispatch)
         uow.commit()
     except IntegrityError:
         uow.rollback()
@@ -226,8 +234,10 @@ def change_status(
             raise PreconditionFailed("the ticket changed since you read it", etag=etag(ticket))
         if action is Action.RETRY and ticket.failed_action == "revert":
             action = Action.RETRY_REVERT
-        move(uow.session, ticket, action, actor_id=principal.user_id, now=now, reason=reason,
-             listener=listener)
+        if action is not Action.APPROVE or approvals.record_approval(
+                uow.session, principal, ticket, now=now, reason=reason, listener=listener):
+            move(uow.session, ticket, action, actor_id=principal.user_id, now=now, reason=reason,
+                 listener=listener)
         if action in (Action.RETRY, Action.RETRY_REVERT):
             ticket.attempts = 0
             ticket.reason = None
@@ -237,7 +247,7 @@ def change_status(
             hand_off(uow, ticket, now=now, dispatch=dispatch)
         try:
             uow.commit()
-        except StaleDataError:
+        except (StaleDataError, IntegrityError):
             uow.rollback()
             current = load_visible_ticket(uow.session, principal, ticket_id)
             raise InvalidTransition(

@@ -8,10 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
-from service.domain.errors import RuleViolation
-from service.domain.policy import CHANGE_KINDS, Stage, TicketType
+from service.domain.errors import Conflict, RuleViolation
+from service.domain.policy import CHANGE_KINDS, EnvironmentFacts, Stage, TicketType
 
 Path = tuple[str | int, ...]
 
@@ -131,6 +131,19 @@ def check_lead_time(decision: Decision, start: datetime, *, now: datetime) -> No
             rule="lead_time", earliest_start=allowed,
             errors={"period.start": [f"must be at or after {allowed}"]},
         )
+
+
+def within_every_cap(env: EnvironmentFacts, resources: Sequence[Mapping[str, str]] | None) -> bool:
+    """Whether the policy may approve on its own: an upscale only of components whose contract
+    names a cap (sizes above a cap are refused anyway); without a cap a person decides."""
+    return all(item["component"] in env.caps for item in resources or ())
+
+
+def ensure_second_approver(approvers: Sequence[str], user_id: str) -> None:
+    """Four eyes: the same person may not approve a ticket twice."""
+    if user_id in approvers:
+        raise Conflict("you have already approved this ticket; it needs another support engineer",
+                       rule="already_approved")
 
 
 def to_data(policy: ApprovalPolicy) -> dict[str, Any]:

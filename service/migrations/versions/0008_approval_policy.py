@@ -1,0 +1,43 @@
+"""approval policy: approvals required per ticket, and who approved
+
+A ticket records how many staff approvals the approval policy asked of it at filing and by
+which rule; ``ticket_approvals`` holds each staff member's approval (one per person).
+
+Revision ID: 0008
+Revises: 0004
+Create Date: 2026-11-28
+"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = "0008"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("tickets") as batch_op:
+        batch_op.add_column(sa.Column("approvals_required", sa.Integer(), nullable=False,
+                                      server_default="1"))
+        batch_op.add_column(sa.Column("approval_rule", sa.String(100), nullable=True))
+    op.create_table(
+        "ticket_approvals",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("ticket_id", sa.String(36), nullable=False),
+        sa.Column("user_id", sa.String(36), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["ticket_id"], ["tickets.id"], name="fk_ticket_approvals_ticket_id_tickets"),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name="fk_ticket_approvals_user_id_users"),
+        sa.PrimaryKeyConstraint("id", name="pk_ticket_approvals"),
+        sa.UniqueConstraint("ticket_id", "user_id", name="uq_ticket_approvals_ticket_id_user_id"),
+    )
+    op.create_index("ix_ticket_approvals_ticket_id", "ticket_approvals", ["ticket_id"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_ticket_approvals_ticket_id", table_name="ticket_approvals")
+    op.drop_table("ticket_approvals")
+    with op.batch_alter_table("tickets") as batch_op:
+        batch_op.drop_column("approval_rule")
+        batch_op.drop_column("approvals_required")
