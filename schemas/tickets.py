@@ -59,6 +59,28 @@ class ChangeSchema(StrictSchema):
                              metadata={"minProperties": 1, "maxProperties": 100})
 
 
+class TicketIds(fields.Field):
+    """One ticket id, or a list of one to three."""
+
+    _one = Text(max=64)
+
+    def __init__(self, **kwargs: Any) -> None:
+        one = {"type": "string", "minLength": 1, "maxLength": 64}
+        kwargs.setdefault("metadata", {}).update(
+            oneOf=[one, {"type": "array", "items": one, "minItems": 1, "maxItems": 3}])
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str | list[str]:
+        if isinstance(value, list):
+            if not 1 <= len(value) <= 3:
+                raise ValidationError("give one to three ticket ids")
+            ids = [self._one.deserialize(item) for item in value]
+            if len(set(ids)) != len(ids):
+                raise ValidationError("each ticket may be named once")
+            return ids
+        return self._one.deserialize(value)
+
+
 class TicketCreateSchema(StrictSchema):
     read_only = TICKET_READ_ONLY
     type = fields.String(required=True, validate=validate.OneOf([t.value for t in TicketType]))
@@ -68,8 +90,9 @@ class TicketCreateSchema(StrictSchema):
                             metadata={"description": "upscale only"})
     period = fields.Nested(PeriodSchema, metadata={"description": "upscale only; temporary upscale"})
     change = fields.Nested(ChangeSchema, metadata={"description": "change only"})
-    verified_on = Text(max=64, metadata={
-        "description": "change only: the completed change on a stage environment that this repeats"})
+    verified_on = TicketIds(metadata={
+        "description": "change only: the completed change on a stage environment that this repeats, "
+                       "or a list of them when the approval policy asks for dev and stage"})
 
     @validates_schema
     def _fields_match_type(self, data: dict[str, Any], **_: Any) -> None:
@@ -108,7 +131,9 @@ class TicketSchema(Schema):
                                      "properties": {"start": {"type": "string", "format": "date-time"},
                                                     "end": {"type": "string", "format": "date-time"}}})
     change = fields.Nested(ChangeSchema, allow_none=True)
-    verified_on = fields.String(allow_none=True)
+    verified_on = fields.String(allow_none=True, metadata={"description": "the (first) cited ticket"})
+    verified_on_ids = fields.List(fields.String(), allow_none=True, metadata={
+        "description": "every ticket a prod change cites, one per stage it was verified on"})
     baseline = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True,
                            metadata={"description": "the sizes an upscale replaced"})
     reason = fields.String(allow_none=True, metadata={"description": "why it was rejected or failed"})

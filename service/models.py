@@ -119,6 +119,8 @@ class Ticket(Base):
     period_end: Mapped[datetime | None]
     change: Mapped[dict[str, Any] | None]
     verified_on: Mapped[str | None] = mapped_column(String(36))
+    # Every ticket a prod change cites (verified_on given as one id or a list).
+    verified_on_ids: Mapped[list[Any] | None]
     baseline: Mapped[dict[str, Any] | None]
     reason: Mapped[str | None] = mapped_column(Text)
     failed_action: Mapped[str | None] = mapped_column(String(16))

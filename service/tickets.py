@@ -20,6 +20,7 @@ from service.domain.errors import (
     PreconditionFailed,
 )
 from service.domain.lifecycle import OPEN_STATUSES, Action, Status
+from service.domain.verification import check_verification
 from service.events import StatusListener, move, record_creation
 from service.handoff import Dispatch, hand_off
 from service.identity import Principal, visible
@@ -68,8 +69,9 @@ def file_ticket(
             if earlier is not None:
                 return earlier, False
         env = _own_environment(uow.session, principal, data["environment_id"])
+        decision = approvals.decide(uow.session, approval, env, data, now=now)
         try:
-            _check_rules(uow.session, env, data, now=now)
+            _check_rules(uow.session, env, data, now=now, verify_on=decision.verify_on)
         except DuplicateOpenRequest:
             # A concurrent request with this key may have committed since _replay looked.
             earlier = _replay(uow.session, principal, idempotency_key, digest) if idempotency_key else None
@@ -78,7 +80,6 @@ def file_ticket(
             return earlier, False
         if max_open:
             policy.check_open_ticket_cap(_open_count(uow.session, principal.account_id), max_open)
-        decision = approvals.decide(uow.session, approval, env, data, now=now)
         ticket = _new_ticket(principal, env, data, now=now, key=idempotency_key, digest=digest)
         approvals.stamp(ticket, decision, env)
         return _insert(uow, principal, ticket, now=now, key=idempotency_key, digest=digest,
@@ -109,15 +110,18 @@ def _insert(uow: UnitOfWork, principal: Principal, ticket: Ticket, *, now: datet
     return ticket, True
 
 
-def _check_rules(session: Session, env: Environment, data: dict[str, Any], *, now: datetime) -> None:
+def _check_rules(session: Session, env: Environment, data: dict[str, Any], *, now: datetime,
+                 verify_on: tuple[policy.Stage, ...] = (policy.Stage.STAGE,)) -> None:
     facts = environment_facts(env)
     if data["type"] == policy.TicketType.UPSCALE:
         period = data.get("period")
         window = (period["start"], period["end"]) if period else None
         policy.check_upscale(facts, data["resources"], window, now=now)
     else:
-        verified = _verification_facts(session, env.account_id, data.get("verified_on"))
-        policy.check_change(facts, data["change"], verified, verified_on_given="verified_on" in data)
+        cited = [(ticket_id, _verification_facts(session, env.account_id, ticket_id))
+                 for ticket_id in cited_ids(data)]
+        check_verification(facts, data["change"], cited, required=verify_on,
+                           stages_in_account=_stages(session, env.account_id))
     _ensure_no_open_request(session, env.id, data["type"])
 
 
@@ -138,6 +142,17 @@ def _verification_facts(
         id=ticket.id, account_id=ticket.account_id, type=policy.TicketType(ticket.type),
         status=ticket.status, stage=policy.Stage(stage), change=ticket.change,
     )
+
+
+def cited_ids(data: dict[str, Any]) -> list[str]:
+    """``verified_on`` takes one ticket id or a list of them."""
+    given = data.get("verified_on")
+    return [] if given is None else [given] if isinstance(given, str) else list(given)
+
+
+def _stages(session: Session, account_id: str) -> frozenset[policy.Stage]:
+    return frozenset(policy.Stage(stage) for stage in session.scalars(
+        select(Environment.stage).where(Environment.account_id == account_id).distinct()))
 
 
 def _open_count(session: Session, account_id: str) -> int:
@@ -179,7 +194,7 @@ def _new_ticket(
         type=data["type"], status=Status.PENDING_APPROVAL.value,
         environment_id=env.id, account_id=env.account_id, requester_id=principal.user_id,
         summary=data["summary"], resources=data.get("resources"), change=data.get("change"),
-        verified_on=data.get("verified_on"),
+        verified_on=next(iter(cited_ids(data)), None), verified_on_ids=cited_ids(data) or None,
         period_start=period["start"] if period else None,
         period_end=period["end"] if period else None,
         idempotency_key=key, request_hash=digest if key else None,

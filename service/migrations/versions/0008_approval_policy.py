@@ -1,7 +1,8 @@
 """approval policy: approvals required per ticket, and who approved
 
 A ticket records how many staff approvals the approval policy asked of it at filing and by
-which rule; ``ticket_approvals`` holds each staff member's approval (one per person).
+which rule, and every ticket a prod change cites in ``verified_on`` (one id or a list);
+``ticket_approvals`` holds each staff member's approval (one per person).
 
 Revision ID: 0008
 Revises: 0004
@@ -21,6 +22,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("approvals_required", sa.Integer(), nullable=False,
                                       server_default="1"))
         batch_op.add_column(sa.Column("approval_rule", sa.String(100), nullable=True))
+        batch_op.add_column(sa.Column("verified_on_ids", sa.JSON(), nullable=True))
     op.create_table(
         "ticket_approvals",
         sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
@@ -39,5 +41,6 @@ def downgrade() -> None:
     op.drop_index("ix_ticket_approvals_ticket_id", table_name="ticket_approvals")
     op.drop_table("ticket_approvals")
     with op.batch_alter_table("tickets") as batch_op:
+        batch_op.drop_column("verified_on_ids")
         batch_op.drop_column("approval_rule")
         batch_op.drop_column("approvals_required")
