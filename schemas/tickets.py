@@ -14,7 +14,7 @@ from service.domain.policy import CHANGE_KINDS, COMPONENTS, SIZES, TicketType
 TICKET_READ_ONLY = (
     "id", "status", "account_id", "requester_id", "created_at", "updated_at", "version",
     "baseline", "reason", "operation_id", "attempts", "approvals", "approvals_required",
-    "approval_rule",
+    "approval_rule", "drafter_id",
 )
 
 
@@ -124,6 +124,8 @@ class TicketSchema(Schema):
     environment_id = fields.String()
     account_id = fields.String()
     requester_id = fields.String()
+    drafter_id = fields.String(allow_none=True, metadata={
+        "description": "the partner's user who prepared it as a draft; null when filed directly"})
     summary = fields.String()
     resources = fields.List(fields.Nested(ResourceSchema), allow_none=True)
     period = fields.Method("_period", allow_none=True,

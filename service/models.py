@@ -113,6 +113,8 @@ class Ticket(Base):
     environment_id: Mapped[str] = mapped_column(ForeignKey("environments.id"), index=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
     requester_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    # The partner's user who prepared it as a draft, when a customer filed it from one.
+    drafter_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
     summary: Mapped[str] = mapped_column(Text)
     resources: Mapped[list[Any] | None]
     period_start: Mapped[datetime | None]
@@ -165,6 +167,27 @@ class TicketEvent(Base):
     from_status: Mapped[str | None] = mapped_column(String(24))
     to_status: Mapped[str] = mapped_column(String(24))
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Draft(Base):
+    """A request a partner prepared for its customer; it files nothing until a customer submits it."""
+
+    __tablename__ = "drafts"
+    __table_args__ = (
+        Index("ix_drafts_account_created", "account_id", "created_at", "id"),
+        Index("ix_drafts_drafter_account_created", "drafter_account_id", "created_at", "id"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    environment_id: Mapped[str] = mapped_column(ForeignKey("environments.id"))
+    drafter_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    drafter_account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    request: Mapped[dict[str, Any]]
+    ticket_id: Mapped[str | None] = mapped_column(ForeignKey("tickets.id"))
+    submitted_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Comment(Base):

@@ -56,6 +56,7 @@ def file_ticket(
     max_open: int = 0,
     approval: ApprovalPolicy = ApprovalPolicy(),
     dispatch: Dispatch | None = None,
+    drafter_id: str | None = None,
 ) -> tuple[Ticket, bool]:
     """File an upscale or change request; returns the ticket and whether it was created now.
 
@@ -82,6 +83,7 @@ def file_ticket(
             policy.check_open_ticket_cap(_open_count(uow.session, principal.account_id), max_open)
         ticket = _new_ticket(principal, env, data, now=now, key=idempotency_key, digest=digest)
         approvals.stamp(ticket, decision, env)
+        ticket.drafter_id = drafter_id
         return _insert(uow, principal, ticket, now=now, key=idempotency_key, digest=digest,
                        listener=listener, dispatch=dispatch)
 

@@ -7,7 +7,9 @@ from flask import Flask, request
 from werkzeug.exceptions import NotFound, UnsupportedMediaType
 
 from schemas.common import ProblemSchema
-from service.api import auth, environments, errors, health, limits, observe, tickets
+from service.api import (
+    auth, drafts, environments, errors, health, limits, observe, promotions, tickets,
+)
 from service.api.docs import ProblemApi
 from service.api.runtime import Runtime, build_runtime, close_session
 from service.config import Settings
@@ -42,6 +44,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     api.spec.components.schema("Problem", schema=ProblemSchema)
     api.register_blueprint(tickets.blp)
     api.register_blueprint(environments.blp)
+    api.register_blueprint(drafts.blp)
+    api.register_blueprint(promotions.blp)
     app.register_blueprint(health.blp)
     errors.register(app)
     observe.register(app)
