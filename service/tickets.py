@@ -103,7 +103,10 @@ def _insert(uow: UnitOfWork, principal: Principal, ticket: Ticket, *, now: datet
     uow.session.add(ticket)
     try:
         uow.session.flush()
-        record_creation(uow.session, ticket, actor_id=principal.user_id, now=now, listener=listener)
+        created = record_creation(uow.session, ticket, actor_id=principal.user_id, now=now,
+                                  listener=listener)
+        if ticket.drafter_id:
+            created.reason = f"filed from a draft prepared by user {ticket.drafter_id}: {ticket.summary}"
         approvals.approve_at_filing(uow, ticket, now=now, listener=listener, dispatch=dispatch)
         uow.commit()
     except IntegrityError:

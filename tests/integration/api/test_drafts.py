@@ -41,6 +41,9 @@ def test_a_linked_partner_drafts_and_the_customer_files_it(client, world) -> Non
     assert ticket["drafter_id"] == world.users["partner_linked"]
     assert datetime.fromisoformat(ticket["period"]["start"]) == start
     assert filed.headers["Location"].endswith(f"/v1/tickets/{ticket['id']}")
+    trail = client.get(f"/v1/tickets/{ticket['id']}/events", headers=world.auth("customer_a")).get_json()
+    assert trail["items"][0]["actor_id"] == world.users["customer_a"]
+    assert f"draft prepared by user {world.users['partner_linked']}" in trail["items"][0]["reason"]
     after = client.get(f"/v1/drafts/{made['id']}", headers=world.auth("partner_linked")).get_json()
     assert (after["status"], after["ticket_id"], after["submitted_by"]) == (
         "submitted", ticket["id"], world.users["customer_a"])
