@@ -138,3 +138,24 @@ def test_plain_data_round_trips() -> None:
                     "approval": "auto", "min_notice_hours": 1.5},
                    {"name": "b", "approval": "dual", "verify_on": ["dev", "stage"]})
     assert parse_policy(to_data(rules)) == rules
+
+
+def test_the_policy_approves_alone_only_upscales_whose_every_component_is_capped() -> None:
+    from service.domain.approval import within_every_cap
+    from service.domain.policy import EnvironmentFacts
+
+    env = EnvironmentFacts(id="e", account_id="a", stage=Stage.STAGE, caps={"yves": "xlarge"})
+    assert within_every_cap(env, [{"component": "yves", "size": "large"}])
+    assert not within_every_cap(env, [{"component": "yves", "size": "large"},
+                                      {"component": "zed", "size": "large"}])
+    assert within_every_cap(env, None)  # a change request has no sizes to cap
+
+
+def test_the_same_engineer_cannot_approve_twice() -> None:
+    from service.domain.approval import ensure_second_approver
+    from service.domain.errors import Conflict
+
+    ensure_second_approver(["u1"], "u2")
+    with pytest.raises(Conflict) as caught:
+        ensure_second_approver(["u1"], "u1")
+    assert caught.value.rule == "already_approved"
