@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from service.db import UnitOfWork
 from service.domain.approval import (
-    ApprovalPolicy, Decision, RequestFacts, check_lead_time, ensure_second_approver, within_every_cap,
+    ApprovalPolicy, Decision, RequestFacts, ensure_second_approver, within_every_cap,
 )
 from service.domain.lifecycle import Action, Status
 from service.domain.policy import Stage, TicketType
@@ -21,21 +21,17 @@ from service.models import Account, Environment, Ticket, TicketApproval, TicketE
 from service.registry import environment_facts
 
 
-def decide(session: Session, approval: ApprovalPolicy, env: Environment, data: dict[str, Any], *,
-           now: datetime) -> Decision:
-    """The policy's decision for a request about to be filed; a period that starts too soon
-    for its notice is refused (422 lead_time)."""
+def decide(session: Session, approval: ApprovalPolicy, env: Environment, data: dict[str, Any]) -> Decision:
+    """The policy's decision for a request about to be filed (``data`` needs only its ``type``,
+    and ``change``/``period`` where they apply)."""
     external_id = session.scalar(select(Account.external_id).where(Account.id == env.account_id))
     period = data.get("period")
-    decision = approval.decide(RequestFacts(
+    return approval.decide(RequestFacts(
         type=TicketType(data["type"]), stage=Stage(env.stage),
         account_ids=frozenset(filter(None, (env.account_id, external_id))),
         change_kind=(data.get("change") or {}).get("kind"),
         period=(period["start"], period["end"]) if period else None,
     ))
-    if period:
-        check_lead_time(decision, period["start"], now=now)
-    return decision
 
 
 def stamp(ticket: Ticket, decision: Decision, env: Environment) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from service import approvals
 from service.db import UnitOfWork
 from service.domain import policy
-from service.domain.approval import ApprovalPolicy
+from service.domain.approval import ApprovalPolicy, Decision, check_lead_time
 from service.domain.errors import (
     DuplicateOpenRequest, Forbidden, IdempotencyMismatch, InvalidTransition, NotFound,
     PreconditionFailed,
@@ -70,9 +70,9 @@ def file_ticket(
             if earlier is not None:
                 return earlier, False
         env = _own_environment(uow.session, principal, data["environment_id"])
-        decision = approvals.decide(uow.session, approval, env, data, now=now)
+        decision = approvals.decide(uow.session, approval, env, data)
         try:
-            _check_rules(uow.session, env, data, now=now, verify_on=decision.verify_on)
+            _check_rules(uow.session, env, data, now=now, decision=decision)
         except DuplicateOpenRequest:
             # A concurrent request with this key may have committed since _replay looked.
             earlier = _replay(uow.session, principal, idempotency_key, digest) if idempotency_key else None
@@ -116,16 +116,18 @@ def _insert(uow: UnitOfWork, principal: Principal, ticket: Ticket, *, now: datet
 
 
 def _check_rules(session: Session, env: Environment, data: dict[str, Any], *, now: datetime,
-                 verify_on: tuple[policy.Stage, ...] = (policy.Stage.STAGE,)) -> None:
+                 decision: Decision = Decision()) -> None:
     facts = environment_facts(env)
     if data["type"] == policy.TicketType.UPSCALE:
         period = data.get("period")
         window = (period["start"], period["end"]) if period else None
         policy.check_upscale(facts, data["resources"], window, now=now)
+        if window:
+            check_lead_time(decision, window[0], now=now)
     else:
         cited = [(ticket_id, _verification_facts(session, env.account_id, ticket_id))
                  for ticket_id in cited_ids(data)]
-        check_verification(facts, data["change"], cited, required=verify_on,
+        check_verification(facts, data["change"], cited, required=decision.verify_on,
                            stages_in_account=_stages(session, env.account_id))
     _ensure_no_open_request(session, env.id, data["type"])
 

@@ -250,3 +250,9 @@ def _prod_change(client: Any, world: Any, uow_factory: Any) -> dict[str, Any]:
     response = file(client, world, change_body(world.envs["customer_a_prod"], verified_on=staged["id"]))
     assert response.status_code == 201, response.get_json()
     return response.get_json()
+
+
+def test_a_period_in_the_past_is_refused_as_such_before_its_notice(client, world) -> None:
+    response = file(client, world, upscale_body(world.envs["customer_a_stage"],
+                                                period=period(-timedelta(hours=2))))
+    assert_problem(response, 422, "period_in_past")
