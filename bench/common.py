@@ -31,7 +31,7 @@ REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
 API_PORT, FLOOR_PORT, SIM_PORT = 18080, 18090, 18081
 API = f"http://127.0.0.1:{API_PORT}"
 SIM_TOKEN = "bench-provisioning-token"
-# What `envdesk serve` picks by default on this machine (service/cli_run.py).
+# What `envdesk serve` picks by default on this machine (service/cli/processes.py).
 WORKERS = int(os.environ.get("WEB_CONCURRENCY", "0")) or min(2 * (os.cpu_count() or 1) + 1, 8)
 THREADS = 4
 
@@ -45,6 +45,18 @@ def bench_env(**extra: str) -> dict[str, str]:
     })
     env.update(extra)
     return env
+
+
+RESULTS = WORK / "results.json"
+
+
+def save(name: str, figures: dict[str, Any]) -> dict[str, Any]:
+    """Keep one command's figures in the results file; `run.py table` prints them."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    data[name] = figures
+    RESULTS.write_text(json.dumps(data, indent=2, default=str))
+    return figures
 
 
 def log(msg: str) -> None:

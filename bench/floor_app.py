@@ -18,7 +18,7 @@ import psycopg  # noqa: E402
 from flask import Flask  # noqa: E402
 from gunicorn.app.base import BaseApplication  # noqa: E402
 
-from service.server import gunicorn_options  # noqa: E402
+from service.entrypoints.server import gunicorn_options  # noqa: E402
 
 app = Flask("floor")
 _local = threading.local()

@@ -117,5 +117,4 @@ def run(tickets: int = 10_000) -> dict[str, Any]:
     common.seed_tickets(10_000)
     fig = {"api": _api(reg), "worker": _worker(reg, tickets)}
     log("memory done")
-    from bench.run import save
-    return save("memory", fig)
+    return common.save("memory", fig)

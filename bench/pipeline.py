@@ -159,8 +159,7 @@ def run() -> dict[str, Any]:
               f"worker drain after the last approval {fig['drain_per_s']:.0f}/s); "
               f"celery no-op {fig['noop_per_s']:.0f} tasks/s", flush=True)
         fig.update(prod_wait(batch_b, prod, support))
-    from bench.run import save
-    return save("pipeline", fig)
+    return common.save("pipeline", fig)
 
 
 def _one_prod(ticket_id: str, support: str) -> float:

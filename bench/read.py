@@ -114,5 +114,4 @@ def run(conns: int = int(os.environ.get("READ_CONNS", "4")), duration: float = 1
         ratio = figures["1M"][name]["p99_ms"] / figures["10k"][name]["p99_ms"]
         figures[f"ratio_p99_{name}"] = ratio
         print(f"p99 1M / 10k {name}: {ratio:.2f}", flush=True)
-    from bench.run import save
-    return save("read", figures)
+    return common.save("read", figures)

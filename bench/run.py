@@ -16,16 +16,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import common  # noqa: E402
 from bench.common import fmt, log  # noqa: E402
 
-RESULTS = common.WORK / "results.json"
-
-
-def save(name: str, figures: dict[str, Any]) -> dict[str, Any]:
-    common.WORK.mkdir(parents=True, exist_ok=True)
-    data = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    data[name] = figures
-    RESULTS.write_text(json.dumps(data, indent=2, default=str))
-    return figures
-
 
 def floor(duration: float = 10, conns: int = 32) -> dict[str, Any]:
     common.reset_database(schema=False)
@@ -38,7 +28,7 @@ def floor(duration: float = 10, conns: int = 32) -> dict[str, Any]:
         common.wrk(base, data=data, conns=conns, duration=2)
         insert_r = common.wrk(base, data=data, conns=conns, duration=duration)
         print(f"floor  POST /insert  {fmt(insert_r)}", flush=True)
-    return save("floor", {"json": json_r, "insert": insert_r})
+    return common.save("floor", {"json": json_r, "insert": insert_r})
 
 
 def create(duration: float = 10, conns: int = 32, accounts: int = 400, envs: int = 100) -> dict[str, Any]:
@@ -65,11 +55,11 @@ def create(duration: float = 10, conns: int = 32, accounts: int = 400, envs: int
     print(f"create POST /v1/tickets {fmt(r)}  (tickets stored: {stored})", flush=True)
     print(f"env import: {reg['import_lines']} lines in {reg['import_seconds']:.2f}s "
           f"({reg['import_lines'] / reg['import_seconds']:.0f} lines/s) {reg['import_summary']}", flush=True)
-    prior = json.loads(RESULTS.read_text()).get("floor") if RESULTS.exists() else None
+    prior = json.loads(common.RESULTS.read_text()).get("floor") if common.RESULTS.exists() else None
     if prior:
         floor_insert = prior["insert"]["rps"]
         print(f"create / INSERT floor = {r['rps'] / floor_insert:.2f}", flush=True)
-    return save("create", {"create": r, "import_lines": reg["import_lines"],
+    return common.save("create", {"create": r, "import_lines": reg["import_lines"],
                            "import_seconds": reg["import_seconds"], "floor_insert_rps": floor_insert,
                            "ratio": r["rps"] / floor_insert if floor_insert else None})
 
@@ -84,17 +74,17 @@ def main() -> None:
     args = parser.parse_args()
     if args.command == "table":
         from bench.table import print_table
-        print_table(json.loads(RESULTS.read_text()))
+        print_table(json.loads(common.RESULTS.read_text()))
         return
     names = list(commands) if args.command == "all" else [args.command]
-    if args.command == "all" and RESULTS.exists():
-        RESULTS.unlink()
+    if args.command == "all" and common.RESULTS.exists():
+        common.RESULTS.unlink()
     for name in names:
         log(f"--- {name}")
         commands[name]()
     if args.command == "all":
         from bench.table import print_table
-        print_table(json.loads(RESULTS.read_text()))
+        print_table(json.loads(common.RESULTS.read_text()))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,12 @@
 """Shared wire-format pieces: strict loading, safe strings, problem details, pages."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate
+
+from schemas.problems import ProblemSchema  # noqa: F401  (the error body, imported from here)
 
 
 def _no_nul(value: str) -> None:
@@ -18,11 +21,24 @@ def has_surrogate(value: str) -> bool:
     return any("\ud800" <= char <= "\udfff" for char in value)
 
 
+NO_NUL_PATTERN = r"^[^\x00]*$"
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
+
+
+def storable_instant(value: datetime) -> None:
+    """A moment every database can store: it must exist in UTC (year 1 to 9999)."""
+    try:
+        value.astimezone(timezone.utc)
+    except (OverflowError, ValueError):
+        raise ValidationError("out of range: the moment must lie between the years 1 and 9999 in UTC") from None
+
+
 class Text(fields.String):
     """A string without NUL characters (which no database accepts), with length bounds."""
 
     def __init__(self, *, min: int = 1, max: int = 2000, **kwargs: Any) -> None:
         validators = [validate.Length(min=min, max=max), _no_nul]
+        kwargs["metadata"] = {"pattern": NO_NUL_PATTERN, **kwargs.get("metadata", {})}
         super().__init__(validate=validators, **kwargs)
 
 
@@ -50,31 +66,33 @@ class StrictSchema(Schema):
 
 
 class QuerySchema(Schema):
+    """Query strings. Names an operation does not declare are refused before parsing (400), for
+    every operation alike, by service.api.query."""
+
     class Meta:
         unknown = EXCLUDE
+
+
+def present(field: type[fields.Field] = fields.String, *args: Any, **kwargs: Any) -> fields.Field:
+    """A response field every body carries: ``required`` in the document (null where allowed)."""
+    return field(*args, required=True, **kwargs)
 
 
 class PageQuerySchema(QuerySchema):
     limit = fields.Integer(validate=validate.Range(min=1), metadata={
         "description": "page size; values above 200 are clamped to 200 (default 50)"})
     cursor = fields.String(
-        validate=[validate.Length(min=1, max=512), validate.Regexp(r"^[A-Za-z0-9_-]+$")],
-        metadata={"description": "the next_cursor of the previous page (URL-safe base64)"})
+        validate=[validate.Length(min=1, max=512), validate.Regexp(CURSOR_PATTERN)],
+        metadata={"description": "the next_cursor of the previous page: an opaque token "
+                                 "(URL-safe base64) that only this service issues"})
 
 
 def page_schema(item: type[Schema], name: str) -> type[Schema]:
     """The list envelope of SPEC section 4: ``{"items": [...], "next_cursor": ...}``."""
+    next_cursor = fields.String(required=True, allow_none=True, metadata={
+        "pattern": CURSOR_PATTERN, "maxLength": 512,
+        "description": "pass as `cursor` for the next page; null on the last page"})
     return Schema.from_dict(
-        {"items": fields.List(fields.Nested(item)), "next_cursor": fields.String(allow_none=True)},
+        {"items": fields.List(fields.Nested(item), required=True), "next_cursor": next_cursor},
         name=name,
     )
-
-
-class ProblemSchema(Schema):
-    type = fields.String(required=True)
-    title = fields.String(required=True)
-    status = fields.Integer(required=True)
-    detail = fields.String()
-    rule = fields.String()
-    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
-    open_ticket_id = fields.String()

@@ -3,25 +3,25 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from schemas.common import PageQuerySchema, page_schema
+from schemas.common import PageQuerySchema, page_schema, present
 
 DRAFT_STATUSES = ("open", "submitted")
 
 
 class DraftSchema(Schema):
-    id = fields.String(required=True)
-    account_id = fields.String(required=True, metadata={"description": "the customer it is for"})
-    environment_id = fields.String(required=True)
-    drafter_id = fields.String(required=True, metadata={"description": "the partner's user who prepared it"})
-    status = fields.String(required=True, metadata={"enum": list(DRAFT_STATUSES)})
-    request = fields.Dict(required=True, metadata={
+    id = present()
+    account_id = present(metadata={"description": "the customer it is for"})
+    environment_id = present()
+    drafter_id = present(metadata={"description": "the partner's user who prepared it"})
+    status = present(metadata={"enum": list(DRAFT_STATUSES)})
+    request = present(fields.Dict, metadata={
         "description": "what submitting it files, as POST /v1/tickets takes it",
         "allOf": [{"$ref": "#/components/schemas/TicketCreate"}]})
-    ticket_id = fields.String(required=True, allow_none=True,
-                              metadata={"description": "the ticket it was filed as; null while open"})
-    submitted_by = fields.String(required=True, allow_none=True)
-    created_at = fields.DateTime(required=True)
-    updated_at = fields.DateTime(required=True)
+    ticket_id = present(allow_none=True,
+                        metadata={"description": "the ticket it was filed as; null while open"})
+    submitted_by = present(allow_none=True)
+    created_at = present(fields.DateTime)
+    updated_at = present(fields.DateTime)
 
 
 DraftPageSchema = page_schema(DraftSchema, "DraftPageSchema")

@@ -3,24 +3,24 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from schemas.common import PageQuerySchema, Text, page_schema
-from service.domain.policy import Stage
+from schemas.common import PageQuerySchema, Text, page_schema, present
+from service.domain.policy import AccountKind, Stage
 
 
 class EnvironmentSchema(Schema):
-    id = fields.String()
-    account_id = fields.String()
-    name = fields.String()
-    stage = fields.String(metadata={"enum": [s.value for s in Stage]})
-    sizes = fields.Dict(keys=fields.String(), values=fields.String(),
-                        metadata={"description": "current size per component"})
-    caps = fields.Dict(keys=fields.String(), values=fields.String(),
-                       metadata={"description": "largest size the contract allows per component"})
-    upscale_allowed = fields.Boolean(allow_none=True,
-                                     metadata={"description": "contract override; null: stage default"})
-    requires_staging_verification = fields.Boolean(allow_none=True)
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    id = present()
+    account_id = present()
+    name = present()
+    stage = present(metadata={"enum": [s.value for s in Stage]})
+    sizes = present(fields.Dict, keys=fields.String(), values=fields.String(),
+                 metadata={"description": "current size per component"})
+    caps = present(fields.Dict, keys=fields.String(), values=fields.String(),
+                metadata={"description": "largest size the contract allows per component"})
+    upscale_allowed = present(fields.Boolean, allow_none=True,
+                           metadata={"description": "contract override; null: stage default"})
+    requires_staging_verification = present(fields.Boolean, allow_none=True)
+    created_at = present(fields.DateTime)
+    updated_at = present(fields.DateTime)
 
 
 EnvironmentPageSchema = page_schema(EnvironmentSchema, "EnvironmentPageSchema")
@@ -32,9 +32,9 @@ class EnvironmentListQuerySchema(PageQuerySchema):
 
 
 class MeSchema(Schema):
-    user_id = fields.String()
-    email = fields.String()
-    role = fields.String()
-    account_id = fields.String()
-    account_name = fields.String()
-    kind = fields.String()
+    user_id = present()
+    email = present()
+    role = present(metadata={"enum": ["member", "support", "admin"]})
+    account_id = present()
+    account_name = present()
+    kind = present(metadata={"enum": [k.value for k in AccountKind]})

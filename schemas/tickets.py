@@ -7,9 +7,13 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from schemas.common import PageQuerySchema, QuerySchema, StrictSchema, Text, page_schema, has_surrogate
+from schemas.common import (
+    PageQuerySchema, QuerySchema, StrictSchema, Text, has_surrogate, page_schema, present,
+    storable_instant,
+)
+from service.domain.actors import ActorKind
 from service.domain.lifecycle import Status
-from service.domain.policy import CHANGE_KINDS, COMPONENTS, SIZES, TicketType
+from service.domain.policy import CHANGE_KINDS, COMPONENTS, SIZES, Stage, TicketType
 
 TICKET_READ_ONLY = (
     "id", "status", "account_id", "requester_id", "created_at", "updated_at", "version",
@@ -49,8 +53,8 @@ class ResourceSchema(StrictSchema):
 
 
 class PeriodSchema(StrictSchema):
-    start = fields.AwareDateTime(required=True, default_timezone=timezone.utc)
-    end = fields.AwareDateTime(required=True, default_timezone=timezone.utc)
+    start = fields.AwareDateTime(required=True, default_timezone=timezone.utc, validate=storable_instant)
+    end = fields.AwareDateTime(required=True, default_timezone=timezone.utc, validate=storable_instant)
 
 
 class ChangeSchema(StrictSchema):
@@ -67,7 +71,8 @@ class TicketIds(fields.Field):
     def __init__(self, **kwargs: Any) -> None:
         one = {"type": "string", "minLength": 1, "maxLength": 64}
         kwargs.setdefault("metadata", {}).update(
-            oneOf=[one, {"type": "array", "items": one, "minItems": 1, "maxItems": 3}])
+            oneOf=[one, {"type": "array", "items": one, "minItems": 1, "maxItems": 3,
+                         "uniqueItems": True}])
         super().__init__(**kwargs)
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str | list[str]:
@@ -81,18 +86,53 @@ class TicketIds(fields.Field):
         return self._one.deserialize(value)
 
 
-class TicketCreateSchema(StrictSchema):
+class _TicketCreateBase(StrictSchema):
     read_only = TICKET_READ_ONLY
-    type = fields.String(required=True, validate=validate.OneOf([t.value for t in TicketType]))
-    environment_id = Text(required=True, max=64)
-    summary = Text(required=True, max=2000, metadata={"description": "the reason for the request"})
-    resources = fields.List(fields.Nested(ResourceSchema), validate=validate.Length(min=1, max=8),
-                            metadata={"description": "upscale only"})
-    period = fields.Nested(PeriodSchema, metadata={"description": "upscale only; temporary upscale"})
-    change = fields.Nested(ChangeSchema, metadata={"description": "change only"})
+    environment_id = Text(required=True, max=64,
+                          metadata={"examples": ["8c688ce8-4939-497b-8f75-731c7b07dd98"]})
+    summary = Text(required=True, max=2000, metadata={
+        "description": "the reason for the request", "examples": ["Load test before the spring sale"]})
+
+
+def _one_type(ticket_type: TicketType) -> fields.String:
+    return fields.String(required=True, validate=validate.OneOf([ticket_type.value]))
+
+
+class UpscaleCreateSchema(_TicketCreateBase):
+    """An upscale request: each component at most once, each to a larger size."""
+
+    type = _one_type(TicketType.UPSCALE)
+    resources = fields.List(fields.Nested(ResourceSchema), required=True,
+                            validate=validate.Length(min=1, max=8),
+                            metadata={"examples": [[{"component": "yves", "size": "large"}]]})
+    period = fields.Nested(PeriodSchema, metadata={
+        "description": "a temporary upscale, reverted at end",
+        "examples": [{"start": "2031-03-01T08:00:00Z", "end": "2031-03-03T20:00:00Z"}]})
+
+
+class ChangeCreateSchema(_TicketCreateBase):
+    """A change request; a change to prod names the completed stage change it repeats."""
+
+    type = _one_type(TicketType.CHANGE)
+    change = fields.Nested(ChangeSchema, required=True, metadata={
+        "examples": [{"kind": "config", "parameters": {"PHP_MEMORY_LIMIT": "1G"}}]})
     verified_on = TicketIds(metadata={
-        "description": "change only: the completed change on a stage environment that this repeats, "
-                       "or a list of them when the approval policy asks for dev and stage"})
+        "description": "the completed change on a stage environment that this repeats, "
+                       "or a list of them when the approval policy asks for dev and stage",
+        "examples": ["5b0f7c8e-2d4a-4f7e-8d11-6e2c9a3b1f40"]})
+
+
+class TicketCreateSchema(_TicketCreateBase):
+    """Loads either request, naming every field that does not fit its ``type``; documented as
+    the ``oneOf`` of the two (service.api.docs)."""
+
+    openapi_one_of = {TicketType.UPSCALE.value: UpscaleCreateSchema,
+                      TicketType.CHANGE.value: ChangeCreateSchema}
+    type = fields.String(required=True, validate=validate.OneOf([t.value for t in TicketType]))
+    resources = fields.List(fields.Nested(ResourceSchema), validate=validate.Length(min=1, max=8))
+    period = fields.Nested(PeriodSchema)
+    change = fields.Nested(ChangeSchema)
+    verified_on = TicketIds()
 
     @validates_schema
     def _fields_match_type(self, data: dict[str, Any], **_: Any) -> None:
@@ -113,41 +153,42 @@ class TicketCreateSchema(StrictSchema):
 
 
 class ApprovalSchema(Schema):
-    user_id = fields.String(required=True, metadata={"description": "the support engineer"})
-    at = fields.DateTime(required=True)
+    user_id = present(metadata={"description": "the support engineer"})
+    at = present(fields.DateTime)
 
 
 class TicketSchema(Schema):
-    id = fields.String()
-    type = fields.String(metadata={"enum": [t.value for t in TicketType]})
-    status = fields.String(metadata={"enum": [s.value for s in Status]})
-    environment_id = fields.String()
-    account_id = fields.String()
-    requester_id = fields.String()
-    drafter_id = fields.String(allow_none=True, metadata={
+    id = present()
+    type = present(metadata={"enum": [t.value for t in TicketType]})
+    status = present(metadata={"enum": [s.value for s in Status]})
+    environment_id = present()
+    account_id = present()
+    requester_id = present()
+    drafter_id = present(allow_none=True, metadata={
         "description": "the partner's user who prepared it as a draft; null when filed directly"})
-    summary = fields.String()
-    resources = fields.List(fields.Nested(ResourceSchema), allow_none=True)
-    period = fields.Method("_period", allow_none=True,
-                           metadata={"type": "object", "nullable": True,
-                                     "properties": {"start": {"type": "string", "format": "date-time"},
-                                                    "end": {"type": "string", "format": "date-time"}}})
-    change = fields.Nested(ChangeSchema, allow_none=True)
-    verified_on = fields.String(allow_none=True, metadata={"description": "the (first) cited ticket"})
-    verified_on_ids = fields.List(fields.String(), allow_none=True, metadata={
+    summary = present()
+    resources = present(fields.List, fields.Nested(ResourceSchema), allow_none=True,
+                     metadata={"description": "upscale: the requested sizes; null for a change"})
+    period = present(fields.Method, "_period", allow_none=True, metadata={
+        "anyOf": [{"$ref": "#/components/schemas/Period"}, {"type": "null"}],
+        "description": "a temporary upscale's period; null otherwise"})
+    change = present(fields.Nested, ChangeSchema, allow_none=True,
+                  metadata={"description": "change: what to change; null for an upscale"})
+    verified_on = present(allow_none=True, metadata={"description": "the (first) cited ticket"})
+    verified_on_ids = present(fields.List, fields.String(), allow_none=True, metadata={
         "description": "every ticket a prod change cites, one per stage it was verified on"})
-    baseline = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True,
-                           metadata={"description": "the sizes an upscale replaced"})
-    reason = fields.String(allow_none=True, metadata={"description": "why it was rejected or failed"})
-    approvals_required = fields.Integer(metadata={
+    baseline = present(fields.Dict, keys=fields.String(), values=fields.String(), allow_none=True,
+                    metadata={"description": "the sizes an upscale replaced"})
+    reason = present(allow_none=True, metadata={"description": "why it was rejected or failed"})
+    approvals_required = present(fields.Integer, metadata={
         "description": "staff approvals the approval policy asks (0: approved by the policy at filing)"})
-    approval_rule = fields.String(allow_none=True, metadata={
+    approval_rule = present(allow_none=True, metadata={
         "description": "the approval policy rule that decided; null when no rule matched"})
-    approvals = fields.List(fields.Nested(ApprovalSchema), metadata={
+    approvals = present(fields.List, fields.Nested(ApprovalSchema), metadata={
         "description": "who approved so far, oldest first"})
-    version = fields.Integer()
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
+    version = present(fields.Integer)
+    created_at = present(fields.DateTime)
+    updated_at = present(fields.DateTime)
 
     def _period(self, ticket: Any) -> dict[str, str] | None:
         if ticket.period_start is None:
@@ -162,19 +203,40 @@ class TicketListQuerySchema(PageQuerySchema):
     status = fields.String(validate=validate.OneOf([s.value for s in Status]))
     type = fields.String(validate=validate.OneOf([t.value for t in TicketType]))
     environment_id = Text(max=64)
+    stage = fields.String(validate=validate.OneOf([s.value for s in Stage]),
+                          metadata={"description": "only tickets for environments of this stage"})
+    updated_since = fields.AwareDateTime(format="iso", validate=storable_instant, metadata={
+        "description": "only tickets changed at or after this time (RFC 3339, with offset)"})
+
+
+class ActionSchema(StrictSchema):
+    reason = Text(max=2000, metadata={"description": "why; kept on the audit event"})
 
 
 class RejectSchema(StrictSchema):
-    reason = Text(required=True, max=2000)
+    reason = Text(required=True, max=2000, metadata={"description": "why; told to the customer"})
 
 
 class EventSchema(Schema):
-    id = fields.Integer()
-    at = fields.DateTime()
-    actor_id = fields.String(allow_none=True, metadata={"description": "null for the system"})
-    from_status = fields.String(allow_none=True)
-    to_status = fields.String()
-    reason = fields.String(allow_none=True)
+    id = present(fields.Integer)
+    at = present(fields.DateTime)
+    actor = present(fields.Method, "_actor", metadata={
+        "type": "object", "description": "who made the move: a user, or a part of the system",
+        "required": ["kind"],
+        "properties": {"kind": {"type": "string", "enum": [k.value for k in ActorKind]},
+                       "id": {"type": "string", "description": "the user, for kind user"},
+                       "name": {"type": "string",
+                                "description": "worker, sweep or policy, for kind system"}}})
+    actor_id = present(allow_none=True, metadata={
+        "description": "the user who made the move; null when the system made it (see actor)"})
+    from_status = present(allow_none=True, metadata={"description": "null on creation"})
+    to_status = present()
+    reason = present(allow_none=True)
+
+    def _actor(self, event: Any) -> dict[str, str]:
+        if event.actor_kind == ActorKind.SYSTEM:
+            return {"kind": ActorKind.SYSTEM.value, "name": event.actor_name}
+        return {"kind": ActorKind.USER.value, "id": event.actor_id}
 
 
 EventListSchema = page_schema(EventSchema, "EventListSchema")
@@ -187,12 +249,12 @@ class CommentCreateSchema(StrictSchema):
 
 
 class CommentSchema(Schema):
-    id = fields.String()
-    ticket_id = fields.String()
-    author_id = fields.String()
-    body = fields.String()
-    internal = fields.Boolean()
-    created_at = fields.DateTime()
+    id = present()
+    ticket_id = present()
+    author_id = present()
+    body = present()
+    internal = present(fields.Boolean)
+    created_at = present(fields.DateTime)
 
 
 CommentListSchema = page_schema(CommentSchema, "CommentListSchema")

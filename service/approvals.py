@@ -12,12 +12,13 @@ from service.db import UnitOfWork
 from service.domain.approval import (
     ApprovalPolicy, Decision, RequestFacts, ensure_second_approver, within_every_cap,
 )
-from service.domain.lifecycle import Action, Status
+from service.domain.actors import POLICY, Actor
+from service.domain.lifecycle import Action, Status, action_for
 from service.domain.policy import Stage, TicketType
-from service.events import StatusListener, move
-from service.handoff import Dispatch, hand_off
+from service.events import StatusListener, move, new_event
+from service.handoff import Dispatch
 from service.identity import Principal
-from service.models import Account, Environment, Ticket, TicketApproval, TicketEvent
+from service.models import Account, Environment, Ticket, TicketApproval
 from service.registry import environment_facts
 
 
@@ -34,26 +35,30 @@ def decide(session: Session, approval: ApprovalPolicy, env: Environment, data: d
     ))
 
 
-def stamp(ticket: Ticket, decision: Decision, env: Environment) -> None:
-    """Record on a new ticket how many approvals it needs; the policy approves on its own only
-    what is within every cap of the contract, anything else waits for a person."""
+def stamp(ticket: Ticket, decision: Decision, env: Environment, *, drafter_id: str | None = None) -> None:
+    """Record on a new ticket how many approvals it needs, and who drafted it; the policy
+    approves on its own only what is within every cap of the contract, anything else waits for
+    a person."""
     needed = decision.approvals_needed
     if needed == 0 and not within_every_cap(environment_facts(env), ticket.resources):
         needed = 1
     ticket.approvals_required = needed
     ticket.approval_rule = decision.rule
     ticket.approvals = []
+    ticket.drafter_id = drafter_id
 
 
 def approve_at_filing(uow: UnitOfWork, ticket: Ticket, *, now: datetime,
                       listener: StatusListener | None, dispatch: Dispatch | None) -> None:
     """A ticket that needs no staff approval is approved by the policy rule, in the filing's
-    transaction, and handed to the workers once that commits."""
+    transaction, like an approval by a person: a temporary upscale whose period starts later
+    is scheduled, anything else is handed to the workers once the filing commits."""
     if ticket.approvals_required > 0:
         return
-    move(uow.session, ticket, Action.APPROVE, actor_id=None, now=now, listener=listener,
+    action = action_for(Action.APPROVE, status=ticket.status, failed=None,
+                        period=(ticket.period_start, ticket.period_end), now=now)
+    move(uow, ticket, action, actor=POLICY, now=now, listener=listener, dispatch=dispatch,
          reason=f"approved by the approval policy, rule {ticket.approval_rule!r}")
-    hand_off(uow, ticket, now=now, dispatch=dispatch)
 
 
 def record_approval(session: Session, principal: Principal, ticket: Ticket, *, now: datetime,
@@ -69,9 +74,8 @@ def record_approval(session: Session, principal: Principal, ticket: Ticket, *, n
         return True
     # Touching the row bumps its version: of two racing approvals, one transition happens.
     ticket.updated_at = now
-    event = TicketEvent(
-        ticket_id=ticket.id, at=now, actor_id=principal.user_id,
-        from_status=ticket.status, to_status=ticket.status,
+    event = new_event(
+        ticket, actor=Actor.user(principal.user_id), now=now, before=Status(ticket.status),
         reason=reason or f"approval {given} of {needed}; another support engineer must approve",
     )
     session.add(event)

@@ -1,25 +1,42 @@
-"""Use case: add a comment (or, for support, an internal note) to a ticket."""
+"""Use case: add a comment (or, for support staff, an internal note) to a ticket."""
 from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import update
+
 from service.db import UnitOfWork
-from service.domain.errors import Forbidden
+from service.domain import permissions
+from service.events import StatusListener
 from service.identity import Principal
-from service.models import Comment
+from service.models import Comment, Ticket
 from service.tickets import load_visible_ticket
 
 
 def add_comment(
     principal: Principal, ticket_id: str, *, body: str, internal: bool, uow: UnitOfWork,
-    now: datetime,
+    now: datetime, listener: StatusListener | None = None,
 ) -> Comment:
+    """A staff comment starts the ticket's response clock; the portal hears of every comment
+    but never of an internal note."""
     with uow:
-        load_visible_ticket(uow.session, principal, ticket_id)
-        if internal and not principal.is_support:
-            raise Forbidden("only support staff may post internal notes", rule="support_only")
+        ticket = load_visible_ticket(uow.session, principal, ticket_id)
+        if internal:
+            permissions.ensure_may_post_internal_note(principal.kind, principal.role)
         comment = Comment(ticket_id=ticket_id, author_id=principal.user_id, body=body,
                           internal=internal, created_at=now)
         uow.session.add(comment)
+        if principal.is_support:
+            _first_response(uow, ticket_id, now)
+        if listener is not None and not internal:
+            uow.session.flush()
+            listener.comment_added(uow.session, ticket, comment)
         uow.commit()
     return comment
+
+
+def _first_response(uow: UnitOfWork, ticket_id: str, now: datetime) -> None:
+    # A plain UPDATE, not a versioned one: a comment never races an approval into a 409.
+    uow.session.execute(
+        update(Ticket).where(Ticket.id == ticket_id, Ticket.first_response_at.is_(None))
+        .values(first_response_at=now).execution_options(synchronize_session=False))

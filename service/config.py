@@ -5,7 +5,7 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Callable, Mapping
 
 
 def normalize_database_url(url: str) -> str:
@@ -75,6 +75,7 @@ class Settings:
     console_token_login: bool = True
     sla_decision_hours: Mapping[str, float] = field(default_factory=dict)
     staff_webhook_url: str = ""
+    console_url: str = ""
     # The approval policy file (YAML); empty: every request needs one support approval.
     approval_policy: str = ""
     routes: Mapping[str, str] = field(default_factory=dict)
@@ -93,6 +94,8 @@ class Settings:
         found = []
         if self.webhook_urls and not self.webhook_secret:
             found.append("WEBHOOK_SECRET is required when WEBHOOK_URLS is set")
+        if self.staff_webhook_url and not self.webhook_secret:
+            found.append("WEBHOOK_SECRET is required when STAFF_WEBHOOK_URL is set")
         if self.oidc_issuer and not self.oidc_audience:
             found.append("OIDC_AUDIENCE is required when OIDC_ISSUER is set")
         return found
@@ -104,6 +107,7 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        """Settings from environment variables; a variable that is not set keeps the default above."""
         env = os.environ if env is None else env
         home = Path(env.get("ENVDESK_HOME", "var"))
         return cls(
@@ -112,37 +116,63 @@ class Settings:
                 env.get("DATABASE_URL") or f"sqlite:///{(home / 'envdesk.db').as_posix()}"
             ),
             broker_url=env.get("REDIS_URL") or env.get("BROKER_URL") or f"filesystem://{home.as_posix()}/broker",
-            secret_key=env.get("SECRET_KEY", ""),
-            provisioning_url=env.get("PROVISIONING_URL", "http://127.0.0.1:8081").rstrip("/"),
-            provisioning_token=env.get("PROVISIONING_TOKEN", ""),
-            provisioning_connect_timeout=float(env.get("PROVISIONING_CONNECT_TIMEOUT", "3.05")),
-            provisioning_read_timeout=float(env.get("PROVISIONING_READ_TIMEOUT", "10")),
-            provisioning_max_attempts=int(env.get("PROVISIONING_MAX_ATTEMPTS", "8")),
-            webhook_urls=_split(env.get("WEBHOOK_URLS", "")),
-            webhook_secret=env.get("WEBHOOK_SECRET", ""),
-            webhook_max_attempts=int(env.get("WEBHOOK_MAX_ATTEMPTS", "10")),
-            max_body_bytes=int(env.get("MAX_BODY_BYTES", str(256 * 1024))),
-            metrics_token=env.get("METRICS_TOKEN", ""),
-            write_rate_limit=env.get("RATE_LIMIT_WRITES", "120/minute"),
-            max_open_tickets=int(env.get("MAX_OPEN_TICKETS_PER_ACCOUNT", "100")),
-            auth_cache_seconds=float(env.get("AUTH_CACHE_SECONDS", "5")),
-            oidc_issuer=env.get("OIDC_ISSUER", "").rstrip("/"),
-            oidc_audience=env.get("OIDC_AUDIENCE", ""),
-            oidc_jwks_url=env.get("OIDC_JWKS_URL", ""),
-            oidc_account_claim=env.get("OIDC_ACCOUNT_CLAIM") or "envdesk_account",
-            cors_origins=_split(env.get("CORS_ORIGINS", "")),
-            oidc_client_id=env.get("OIDC_CLIENT_ID", ""),
-            oidc_client_secret=env.get("OIDC_CLIENT_SECRET", ""),
-            console_token_login=_flag(env.get("CONSOLE_TOKEN_LOGIN"), default=not env.get("OIDC_ISSUER")),
-            sla_decision_hours=_hours_per_stage(env.get("SLA_DECISION_HOURS", "")),
-            staff_webhook_url=env.get("STAFF_WEBHOOK_URL", ""),
-            approval_policy=env.get("APPROVAL_POLICY", ""),
             routes=_routes(env),
-            task_soft_time_limit=float(env.get("TASK_SOFT_TIME_LIMIT", "30")),
-            task_hard_time_limit=float(env.get("TASK_HARD_TIME_LIMIT", "45")),
-            lease_seconds=float(env.get("TASK_LEASE_SECONDS", "60")),
-            visibility_timeout=float(env.get("BROKER_VISIBILITY_TIMEOUT", "300")),
-            retry_cap_seconds=float(env.get("RETRY_CAP_SECONDS", "60")),
-            poll_interval=float(env.get("POLL_INTERVAL", "1")),
-            sweep_interval=float(env.get("SWEEP_INTERVAL", "2")),
+            console_token_login=_flag(env.get("CONSOLE_TOKEN_LOGIN"), default=not env.get("OIDC_ISSUER")),
+            **_given(_service(env)), **_given(_portal(env)), **_given(_worker_timing(env)),
         )
+
+
+def _parsed(parse: Callable[[str], Any], value: str | None) -> Any:
+    return None if value is None else parse(value)
+
+
+def _given(values: dict[str, Any]) -> dict[str, Any]:
+    """The settings the environment sets; the others keep their defaults in ``Settings``."""
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def _service(env: Mapping[str, str]) -> dict[str, Any]:
+    return dict(
+        secret_key=env.get("SECRET_KEY"),
+        provisioning_url=_parsed(lambda url: url.rstrip("/"), env.get("PROVISIONING_URL")),
+        provisioning_token=env.get("PROVISIONING_TOKEN"),
+        provisioning_connect_timeout=_parsed(float, env.get("PROVISIONING_CONNECT_TIMEOUT")),
+        provisioning_read_timeout=_parsed(float, env.get("PROVISIONING_READ_TIMEOUT")),
+        provisioning_max_attempts=_parsed(int, env.get("PROVISIONING_MAX_ATTEMPTS")),
+        webhook_urls=_parsed(_split, env.get("WEBHOOK_URLS")),
+        webhook_secret=env.get("WEBHOOK_SECRET"),
+        webhook_max_attempts=_parsed(int, env.get("WEBHOOK_MAX_ATTEMPTS")),
+        max_body_bytes=_parsed(int, env.get("MAX_BODY_BYTES")),
+        metrics_token=env.get("METRICS_TOKEN"),
+        write_rate_limit=env.get("RATE_LIMIT_WRITES"),
+        max_open_tickets=_parsed(int, env.get("MAX_OPEN_TICKETS_PER_ACCOUNT")),
+        auth_cache_seconds=_parsed(float, env.get("AUTH_CACHE_SECONDS")),
+    )
+
+
+def _portal(env: Mapping[str, str]) -> dict[str, Any]:
+    return dict(
+        oidc_issuer=_parsed(lambda url: url.rstrip("/"), env.get("OIDC_ISSUER")),
+        oidc_audience=env.get("OIDC_AUDIENCE"),
+        oidc_jwks_url=env.get("OIDC_JWKS_URL"),
+        oidc_account_claim=env.get("OIDC_ACCOUNT_CLAIM") or None,
+        cors_origins=_parsed(_split, env.get("CORS_ORIGINS")),
+        oidc_client_id=env.get("OIDC_CLIENT_ID"),
+        oidc_client_secret=env.get("OIDC_CLIENT_SECRET"),
+        sla_decision_hours=_parsed(_hours_per_stage, env.get("SLA_DECISION_HOURS")),
+        staff_webhook_url=env.get("STAFF_WEBHOOK_URL"),
+        console_url=_parsed(lambda url: url.rstrip("/"), env.get("CONSOLE_URL")),
+        approval_policy=env.get("APPROVAL_POLICY"),
+    )
+
+
+def _worker_timing(env: Mapping[str, str]) -> dict[str, Any]:
+    return dict(
+        task_soft_time_limit=_parsed(float, env.get("TASK_SOFT_TIME_LIMIT")),
+        task_hard_time_limit=_parsed(float, env.get("TASK_HARD_TIME_LIMIT")),
+        lease_seconds=_parsed(float, env.get("TASK_LEASE_SECONDS")),
+        visibility_timeout=_parsed(float, env.get("BROKER_VISIBILITY_TIMEOUT")),
+        retry_cap_seconds=_parsed(float, env.get("RETRY_CAP_SECONDS")),
+        poll_interval=_parsed(float, env.get("POLL_INTERVAL")),
+        sweep_interval=_parsed(float, env.get("SWEEP_INTERVAL")),
+    )

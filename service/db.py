@@ -6,7 +6,10 @@ from typing import Any, Callable
 
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.types import TypeDecorator
+
+from service.domain.errors import ConcurrentChange
 
 
 class UTCDateTime(TypeDecorator):
@@ -53,9 +56,11 @@ def _configure_sqlite(engine: Engine) -> None:
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
+        kwargs.setdefault("hide_parameters", True)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
         _configure_sqlite(engine)
         return engine
+    kwargs.setdefault("hide_parameters", True)
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
@@ -71,8 +76,15 @@ def make_session_factory(engine: Engine, *, read_only: bool = False) -> sessionm
     return sessionmaker(bind=bind, expire_on_commit=False)
 
 
+STALE = "the ticket was changed by someone else at the same time; read it again"
+
+
 class UnitOfWork:
-    """One transaction. Rolls back unless committed; runs after-commit hooks only on success."""
+    """One transaction. Rolls back unless committed; runs after-commit hooks only on success.
+
+    Versioned rows make every UPDATE a compare-and-set. Whether the losing UPDATE surfaces at
+    commit or at an autoflush before some query, it leaves the unit of work as
+    ``ConcurrentChange`` (409), never as the ORM's StaleDataError."""
 
     def __init__(self, session_factory: Callable[[], Session]) -> None:
         self._session_factory = session_factory
@@ -83,14 +95,21 @@ class UnitOfWork:
         self._after_commit = []
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 _tb: object) -> None:
         # Detach first so objects already loaded stay readable after the rollback.
         self.session.expunge_all()
         self.session.rollback()
         self.session.close()
+        if isinstance(exc, StaleDataError):
+            raise ConcurrentChange(STALE) from exc
 
     def commit(self) -> None:
-        self.session.commit()
+        try:
+            self.session.commit()
+        except StaleDataError as exc:
+            self.session.rollback()
+            raise ConcurrentChange(STALE) from exc
         hooks, self._after_commit = self._after_commit, []
         for hook in hooks:
             hook()

@@ -92,7 +92,7 @@ def delete_draft(principal: Principal, draft_id: str, *, uow: UnitOfWork) -> Non
         draft = load_visible_draft(uow.session, principal, draft_id)
         if draft.status != OPEN:
             raise Conflict(f"the draft was submitted as ticket {draft.ticket_id} and is kept with it",
-                           rule="draft_submitted", ticket_id=draft.ticket_id)
+                           rule="draft_submitted", params={"ticket_id": draft.ticket_id})
         uow.session.delete(draft)
         uow.commit()
 

@@ -1,6 +1,6 @@
 """`envdesk env import`: sync the environment registry from the contract system's JSON lines.
 
-Idempotent by (account, name). The whole file is validated first; one bad line changes nothing.
+Idempotent by (account, name); a line names its account by id or external id. The whole file is validated first; one bad line changes nothing.
 Rows are written in batches with executemany, so tens of thousands of lines take seconds."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import IO, Any, Iterator
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 
 from service.db import UnitOfWork
 from service.domain.policy import COMPONENTS, SIZES, Stage
@@ -65,18 +65,31 @@ def import_environments(lines: IO[str], *, uow: UnitOfWork) -> ImportSummary:
             rows[(parsed["account_id"], parsed["name"])] = parsed
             first_line.setdefault(parsed["account_id"], number)
     with uow:
-        accounts = {a for a in uow.session.scalars(
-            select(Account.id).where(Account.kind == "customer",
-                                     Account.id.in_({k[0] for k in rows})))}
+        account_ids = _customer_accounts(uow, set(first_line))
         summary.errors += [f"line {first_line[acc]}: unknown customer account {acc}"
-                           for acc in sorted(set(first_line) - accounts, key=first_line.get)]
+                           for acc in sorted(set(first_line) - set(account_ids), key=first_line.get)]
         if summary.errors:
             return summary
+        rows = {(account_ids[ref], name): {**row, "account_id": account_ids[ref]}
+                for (ref, name), row in rows.items()}
+        accounts = set(account_ids.values())
         existing = _existing(uow, accounts)
         creates, updates = _plan(rows, existing, summary)
         _write(uow, creates, updates)
         uow.commit()
     return summary
+
+
+def _customer_accounts(uow: UnitOfWork, references: set[str]) -> dict[str, str]:
+    """Customer accounts named by id or external id: {reference: account id}."""
+    found: dict[str, str] = {}
+    refs = list(references)
+    for start in range(0, len(refs), 500):
+        chunk = refs[start:start + 500]
+        for account_id, external_id in uow.session.execute(select(Account.id, Account.external_id).where(
+                Account.kind == "customer", or_(Account.id.in_(chunk), Account.external_id.in_(chunk)))):
+            found.update({ref: account_id for ref in (account_id, external_id) if ref in references})
+    return found
 
 
 def _existing(uow: UnitOfWork, accounts: set[str]) -> dict[tuple[str, str], Environment]:

@@ -8,14 +8,15 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from sqlalchemy import ColumnElement, Select, select, true
+from sqlalchemy import ColumnElement, Select, false, select, true
 from sqlalchemy.orm import Session
 
+from service.domain import permissions
+from service.domain.permissions import STAFF_ROLES  # noqa: F401  (re-exported)
 from service.domain.policy import AccountKind
 from service.models import Account, ApiToken, PartnerLink, User, utcnow
 
 TOKEN_PREFIX = "edk_"
-STAFF_ROLES = frozenset({"support", "admin"})
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,7 @@ class Principal:
 
     @property
     def is_support(self) -> bool:
-        return self.is_provider and self.role in STAFF_ROLES
+        return permissions.is_staff(self.kind, self.role)
 
 
 def hash_token(token: str) -> str:
@@ -72,11 +73,15 @@ class PrincipalCache:
                 return None
             return entry[1]
 
-    def put(self, token: str, principal: Principal) -> None:
+    def put(self, token: str, principal: Principal, *, valid_for: float | None = None) -> None:
+        """Remember ``principal`` for ``ttl`` seconds, or less when the token expires sooner."""
+        ttl = self.ttl if valid_for is None else min(self.ttl, valid_for)
+        if ttl <= 0:
+            return
         with self._lock:
             if len(self._entries) >= self.max_entries:
                 self._entries.clear()
-            self._entries[hash_token(token)] = (self.clock() + self.ttl, principal)
+            self._entries[hash_token(token)] = (self.clock() + ttl, principal)
 
 
 def authenticate(session: Session, token: str) -> Principal | None:
@@ -109,8 +114,10 @@ def revoke_tokens(session: Session, user: User, prefix: str | None = None) -> in
 
 def visible_accounts(principal: Principal) -> Select[tuple[str]] | None:
     """Accounts whose objects the principal may read; ``None`` means every account."""
-    if principal.is_provider:
+    if permissions.sees_every_account(principal.kind, principal.role):
         return None
+    if permissions.sees_no_account(principal.kind, principal.role):
+        return select(Account.id).where(false())
     if principal.kind is AccountKind.PARTNER:
         return select(PartnerLink.customer_account_id).where(
             PartnerLink.partner_account_id == principal.account_id

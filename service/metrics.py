@@ -30,6 +30,17 @@ WEBHOOK_DELIVERIES = Counter("envdesk_webhook_deliveries_total",
                              "Webhook delivery attempts by outcome (delivered, retrying, given_up)",
                              ["outcome"])
 
+TIME_TO_DECISION = Histogram("envdesk_time_to_decision_seconds",
+                             "From filing to the staff decision (approve or reject), by type and stage",
+                             ["type", "stage"],
+                             buckets=(300, 900, 1800, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 24 * 3600,
+                                      2 * 86400, 7 * 86400))
+
+
+def observe_decision(ticket_type: str, stage: str, seconds: float) -> None:
+    """Record one decision's time since filing; called by the use case that approves or rejects."""
+    TIME_TO_DECISION.labels(ticket_type, stage).observe(max(0.0, seconds))
+
 
 class TicketCollector(Collector):
     """Gauges read from the database at scrape time: tickets by status, hand-offs waiting."""

@@ -11,7 +11,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from service.db import UTCDateTime
-from service.domain.lifecycle import OPEN_STATUSES
+from service.domain.lifecycle import OPEN_STATUSES, Status
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -90,6 +90,9 @@ class Environment(Base):
 
 
 _OPEN = ", ".join(f"'{s.value}'" for s in sorted(OPEN_STATUSES))
+# What the staff console's queue lists: open work and failures waiting for a retry.
+QUEUE_STATUSES = frozenset({*OPEN_STATUSES, Status.FAILED})
+_QUEUE = ", ".join(f"'{s.value}'" for s in sorted(QUEUE_STATUSES))
 
 
 class Ticket(Base):
@@ -105,6 +108,11 @@ class Ticket(Base):
         Index("ix_tickets_status_created", "status", "created_at", "id"),
         Index("ix_tickets_due", "status", "next_attempt_at"),
         Index("ix_tickets_account_status", "account_id", "status"),
+        # Portals polling for what changed: GET /v1/tickets?updated_since=...
+        Index("ix_tickets_account_updated", "account_id", "updated_at"),
+        Index("ix_tickets_updated", "updated_at"),
+        Index("ix_tickets_queue", "created_at", "id",
+              postgresql_where=text(f"status IN ({_QUEUE})"), sqlite_where=text(f"status IN ({_QUEUE})")),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     type: Mapped[str] = mapped_column(String(16))
@@ -136,6 +144,8 @@ class Ticket(Base):
     # The decision clock: staff's first comment or decision, and the approve/reject itself.
     first_response_at: Mapped[datetime | None]
     decided_at: Mapped[datetime | None]
+    # When staff were told the ticket passed its decision SLA (told once).
+    sla_alerted_at: Mapped[datetime | None]
     # The approval policy's decision at filing: how many staff approvals, by which rule.
     approvals_required: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     approval_rule: Mapped[str | None] = mapped_column(String(100))
@@ -163,7 +173,10 @@ class TicketEvent(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"), index=True)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A person (actor_kind "user", actor_id) or a part of the system ("system", actor_name).
+    actor_kind: Mapped[str] = mapped_column(String(8), default="user", server_default="user")
     actor_id: Mapped[str | None] = mapped_column(String(36))
+    actor_name: Mapped[str | None] = mapped_column(String(32))
     from_status: Mapped[str | None] = mapped_column(String(24))
     to_status: Mapped[str] = mapped_column(String(24))
     reason: Mapped[str | None] = mapped_column(Text)

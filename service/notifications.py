@@ -1,23 +1,35 @@
-"""Webhooks to the portal: an outbox row per status change and URL, delivered by the workers.
+"""Webhooks to the portal: an outbox row per status change and comment, delivered by the workers.
 
-Rows are written in the transaction that changes the status, so no change goes unannounced;
-delivery happens on its own queue and never holds up the ticket. Receivers deduplicate by
-``event_id`` (a delivery can repeat after a worker dies mid-send)."""
+Rows are written in the transaction that changes the status (or adds the comment), by whichever
+process makes the move, so no change goes unannounced. They name no receiver: the workers, which
+alone send webhooks, address each event to their own WEBHOOK_URLS when they pick it up, so no
+process's configuration can lose an event made by another. Delivery happens on its own queue and
+never holds up the ticket. Receivers deduplicate by ``event_id`` (a delivery can repeat after a
+worker dies mid-send)."""
 from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from schemas.tickets import TicketSchema
+from schemas.tickets import CommentSchema, EventSchema, TicketSchema
 from service.db import UnitOfWork
-from service.models import Ticket, TicketEvent, WebhookDelivery, new_id
+from service.models import Comment, Ticket, TicketEvent, WebhookDelivery, new_id
 from service.outbound import GiveUp, RetryLater, backoff_delay
+from service.staff_alerts import STAFF_UNADDRESSED, StaffAlerts
+
+if TYPE_CHECKING:
+    from service.config import Settings
+    from service.events import StatusListener
 
 _TICKET = TicketSchema(exclude=("version",))
+_COMMENT = CommentSchema()
+_EVENT = EventSchema(only=("actor", "reason"))
+UNADDRESSED = ""
+"""The url of a portal event not yet addressed to the receivers (see address_new_events)."""
 
 Send = Callable[[str, bytes], None]
 
@@ -29,6 +41,17 @@ def event_body(ticket: Ticket, event: TicketEvent) -> dict[str, object]:
         "occurred_at": event.at.isoformat(),
         "from_status": event.from_status,
         "to_status": event.to_status,
+        **_EVENT.dump(event),
+        "ticket": _TICKET.dump(ticket),
+    }
+
+
+def comment_body(ticket: Ticket, comment: Comment) -> dict[str, object]:
+    return {
+        "event_id": new_id(),
+        "event": "comment.created",
+        "occurred_at": comment.created_at.isoformat(),
+        "comment": _COMMENT.dump(comment),
         "ticket": _TICKET.dump(ticket),
     }
 
@@ -42,24 +65,52 @@ def _event_name(event: TicketEvent) -> str:
 
 
 class WebhookOutbox:
-    """A status listener that queues one delivery per configured URL."""
-
-    def __init__(self, urls: Sequence[str]) -> None:
-        self.urls = tuple(urls)
+    """A status listener that records every status change and public comment for the portal."""
 
     def status_changed(self, session: Session, ticket: Ticket, event: TicketEvent) -> None:
-        body = event_body(ticket, event)
-        text = json.dumps(body, separators=(",", ":"), default=str)
-        for url in self.urls:
-            session.add(WebhookDelivery(event_id=body["event_id"], url=url, body=text,
-                                        next_attempt_at=event.at, created_at=event.at))
+        _record(session, event_body(ticket, event), event.at)
+
+    def comment_added(self, session: Session, ticket: Ticket, comment: Comment) -> None:
+        if not comment.internal:
+            _record(session, comment_body(ticket, comment), comment.created_at)
 
 
-def claim_due_deliveries(uow: UnitOfWork, *, now: datetime, lease: float, limit: int = 500) -> list[str]:
+def _record(session: Session, body: dict[str, object], at: datetime) -> None:
+    text = json.dumps(body, separators=(",", ":"), default=str)
+    session.add(WebhookDelivery(event_id=body["event_id"], url=UNADDRESSED, body=text,
+                                next_attempt_at=at, created_at=at))
+
+
+def address_new_events(uow: UnitOfWork, urls: Sequence[str], *, staff_url: str = "",
+                       limit: int = 500) -> int:
+    """One delivery per receiver for each event not yet addressed: portal events to ``urls``,
+    staff messages to ``staff_url``; with no receiver configured an event is dropped. Returns
+    how many events were addressed."""
+    with uow:
+        events = list(uow.session.scalars(
+            select(WebhookDelivery).where(WebhookDelivery.url.in_((UNADDRESSED, STAFF_UNADDRESSED)))
+            .order_by(WebhookDelivery.created_at).limit(limit)
+            # Two overlapping sweeps never address one event twice.
+            .with_for_update(skip_locked=True)))
+        for event in events:
+            receivers = urls if event.url == UNADDRESSED else [staff_url] if staff_url else []
+            for url in receivers:
+                uow.session.add(WebhookDelivery(
+                    event_id=event.event_id, url=url, body=event.body,
+                    next_attempt_at=event.next_attempt_at, created_at=event.created_at))
+            uow.session.delete(event)
+        uow.commit()
+    return len(events)
+
+
+def claim_due_deliveries(uow: UnitOfWork, *, now: datetime, lease: float, urls: Sequence[str],
+                         staff_url: str = "", limit: int = 500) -> list[str]:
     """Due deliveries, held for a lease so the next sweep does not hand them out again."""
+    address_new_events(uow, urls, staff_url=staff_url, limit=limit)
     with uow:
         ids = list(uow.session.scalars(
             select(WebhookDelivery.id).where(
+                WebhookDelivery.url.not_in((UNADDRESSED, STAFF_UNADDRESSED)),
                 WebhookDelivery.delivered_at.is_(None), WebhookDelivery.given_up_at.is_(None),
                 WebhookDelivery.next_attempt_at <= now,
             ).order_by(WebhookDelivery.next_attempt_at).limit(limit)
@@ -71,8 +122,9 @@ def claim_due_deliveries(uow: UnitOfWork, *, now: datetime, lease: float, limit:
     return ids
 
 
-def deliver(delivery_id: str, *, uow: UnitOfWork, send: Send, clock: Callable[[], datetime],
-            max_attempts: int, retry_cap: float = 300.0) -> str:
+def attempt_delivery(delivery_id: str, *, uow: UnitOfWork, send: Send,
+                     clock: Callable[[], datetime], max_attempts: int, retry_cap: float = 300.0) -> str:
+    """Send one delivery once; on failure schedule the next attempt, or give up after the last."""
     with uow:
         delivery = uow.session.get(WebhookDelivery, delivery_id)
         if delivery is None or delivery.delivered_at or delivery.given_up_at:
@@ -97,3 +149,24 @@ def deliver(delivery_id: str, *, uow: UnitOfWork, send: Send, clock: Callable[[]
             delivery.last_error, outcome = error, "retrying"
         uow.commit()
     return outcome
+
+
+class Listeners:
+    """Several status listeners as one, called in order in the same transaction."""
+
+    def __init__(self, *listeners: "StatusListener") -> None:
+        self.listeners = listeners
+
+    def status_changed(self, session: Session, ticket: Ticket, event: TicketEvent) -> None:
+        for listener in self.listeners:
+            listener.status_changed(session, ticket, event)
+
+    def comment_added(self, session: Session, ticket: Ticket, comment: Comment) -> None:
+        for listener in self.listeners:
+            listener.comment_added(session, ticket, comment)
+
+
+def status_listener(settings: "Settings") -> "StatusListener":
+    """What every status change tells: the portal, and staff about new work. Both are recorded
+    whatever this process's configuration; the workers address them to their receivers."""
+    return Listeners(WebhookOutbox(), StaffAlerts(settings.console_url))

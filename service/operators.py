@@ -15,9 +15,12 @@ from service.registry import default_sizes
 ROLES = ("member", "support", "admin")
 
 
-def add_account(name: str, kind: str, *, uow: UnitOfWork) -> Account:
+def add_account(name: str, kind: str, *, uow: UnitOfWork, external_id: str | None = None) -> Account:
     with uow:
-        account = Account(name=name, kind=AccountKind(kind).value)
+        if external_id and uow.session.scalar(select(Account).where(Account.external_id == external_id)):
+            raise Conflict(f"an account with external id {external_id} exists already",
+                           rule="duplicate_external_id")
+        account = Account(name=name, kind=AccountKind(kind).value, external_id=external_id or None)
         uow.session.add(account)
         uow.commit()
     return account
@@ -56,6 +59,19 @@ def add_user(email: str, account_id: str, role: str, *, uow: UnitOfWork) -> User
             raise Conflict(f"a user {email} exists already", rule="duplicate_user")
         user = User(email=email.lower(), account_id=account_id, role=role)
         uow.session.add(user)
+        uow.commit()
+    return user
+
+
+def set_role(email: str, role: str, *, uow: UnitOfWork) -> User:
+    """Grant a role; staff roles only to users of provider accounts."""
+    if role not in ROLES:
+        raise RuleViolation(f"role must be one of {', '.join(ROLES)}", rule="invalid_role")
+    with uow:
+        user = _user(uow, email)
+        if role != "member" and _account(uow, user.account_id).kind != AccountKind.PROVIDER:
+            raise RuleViolation("only provider accounts have staff roles", rule="invalid_role")
+        user.role = role
         uow.commit()
     return user
 

@@ -1,14 +1,18 @@
-"""Keyset pagination with opaque, signed cursors (newest first)."""
+"""Keyset pagination with opaque, signed cursors (newest first).
+
+A cursor is the URL-safe base64 of the last row's position followed by its itsdangerous
+signature (HMAC-SHA256 under a salt of its own), with no separator, so it stays within the
+base64 alphabet that clients and the OpenAPI pattern expect."""
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
+from itsdangerous import BadData, Signer
+from itsdangerous.encoding import base64_decode, base64_encode
 from sqlalchemy import Select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -35,21 +39,28 @@ def clamp_limit(limit: int | None) -> int:
     return max(1, min(MAX_LIMIT, limit))
 
 
+def _signer(key: bytes) -> Signer:
+    return Signer(key, salt="envdesk-cursor", digest_method=hashlib.sha256)
+
+
+SIGNATURE_LENGTH = len(_signer(b"").get_signature(b""))
+
+
 def encode_cursor(key: bytes, created_at: datetime, row_id: str) -> str:
-    payload = json.dumps([created_at.isoformat(), row_id], separators=(",", ":")).encode()
-    mac = hmac.new(key, payload, hashlib.sha256).digest()[:12]
-    return base64.urlsafe_b64encode(payload + mac).decode().rstrip("=")
+    """The position after a row, signed with ``key`` so a client can hand it back but not forge it."""
+    payload = base64_encode(json.dumps([created_at.isoformat(), row_id], separators=(",", ":")))
+    return (payload + _signer(key).get_signature(payload)).decode()
 
 
 def decode_cursor(key: bytes, cursor: str) -> tuple[datetime, str]:
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        payload, mac = raw[:-12], raw[-12:]
-        if not hmac.compare_digest(mac, hmac.new(key, payload, hashlib.sha256).digest()[:12]):
-            raise ValueError("signature")
-        stamp, row_id = json.loads(payload)
+        raw = cursor.encode("ascii")
+        payload, signature = raw[:-SIGNATURE_LENGTH], raw[-SIGNATURE_LENGTH:]
+        if not payload or not _signer(key).verify_signature(payload, signature):
+            raise ValueError("not signed with this service's key")
+        stamp, row_id = json.loads(base64_decode(payload))
         return datetime.fromisoformat(stamp), str(row_id)
-    except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (BadData, ValueError, TypeError, UnicodeError) as exc:
         raise BadCursor("the cursor is not one this service issued",
                         errors={"cursor": ["invalid cursor"]}) from exc
 
@@ -62,14 +73,19 @@ def paginate(
     key: bytes,
     limit: int | None,
     cursor: str | None,
+    oldest_first: bool = False,
 ) -> tuple[Select[Any], int]:
-    """Order newest first and continue after ``cursor``; fetch one extra row to detect a next page."""
+    """Order newest (or oldest) first and continue after ``cursor``; fetch one extra row to
+    detect a next page."""
     size = clamp_limit(limit)
     if cursor:
         at, last_id = decode_cursor(key, cursor)
         # A row-value comparison, so the (…, created_at, id) indexes seek to the cursor instead
         # of scanning and filtering every newer row (which costs like OFFSET on deep pages).
-        query = query.where(tuple_(created, ident) < (at, last_id))
+        row = tuple_(created, ident)
+        query = query.where(row > (at, last_id) if oldest_first else row < (at, last_id))
+    if oldest_first:
+        return query.order_by(created.asc(), ident.asc()).limit(size + 1), size
     return query.order_by(created.desc(), ident.desc()).limit(size + 1), size
 
 

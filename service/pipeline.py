@@ -12,11 +12,14 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from service.db import UnitOfWork
-from service.domain.lifecycle import Action, Status
-from service.domain.policy import COMPONENTS, SIZES, TicketType
+from service.domain.actors import WORKER
+from service.domain.errors import ConcurrentChange
+from service.domain.lifecycle import (
+    PROVISIONING_ACTION_OF, Action, ProvisioningAction, Status,
+)
+from service.domain.policy import COMPONENTS, DEFAULT_SIZE, SIZES, TicketType, revert_plan
 from service.events import StatusListener, move
 from service.handoff import ACTIVE_STATUSES, Dispatch, hand_off
 from service.models import Environment, Ticket
@@ -41,13 +44,18 @@ class Work:
     stage: str
     ticket_type: str
     operation_id: str | None
-    round: int
+    attempt_round: int
     environment: dict[str, Any]
     request: dict[str, Any]
 
     @property
-    def action(self) -> str:
-        return "revert" if self.status == Status.REVERTING else "apply"
+    def action(self) -> ProvisioningAction:
+        return PROVISIONING_ACTION_OF[Status(self.status)]
+
+    @property
+    def gives_nothing_back(self) -> bool:
+        """A revert whose every component a later request changed: no operation is needed."""
+        return self.action is ProvisioningAction.REVERT and not self.request["resources"]
 
 
 ClientFor = Callable[[str, str], ProvisioningClient]
@@ -62,6 +70,8 @@ def advance_ticket(
     if work is None:
         return "skipped"
     record = _Recorder(work, uow=uow, clock=clock, timing=timing, dispatch=dispatch, listener=listener)
+    if work.gives_nothing_back:
+        return record.finish()
     client = client_for(work.ticket_type, work.stage)
     try:
         operation = _operation(client, work)
@@ -84,33 +94,44 @@ def _operation(client: ProvisioningClient, work: Work) -> Operation:
     if work.operation_id is not None:
         return client.get(work.operation_id)
     return client.submit(ticket_id=work.ticket_id, action=work.action, environment=work.environment,
-                         request=work.request, round=work.round)
+                         request=work.request, attempt_round=work.attempt_round)
 
 
 def _claim(ticket_id: str, *, uow: UnitOfWork, now: datetime, timing: Timing,
            listener: StatusListener | None) -> Work | None:
-    with uow:
-        ticket = uow.session.get(Ticket, ticket_id)
-        if ticket is None or ticket.status not in ACTIVE_STATUSES:
-            return None
-        if ticket.next_attempt_at is not None and ticket.next_attempt_at > now:
-            return None
-        env = uow.session.get(Environment, ticket.environment_id)
-        if ticket.status == Status.APPROVED:
-            move(uow.session, ticket, Action.START, actor_id=None, now=now,
-                 reason="handed to provisioning", listener=listener)
-        ticket.next_attempt_at = now + timedelta(seconds=timing.lease)
-        work = _snapshot(ticket, env)
-        try:
+    try:
+        with uow:
+            ticket = uow.session.get(Ticket, ticket_id)
+            if ticket is None or ticket.status not in ACTIVE_STATUSES:
+                return None
+            if ticket.next_attempt_at is not None and ticket.next_attempt_at > now:
+                return None
+            if ticket.status == Status.APPROVED and _period_over(ticket, now):
+                move(uow, ticket, Action.EXPIRE, actor=WORKER, now=now, listener=listener,
+                     reason="the period ended before the upscale was applied")
+                uow.commit()
+                return None
+            env = uow.session.get(Environment, ticket.environment_id)
+            if ticket.status == Status.APPROVED:
+                move(uow, ticket, Action.START, actor=WORKER, now=now,
+                     reason="handed to provisioning", listener=listener)
+            ticket.next_attempt_at = now + timedelta(seconds=timing.lease)
+            work = _snapshot(ticket, env)
             uow.commit()
-        except StaleDataError:
-            return None
+    except ConcurrentChange:
+        return None
     return work
+
+
+def _period_over(ticket: Ticket, now: datetime) -> bool:
+    """A temporary upscale is never applied after its period's end."""
+    return ticket.period_end is not None and ticket.period_end <= now
 
 
 def _snapshot(ticket: Ticket, env: Environment) -> Work:
     if ticket.status == Status.REVERTING:
-        resources = [{"component": c, "size": s} for c, s in sorted((ticket.baseline or {}).items())]
+        give_back, _ = revert_plan(ticket.baseline or {}, new_sizes(ticket), env.sizes)
+        resources = [{"component": c, "size": s} for c, s in give_back.items()]
         request: dict[str, Any] = {"type": ticket.type, "resources": resources}
     elif ticket.type == TicketType.UPSCALE:
         request = {"type": ticket.type, "resources": ticket.resources}
@@ -118,7 +139,7 @@ def _snapshot(ticket: Ticket, env: Environment) -> Work:
         request = {"type": ticket.type, "change": ticket.change}
     return Work(
         ticket_id=ticket.id, status=ticket.status, stage=env.stage, ticket_type=ticket.type,
-        operation_id=ticket.operation_id, round=ticket.round,
+        operation_id=ticket.operation_id, attempt_round=ticket.round,
         environment={"id": env.id, "name": env.name, "stage": env.stage, "account_id": env.account_id},
         request=request,
     )
@@ -145,52 +166,54 @@ class _Recorder:
         self.operation_id: str | None = None
 
     def _apply(self, change: Callable[[Session, Ticket, datetime], str]) -> str:
-        with self.uow:
-            ticket = self.uow.session.get(Ticket, self.work.ticket_id)
-            if ticket is None or ticket.status != self.work.status or ticket.round != self.work.round:
-                return "skipped"
-            # Stored with the outcome it led to, in the transaction right after it became known.
-            ticket.operation_id = ticket.operation_id or self.operation_id
-            outcome = change(self.uow.session, ticket, self.clock())
-            try:
+        try:
+            with self.uow:
+                ticket = self.uow.session.get(Ticket, self.work.ticket_id)
+                if (ticket is None or ticket.status != self.work.status
+                        or ticket.round != self.work.attempt_round):
+                    return "skipped"
+                # Stored with the outcome it led to, in the transaction right after it became known.
+                ticket.operation_id = ticket.operation_id or self.operation_id
+                outcome = change(self.uow.session, ticket, self.clock())
                 self.uow.commit()
-            except StaleDataError:
-                return "skipped"
+        except ConcurrentChange:
+            return "skipped"
         return outcome
+
+    def _move(self, ticket: Ticket, action: Action, now: datetime, reason: str) -> None:
+        move(self.uow, ticket, action, actor=WORKER, now=now, reason=reason, listener=self.listener)
 
     def finish(self) -> str:
         def finish(session: Session, ticket: Ticket, now: datetime) -> str:
             env = session.get(Environment, ticket.environment_id, with_for_update=True)
-            if ticket.status == Status.REVERTING:
-                env.sizes = {**env.sizes, **(ticket.baseline or {})}
-                action = Action.FINISH_REVERT
-            else:
-                sizes = new_sizes(ticket)
-                ticket.baseline = {c: env.sizes.get(c, "small") for c in sizes}
-                env.sizes = {**env.sizes, **sizes}
-                action = Action.COMPLETE
             env.updated_at = now
-            ticket.next_attempt_at = None
-            move(session, ticket, action, actor_id=None, now=now, listener=self.listener,
-                 reason="provisioning succeeded")
-            return "completed" if action is Action.COMPLETE else "reverted"
+            if ticket.status == Status.REVERTING:
+                give_back, keep = revert_plan(ticket.baseline or {}, new_sizes(ticket), env.sizes)
+                env.sizes = {**env.sizes, **give_back}
+                self._move(ticket, Action.FINISH_REVERT, now, _revert_reason(give_back, keep))
+                return "reverted"
+            sizes = new_sizes(ticket)
+            ticket.baseline = {c: env.sizes.get(c, DEFAULT_SIZE) for c in sizes}
+            env.sizes = {**env.sizes, **sizes}
+            self._move(ticket, Action.COMPLETE, now, "provisioning succeeded")
+            return "completed"
         return self._apply(finish)
 
-    def _mark_failed(self, session: Session, ticket: Ticket, now: datetime, reason: str) -> str:
-        ticket.reason, ticket.failed_action, ticket.next_attempt_at = reason, self.work.action, None
-        move(session, ticket, Action.FAIL, actor_id=None, now=now, reason=reason, listener=self.listener)
+    def _mark_failed(self, ticket: Ticket, now: datetime, reason: str) -> str:
+        ticket.failed_action = self.work.action.value
+        self._move(ticket, Action.FAIL, now, reason)
         return "failed"
 
     def fail(self, reason: str) -> str:
         """Give up without knowing the operation's end: a retry resumes the same operation
         (or resubmits under the same key, which provisioning answers with the same operation)."""
-        return self._apply(lambda session, ticket, now: self._mark_failed(session, ticket, now, reason))
+        return self._apply(lambda _session, ticket, now: self._mark_failed(ticket, now, reason))
 
     def operation_failed(self, reason: str) -> str:
         """The operation ended ``failed``, so nothing was applied: a retry needs a new operation,
         hence a new round and idempotency key."""
-        def fail(session: Session, ticket: Ticket, now: datetime) -> str:
-            outcome = self._mark_failed(session, ticket, now, reason)
+        def fail(_session: Session, ticket: Ticket, now: datetime) -> str:
+            outcome = self._mark_failed(ticket, now, reason)
             ticket.round += 1
             ticket.operation_id = None
             return outcome
@@ -198,11 +221,11 @@ class _Recorder:
 
     def retry_later(self, exc: RetryLater) -> str:
         """Back off and try again; the attempt counter in the row ends a poison ticket."""
-        def retry(session: Session, ticket: Ticket, now: datetime) -> str:
+        def retry(_session: Session, ticket: Ticket, now: datetime) -> str:
             ticket.attempts += 1
             if ticket.attempts >= self.timing.max_attempts:
                 reason = f"provisioning unavailable after {ticket.attempts} attempts: {exc.reason}"
-                return self._mark_failed(session, ticket, now, reason)
+                return self._mark_failed(ticket, now, reason)
             delay = backoff_delay(ticket.attempts, cap=self.timing.retry_cap, retry_after=exc.retry_after)
             hand_off(self.uow, ticket, now=now, dispatch=self.dispatch, delay=delay,
                      stage=self.work.stage)
@@ -215,3 +238,14 @@ class _Recorder:
                      stage=self.work.stage)
             return "polling"
         return self._apply(poll)
+
+
+def _revert_reason(give_back: dict[str, str], keep: dict[str, str]) -> str:
+    """The revert's event: what it gave back, and which components a later request had changed."""
+    parts = ["provisioning succeeded"]
+    if give_back:
+        parts.append("gave back " + ", ".join(f"{c} to {s}" for c, s in give_back.items()))
+    if keep:
+        parts.append("left " + ", ".join(f"{c} at {s}" for c, s in keep.items())
+                     + " as a later request changed " + ("it" if len(keep) == 1 else "them"))
+    return "; ".join(parts)

@@ -19,7 +19,7 @@ def list_promotions(session: Session, principal: Principal, environment_id: str,
     env = get_environment(session, principal, environment_id)
     if env.stage != Stage.PROD:
         raise RuleViolation("promotions are listed for prod environments; this one is "
-                            f"{env.stage}", rule="not_prod")
+                            f"{env.stage}", rule="not_prod", params={"stage": env.stage})
     query = _completed_changes(env.account_id, Stage.STAGE).where(
         Ticket.id.not_in(_cited(session, env.account_id)))
     query, size = paginate(query, created=Ticket.created_at, ident=Ticket.id, key=key,

@@ -1,4 +1,5 @@
-"""Client of the provisioning API (SPEC section 5), built on ``outbound.HttpClient``.
+"""Client of the provisioning API (docs/operations.md#provisioning), built on
+``outbound.HttpClient``.
 
 ``submit`` hands one ticket action to provisioning under the idempotency key
 ``{ticket_id}:{action}``, so submitting again returns the same operation instead
@@ -12,11 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import quote
 
+from service.domain.lifecycle import ProvisioningAction
 from service.outbound import GiveUp, HttpClient, RetryLater
 
 __all__ = ["ACTIONS", "STATUSES", "GiveUp", "Operation", "ProvisioningClient", "RetryLater"]
 
-ACTIONS = frozenset({"apply", "revert"})
+ACTIONS = frozenset(a.value for a in ProvisioningAction)
 STATUSES = frozenset({"pending", "running", "succeeded", "failed"})
 FINISHED_STATUSES = frozenset({"succeeded", "failed"})
 ENVIRONMENT_FIELDS = ("id", "name", "stage", "account_id")
@@ -61,12 +63,12 @@ class ProvisioningClient:
 
     def submit(
         self, *, ticket_id: str, action: str, environment: Mapping, request: Mapping,
-        round: int = 1,
+        attempt_round: int = 1,
     ) -> Operation:
         body = operation_body(
             ticket_id=ticket_id, action=action, environment=environment, request=request
         )
-        headers = {"Idempotency-Key": idempotency_key(ticket_id, action, round)}
+        headers = {"Idempotency-Key": idempotency_key(ticket_id, action, attempt_round)}
         data = self._http.post_json("/v1/operations", body, headers=headers)
         return parse_operation(data)
 
@@ -83,19 +85,20 @@ class ProvisioningClient:
         self._http.close()
 
 
-def idempotency_key(ticket_id: str, action: str, round: int = 1) -> str:
+def idempotency_key(ticket_id: str, action: str, attempt_round: int = 1) -> str:
     """``{ticket_id}:{action}``, stable across every retry and redelivery of one round.
 
     A new round (``:2``, ``:3``...) starts only after an operation ended ``failed`` (nothing was
     applied, and provisioning keeps answering the old key with that failed operation). Every other
     failure keeps the key, so an operation created after a timeout is found, not repeated."""
-    return f"{ticket_id}:{action}" if round <= 1 else f"{ticket_id}:{action}:{round}"
+    return (f"{ticket_id}:{action}" if attempt_round <= 1
+            else f"{ticket_id}:{action}:{attempt_round}")
 
 
 def operation_body(
     *, ticket_id: str, action: str, environment: Mapping, request: Mapping
 ) -> dict:
-    """The POST body of SPEC section 5; raises ValueError on anything incomplete."""
+    """The POST body of the provisioning contract; raises ValueError on anything incomplete."""
     if not str(ticket_id):
         raise ValueError("a ticket id is required")
     if action not in ACTIONS:

@@ -6,6 +6,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.domain import permissions
 from service.domain.errors import NotFound
 from service.identity import Principal, visible
 from service.models import Comment, Environment, Ticket, TicketEvent
@@ -21,6 +22,11 @@ def list_tickets(
     for name in ("status", "type", "environment_id"):
         if filters.get(name):
             query = query.where(getattr(Ticket, name) == filters[name])
+    if filters.get("updated_since"):
+        query = query.where(Ticket.updated_at >= filters["updated_since"])
+    if filters.get("stage"):
+        query = query.join(Environment, Environment.id == Ticket.environment_id).where(
+            Environment.stage == filters["stage"])
     query, size = paginate(query, created=Ticket.created_at, ident=Ticket.id, key=key,
                            limit=limit, cursor=cursor)
     return page_of(session.scalars(query).all(), size, key)
@@ -40,7 +46,7 @@ def list_events(session: Session, principal: Principal, ticket_id: str) -> list[
 def list_comments(session: Session, principal: Principal, ticket_id: str) -> list[Comment]:
     load_visible_ticket(session, principal, ticket_id)
     query = select(Comment).where(Comment.ticket_id == ticket_id)
-    if not principal.is_provider:
+    if not permissions.may_read_internal_notes(principal.kind, principal.role):
         query = query.where(Comment.internal.is_(False))
     return list(session.scalars(query.order_by(Comment.created_at, Comment.id)))
 

@@ -1,76 +1,95 @@
 """Use case run by `envdesk beat` every few seconds: due work lives in the database, not in ETAs.
 
-It starts the reverts of temporary upscales whose period has ended, publishes again every
-active ticket whose message was lost (broker down at approval) or whose worker died (lease
-expired), and hands due webhook deliveries to the webhook queue."""
+It starts the temporary upscales whose period has begun, expires open ones whose period ended
+before they were applied, starts the reverts of completed ones whose period has ended,
+publishes again every active ticket whose message was lost (broker down at approval) or whose
+worker died (lease expired), tells staff about tickets past their decision SLA, and hands due
+webhook deliveries to the webhook queue."""
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable
 
-from sqlalchemy import select, update
-from sqlalchemy.orm.exc import StaleDataError
+from sqlalchemy import ColumnElement, select, update
 
 from service.db import UnitOfWork
-from service.domain.errors import InvalidTransition
+from service.domain.actors import SWEEP
+from service.domain.errors import ConcurrentChange, InvalidTransition
 from service.domain.lifecycle import Action, Status
 from service.domain.policy import TicketType
 from service.events import StatusListener, move
-from service.handoff import Dispatch, due_for_publication, forget_publication, hand_off
+from service.handoff import Dispatch, due_for_publication, forget_publication
 from service.models import Environment, Ticket
 
 BATCH = 500
+PERIOD_BEGAN = "the period of the temporary upscale began"
+PERIOD_ENDED = "the temporary upscale period ended"
+EXPIRED_UNAPPLIED = "the period ended before the upscale was applied"
+EXPIRABLE = (Status.PENDING_APPROVAL.value, Status.SCHEDULED.value, Status.APPROVED.value)
 
 
 @dataclass
 class SweepReport:
+    periods_begun: int = 0
+    expired: int = 0
     reverts_started: int = 0
     republished: int = 0
     webhooks_due: int = 0
+    sla_alerts: int = 0
+
+    def __bool__(self) -> bool:
+        return any(self.__dict__.values())
 
 
 def sweep(*, uow: UnitOfWork, now: datetime, lease: float, dispatch: Dispatch,
           listener: StatusListener | None = None,
-          deliver_webhooks: Callable[[], int] | None = None) -> SweepReport:
+          deliver_webhooks: Callable[[], int] | None = None,
+          alert_overdue: Callable[[], int] | None = None) -> SweepReport:
     report = SweepReport()
-    for ticket_id in _ended_periods(uow, now):
+    for ticket_id in _due(uow, Ticket.status.in_(EXPIRABLE), Ticket.period_end <= now):
+        report.expired += _move_one(ticket_id, Action.EXPIRE, EXPIRED_UNAPPLIED, uow=uow, now=now,
+                                    dispatch=dispatch, listener=listener)
+    for ticket_id in _due(uow, Ticket.status == Status.SCHEDULED.value, Ticket.period_start <= now):
+        report.periods_begun += _move_one(ticket_id, Action.BEGIN_PERIOD, PERIOD_BEGAN, uow=uow,
+                                          now=now, dispatch=dispatch, listener=listener)
+    for ticket_id in _due(uow, Ticket.status == Status.COMPLETED.value, Ticket.period_end <= now):
         report.reverts_started += start_revert(ticket_id, uow=uow, now=now, dispatch=dispatch,
                                                listener=listener)
     report.republished = republish(uow=uow, now=now, lease=lease, dispatch=dispatch)
+    if alert_overdue is not None:  # before the deliveries, so an alert goes out in this sweep
+        report.sla_alerts = alert_overdue()
     if deliver_webhooks is not None:
         report.webhooks_due = deliver_webhooks()
     return report
 
 
-def _ended_periods(uow: UnitOfWork, now: datetime) -> list[str]:
+def _due(uow: UnitOfWork, *conditions: ColumnElement[bool]) -> list[str]:
+    """Temporary upscales in a given status whose period start or end has come."""
     with uow:
         return list(uow.session.scalars(
-            select(Ticket.id).where(
-                Ticket.status == Status.COMPLETED.value,
-                Ticket.type == TicketType.UPSCALE.value,
-                Ticket.period_end <= now,
-            ).order_by(Ticket.period_end).limit(BATCH)
-        ))
+            select(Ticket.id).where(Ticket.type == TicketType.UPSCALE.value, *conditions)
+            .order_by(Ticket.created_at).limit(BATCH)))
 
 
 def start_revert(ticket_id: str, *, uow: UnitOfWork, now: datetime, dispatch: Dispatch | None,
                  listener: StatusListener | None = None) -> int:
     """completed → reverting for a temporary upscale whose period has ended."""
-    with uow:
-        ticket = uow.session.get(Ticket, ticket_id)
-        try:
-            move(uow.session, ticket, Action.REVERT, actor_id=None, now=now,
-                 reason="the temporary upscale period ended", listener=listener)
-        except InvalidTransition:
-            return 0
-        ticket.operation_id = None
-        ticket.attempts = 0
-        hand_off(uow, ticket, now=now, dispatch=dispatch)
-        try:
+    return _move_one(ticket_id, Action.REVERT, PERIOD_ENDED, uow=uow, now=now, dispatch=dispatch,
+                     listener=listener)
+
+
+def _move_one(ticket_id: str, action: Action, reason: str, *, uow: UnitOfWork, now: datetime,
+              dispatch: Dispatch | None, listener: StatusListener | None) -> int:
+    """One move by the sweep; 0 when the ticket moved on meanwhile (a person or another sweep)."""
+    try:
+        with uow:
+            ticket = uow.session.get(Ticket, ticket_id)
+            move(uow, ticket, action, actor=SWEEP, now=now, reason=reason, listener=listener,
+                 dispatch=dispatch)
             uow.commit()
-        except StaleDataError:
-            return 0
+    except (InvalidTransition, ConcurrentChange):
+        return 0
     return 1
 
 

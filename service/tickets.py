@@ -9,20 +9,20 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.exc import StaleDataError
 
 from service import approvals
-from service.db import UnitOfWork
-from service.domain import policy
+from service.db import STALE, UnitOfWork
+from service.domain import lifecycle, permissions, policy
+from service.domain.actors import Actor
 from service.domain.approval import ApprovalPolicy, Decision, check_lead_time
 from service.domain.errors import (
-    DuplicateOpenRequest, Forbidden, IdempotencyMismatch, InvalidTransition, NotFound,
+    ConcurrentChange, DuplicateOpenRequest, IdempotencyMismatch, InvalidTransition, NotFound,
     PreconditionFailed,
 )
 from service.domain.lifecycle import OPEN_STATUSES, Action, Status
 from service.domain.verification import check_verification
 from service.events import StatusListener, move, record_creation
-from service.handoff import Dispatch, hand_off
+from service.handoff import Dispatch
 from service.identity import Principal, visible
 from service.models import Environment, Ticket
 from service.registry import environment_facts
@@ -59,9 +59,9 @@ def file_ticket(
     drafter_id: str | None = None,
 ) -> tuple[Ticket, bool]:
     """File an upscale or change request; returns the ticket and whether it was created now.
-
-    ``max_open`` caps the account's open requests (0: no cap); like the duplicate check it is
-    read before the insert, so racing requests can overshoot the cap by their number."""
+    ``max_open`` caps the account's open requests (0: no cap), read before the insert like the
+    duplicate check, so racing requests can overshoot it by their number; ``approval`` decides
+    what the request needs (``drafter_id``: the partner's user who prepared it as a draft)."""
     policy.ensure_may_file(principal.kind)
     digest = request_hash(data)
     with uow:
@@ -82,8 +82,7 @@ def file_ticket(
         if max_open:
             policy.check_open_ticket_cap(_open_count(uow.session, principal.account_id), max_open)
         ticket = _new_ticket(principal, env, data, now=now, key=idempotency_key, digest=digest)
-        approvals.stamp(ticket, decision, env)
-        ticket.drafter_id = drafter_id
+        approvals.stamp(ticket, decision, env, drafter_id=drafter_id)
         return _insert(uow, principal, ticket, now=now, key=idempotency_key, digest=digest,
                        listener=listener, dispatch=dispatch)
 
@@ -103,7 +102,7 @@ def _insert(uow: UnitOfWork, principal: Principal, ticket: Ticket, *, now: datet
     uow.session.add(ticket)
     try:
         uow.session.flush()
-        created = record_creation(uow.session, ticket, actor_id=principal.user_id, now=now,
+        created = record_creation(uow.session, ticket, actor=Actor.user(principal.user_id), now=now,
                                   listener=listener)
         if ticket.drafter_id:
             created.reason = f"filed from a draft prepared by user {ticket.drafter_id}: {ticket.summary}"
@@ -188,7 +187,7 @@ def _ensure_no_open_request(session: Session, environment_id: str, type_: str) -
 def _duplicate(open_ticket: Ticket) -> DuplicateOpenRequest:
     return DuplicateOpenRequest(
         f"ticket {open_ticket.id} is still {open_ticket.status} for this environment",
-        open_ticket_id=open_ticket.id,
+        open_ticket_id=open_ticket.id, params={"open_ticket_status": open_ticket.status},
     )
 
 
@@ -248,47 +247,34 @@ def change_status(
     dispatch: Dispatch | None = None,
 ) -> Ticket:
     """Approve, reject, cancel or retry a ticket on behalf of a person. Exactly one of several
-    racing callers wins; the others get 409 invalid_transition."""
-    with uow:
-        ticket = load_visible_ticket(uow.session, principal, ticket_id)
-        ensure_may(principal, ticket, action)
-        if if_match is not None and not _etag_matches(if_match, ticket):
-            raise PreconditionFailed("the ticket changed since you read it", etag=etag(ticket))
-        if action is Action.RETRY and ticket.failed_action == "revert":
-            action = Action.RETRY_REVERT
-        if action is not Action.APPROVE or approvals.record_approval(
-                uow.session, principal, ticket, now=now, reason=reason, listener=listener):
-            move(uow.session, ticket, action, actor_id=principal.user_id, now=now, reason=reason,
-                 listener=listener)
-        if action in (Action.RETRY, Action.RETRY_REVERT):
-            ticket.attempts = 0
-            ticket.reason = None
-        elif action is Action.REJECT:
-            ticket.reason = reason
-        if ticket.status in (Status.APPROVED, Status.REVERTING):
-            hand_off(uow, ticket, now=now, dispatch=dispatch)
-        try:
+    racing callers wins; the others get 409 invalid_transition, or 412 if they sent If-Match.
+    An approval counts towards the approvals the policy asked for; the last one approves."""
+    lifecycle.ensure_reason(action, reason)
+    try:
+        with uow:
+            ticket = load_visible_ticket(uow.session, principal, ticket_id)
+            permissions.ensure_may_act(action, kind=principal.kind, role=principal.role,
+                                       owns_ticket=principal.account_id == ticket.account_id)
+            if if_match is not None and not _etag_matches(if_match, ticket):
+                raise PreconditionFailed("the ticket changed since you read it", etag=etag(ticket))
+            if action is not Action.APPROVE or approvals.record_approval(
+                    uow.session, principal, ticket, now=now, reason=reason, listener=listener):
+                move(uow, ticket, _move_for(action, ticket, now), actor=Actor.user(principal.user_id),
+                     now=now, reason=reason, listener=listener, dispatch=dispatch)
             uow.commit()
-        except (StaleDataError, IntegrityError):
-            uow.rollback()
-            current = load_visible_ticket(uow.session, principal, ticket_id)
-            raise InvalidTransition(
-                f"the ticket was changed concurrently and is now {current.status}",
-                current_status=current.status,
-            ) from None
+    except IntegrityError:
+        # One person's two approvals at once: the unique index lets one of them count.
+        raise ConcurrentChange(STALE) from None
+    except ConcurrentChange:
+        if if_match is not None:
+            raise PreconditionFailed("the ticket changed since you read it") from None
+        raise
     return ticket
 
 
-STAFF_ACTIONS = frozenset({Action.APPROVE, Action.REJECT, Action.RETRY})
-
-
-def ensure_may(principal: Principal, ticket: Ticket, action: Action) -> None:
-    if action in STAFF_ACTIONS and not principal.is_support:
-        raise Forbidden(f"only support staff may {action.value} tickets", rule="support_only")
-    if action is Action.CANCEL and not (
-        principal.kind is policy.AccountKind.CUSTOMER and principal.account_id == ticket.account_id
-    ):
-        raise Forbidden("only the customer who filed the request may cancel it", rule="customer_only")
+def _move_for(action: Action, ticket: Ticket, now: datetime) -> Action:
+    return lifecycle.action_for(action, status=ticket.status, failed=ticket.failed_action,
+                                period=(ticket.period_start, ticket.period_end), now=now)
 
 
 def _etag_matches(if_match: str, ticket: Ticket) -> bool:

@@ -42,7 +42,7 @@ def verify(
     return any(matches)
 
 
-def deliver(
+def send_signed(
     url: str,
     body: bytes,
     secret: str,

@@ -1,53 +1,42 @@
-"""Shared fixtures: real databases (PostgreSQL on this machine, and SQLite), the app, a small world.
+"""Shared fixtures: real databases (PostgreSQL and SQLite), the app, a small world.
 
-A test that needs PostgreSQL fails loudly when it is not reachable; nothing is skipped."""
+PostgreSQL and Redis are the configured servers when they answer, else throwaway ones started for
+the run (tests/support/servers.py). A test that needs one that cannot be had fails loudly; nothing
+is skipped."""
 from __future__ import annotations
 
+import dataclasses
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-import sqlalchemy as sa
 
-from service import operators
-from service.config import Settings, normalize_database_url
+from service.config import Settings
 from service.db import UnitOfWork, make_engine, make_session_factory
 from service.migrate import upgrade
 from service.models import Base
 from tests.helpers import change_body, upscale_body, utc  # noqa: F401  (re-exported)
+from tests.support import servers
+from tests.support.databases import create_pg_database, drop_pg_database  # noqa: F401  (re-exported)
+from tests.support.world import World, build_world  # noqa: F401  (re-exported)
+from tests.oidc import TestIssuer
 
-PG_SERVER = os.environ.get("ENVDESK_TEST_PG", "postgresql://postgres@127.0.0.1:5432")
 BACKENDS = [b for b in os.environ.get("ENVDESK_TEST_BACKENDS", "postgresql,sqlite").split(",") if b]
+RUN_FOLDER = pytest.StashKey[Path]()
 
 
-def _admin() -> sa.Engine:
-    return make_engine(normalize_database_url(f"{PG_SERVER}/postgres"), isolation_level="AUTOCOMMIT")
+def pytest_configure(config: pytest.Config) -> None:
+    # The first pytest process of a run (the xdist controller) makes the folder its workers share.
+    folder = servers.open_run_folder()
+    if folder is not None:
+        config.stash[RUN_FOLDER] = folder
 
 
-def create_pg_database(name: str) -> str:
-    """A fresh, empty PostgreSQL database; fails the test loudly when the server is missing."""
-    admin = _admin()
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    except sa.exc.OperationalError as exc:
-        pytest.fail(f"PostgreSQL is required for these tests and is not reachable at {PG_SERVER}: {exc}",
-                    pytrace=False)
-    finally:
-        admin.dispose()
-    return normalize_database_url(f"{PG_SERVER}/{name}")
-
-
-def drop_pg_database(name: str) -> None:
-    admin = _admin()
-    try:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+def pytest_unconfigure(config: pytest.Config) -> None:
+    folder = config.stash.get(RUN_FOLDER, None)
+    if folder is not None:
+        servers.close_run_folder(folder)
 
 
 @pytest.fixture(scope="session")
@@ -99,47 +88,26 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
+def oidc_issuer() -> Iterator[TestIssuer]:
+    """An OIDC issuer on 127.0.0.1 (discovery and JWKS, keys generated per run) that mints tokens."""
+    issuer = TestIssuer().start()
+    yield issuer
+    issuer.stop()
+
+
+@pytest.fixture
+def oidc_settings(settings: Settings, oidc_issuer: TestIssuer) -> Settings:
+    """``settings`` with the API accepting access tokens of ``oidc_issuer``."""
+    return dataclasses.replace(settings, oidc_issuer=oidc_issuer.url,
+                               oidc_audience=oidc_issuer.audience)
+
+
+@pytest.fixture
 def uow_factory(settings: Settings) -> Iterator[Any]:
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
     yield lambda: UnitOfWork(sessions)
     engine.dispose()
-
-
-@dataclass
-class World:
-    """Two customers, a linked and an unlinked partner, support staff; each with a token."""
-
-    tokens: dict[str, str] = field(default_factory=dict)
-    accounts: dict[str, str] = field(default_factory=dict)
-    users: dict[str, str] = field(default_factory=dict)
-    envs: dict[str, str] = field(default_factory=dict)
-
-    def auth(self, who: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[who]}"}
-
-
-def build_world(new_uow: Any) -> World:
-    world = World()
-    for name, kind in (("customer_a", "customer"), ("customer_b", "customer"),
-                       ("partner_linked", "partner"), ("partner_unlinked", "partner"),
-                       ("provider", "provider")):
-        world.accounts[name] = operators.add_account(name, kind, uow=new_uow()).id
-    operators.link_partner(world.accounts["partner_linked"], world.accounts["customer_a"], uow=new_uow())
-    people = {"customer_a": ("customer_a", "member"), "customer_b": ("customer_b", "member"),
-              "partner_linked": ("partner_linked", "member"),
-              "partner_unlinked": ("partner_unlinked", "member"),
-              "support": ("provider", "support"), "support_2": ("provider", "support")}
-    for who, (account, role) in people.items():
-        user = operators.add_user(f"{who}@example.com", world.accounts[account], role, uow=new_uow())
-        world.users[who] = user.id
-        world.tokens[who] = operators.issue_user_token(user.email, uow=new_uow())
-    for account in ("customer_a", "customer_b"):
-        for stage in ("dev", "stage", "prod"):
-            env = operators.add_environment(world.accounts[account], f"{account}-{stage}", stage,
-                                            uow=new_uow(), sizes={"yves": "medium"})
-            world.envs[f"{account}_{stage}"] = env.id
-    return world
 
 
 @pytest.fixture
@@ -179,7 +147,12 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
                 _COUNTS[f"{name} failed"] = _COUNTS.get(f"{name} failed", 0) + 1
 
 
-def pytest_terminal_summary(terminalreporter: Any) -> None:
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    folder = config.stash.get(RUN_FOLDER, None)
+    if folder is not None:
+        used = {s.kind: s.describe() for s in servers.chosen_servers(folder)}
+        terminalreporter.write_line("test servers: " + ", ".join(
+            f"{kind} {used.get(kind, 'not needed')}" for kind in ("postgresql", "redis")))
     if _COUNTS:
         terminalreporter.section("counts")
         for name in sorted(_COUNTS):

@@ -12,7 +12,8 @@ from celery import Celery
 from service import webhooks
 from service.config import Settings
 from service.db import UnitOfWork, make_engine, make_session_factory
-from service.notifications import WebhookOutbox
+from service.events import StatusListener
+from service.notifications import status_listener
 from service.pipeline import Timing
 from service.provisioning import ProvisioningClient
 from service.queue import Publisher, client_app
@@ -28,7 +29,7 @@ class WorkerContext:
     settings: Settings
     publisher: Publisher
     uow: Callable[[], UnitOfWork]
-    listener: WebhookOutbox | None
+    listener: StatusListener | None
     timing: Timing
     clock: Callable[[], datetime] = utcnow
     _clients: dict[str, ProvisioningClient] = field(default_factory=dict)
@@ -43,7 +44,7 @@ class WorkerContext:
         return self._clients[target]
 
     def send_webhook(self, url: str, body: bytes) -> None:
-        webhooks.deliver(url, body, self.settings.webhook_secret, now=int(time.time()))
+        webhooks.send_signed(url, body, self.settings.webhook_secret, now=int(time.time()))
 
 
 def build_context(settings: Settings, app: Celery | None = None) -> WorkerContext:
@@ -53,7 +54,7 @@ def build_context(settings: Settings, app: Celery | None = None) -> WorkerContex
         settings=settings,
         publisher=Publisher(app or client_app(settings), settings),
         uow=lambda: UnitOfWork(sessions),
-        listener=WebhookOutbox(settings.webhook_urls) if settings.webhook_urls else None,
+        listener=status_listener(settings),
         timing=Timing(lease=settings.lease_seconds, poll_interval=settings.poll_interval,
                       retry_cap=settings.retry_cap_seconds,
                       max_attempts=settings.provisioning_max_attempts),

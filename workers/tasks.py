@@ -8,18 +8,32 @@ from celery.signals import setup_logging, task_postrun, task_prerun
 
 from service.logs import configure_logging, request_id
 from service.metrics import PROVISIONING_STEPS, WEBHOOK_DELIVERIES
-from service.notifications import claim_due_deliveries, deliver
+from service.notifications import attempt_delivery, claim_due_deliveries
 from service.pipeline import advance_ticket
 from service.queue import DELIVER_WEBHOOK_TASK, PROVISION_TASK, SWEEP_TASK
+from service.staff_alerts import StaffAlerts, alert_overdue
 from service.sweep import sweep
 from workers.context import context
 
 log = logging.getLogger(__name__)
+# Celery's own loggers that write a line for every sweep beat sends (every few seconds); what a
+# sweep did is logged by sweep_due_work itself.
+ROUTINE_LOGGERS = ("celery.beat", "celery.worker.strategy", "celery.app.trace")
+
+
+def routine_sweep_at_debug(record: logging.LogRecord) -> bool:
+    """Celery's info lines about the sweep task are logged at debug; anything else passes."""
+    if record.levelno != logging.INFO or SWEEP_TASK not in record.getMessage():
+        return True
+    record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+    return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
 
 
 @setup_logging.connect
 def _json_logs(**_: object) -> None:
     configure_logging()
+    for name in ROUTINE_LOGGERS:
+        logging.getLogger(name).addFilter(routine_sweep_at_debug)
 
 
 @task_prerun.connect
@@ -47,14 +61,26 @@ def sweep_due_work() -> dict[str, int]:
     ctx = context()
     report = sweep(uow=ctx.uow(), now=ctx.clock(), lease=ctx.settings.lease_seconds,
                    dispatch=ctx.publisher, listener=ctx.listener,
-                   deliver_webhooks=lambda: _publish_webhooks(ctx))
-    if report.reverts_started or report.republished or report.webhooks_due:
+                   deliver_webhooks=lambda: _publish_webhooks(ctx), alert_overdue=_overdue(ctx))
+    if report:
         log.info("sweep: %s", report)
+    else:
+        log.debug("sweep: nothing due")
     return report.__dict__
 
 
+def _overdue(ctx):  # type: ignore[no-untyped-def]
+    settings = ctx.settings
+    if not (settings.staff_webhook_url and settings.sla_decision_hours):
+        return None
+    alerts = StaffAlerts(settings.console_url)
+    return lambda: alert_overdue(alerts, uow=ctx.uow(), now=ctx.clock(),
+                                 sla_hours=settings.sla_decision_hours)
+
+
 def _publish_webhooks(ctx) -> int:  # type: ignore[no-untyped-def]
-    ids = claim_due_deliveries(ctx.uow(), now=ctx.clock(), lease=ctx.settings.lease_seconds)
+    ids = claim_due_deliveries(ctx.uow(), now=ctx.clock(), lease=ctx.settings.lease_seconds,
+                               urls=ctx.settings.webhook_urls, staff_url=ctx.settings.staff_webhook_url)
     for delivery_id in ids:
         ctx.publisher.webhook(delivery_id)
     return len(ids)
@@ -63,7 +89,7 @@ def _publish_webhooks(ctx) -> int:  # type: ignore[no-untyped-def]
 @shared_task(name=DELIVER_WEBHOOK_TASK, ignore_result=True)
 def deliver_webhook(delivery_id: str) -> str:
     ctx = context()
-    outcome = deliver(delivery_id, uow=ctx.uow(), send=ctx.send_webhook, clock=ctx.clock,
+    outcome = attempt_delivery(delivery_id, uow=ctx.uow(), send=ctx.send_webhook, clock=ctx.clock,
                       max_attempts=ctx.settings.webhook_max_attempts)
     WEBHOOK_DELIVERIES.labels(outcome).inc()
     return outcome

@@ -4,11 +4,14 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any, Callable
 
+from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow.common import make_schema_key, resolve_schema_cls, resolve_schema_instance
 from flask_smorest import Api, Blueprint
 
 DESCRIPTIONS = {
     304: "Not modified",
-    400: "Malformed request (invalid JSON, or a request line over 8190 bytes)",
+    400: "Malformed request: invalid JSON, a request line over 8190 bytes, or a query parameter "
+         "the operation does not declare (rule unknown_parameter)",
     401: "Missing or invalid bearer token",
     403: "The caller's role or account kind may not do this (rule names why)",
     404: "No such object visible to the caller",
@@ -28,6 +31,22 @@ def _problem(code: int) -> dict[str, Any]:
     }
 
 
+class ContractPlugin(MarshmallowPlugin):
+    """A schema naming ``openapi_one_of`` variants is documented as their ``oneOf``, with a
+    discriminator on ``type`` so that generated clients get one type per variant."""
+
+    def schema_helper(self, name: str, _: Any, schema: Any = None, **kwargs: Any) -> Any:
+        variants = getattr(resolve_schema_cls(schema), "openapi_one_of", None) if schema else None
+        if not variants:
+            return super().schema_helper(name, _, schema=schema, **kwargs)
+        self.converter.refs[make_schema_key(resolve_schema_instance(schema))] = name
+        refs = {value: self.converter.resolve_nested_schema(variant)
+                for value, variant in variants.items()}
+        return {"oneOf": list(refs.values()),
+                "discriminator": {"propertyName": "type",
+                                  "mapping": {value: ref["$ref"] for value, ref in refs.items()}}}
+
+
 class ProblemApi(Api):
     """flask-smorest's Api, with the error responses it documents by itself (such as the 422 of
     ``@blp.arguments``) in problem+json, and no catch-all ``default``: each operation lists its
@@ -35,21 +54,61 @@ class ProblemApi(Api):
 
     DEFAULT_ERROR_RESPONSE_NAME = None
 
+    def _init_spec(self, **kwargs: Any) -> None:
+        kwargs.setdefault("marshmallow_plugin", ContractPlugin())
+        super()._init_spec(**kwargs)
+
     def _register_responses(self) -> None:
         for status in HTTPStatus:
             if status >= 400:
                 self.spec.components.response(status.name, _problem(status), lazy=True)
 
+    def _register_pagination_header(self) -> None:
+        """Lists page with cursors in the body, not flask-smorest's pagination header."""
 
-CREATED_TICKET_LINKS = {
-    "GetTicket": {"operationId": "getTicket", "parameters": {"ticket_id": "$response.body#/id"}},
-    "GetTicketEvents": {"operationId": "getTicketEvents",
-                        "parameters": {"ticket_id": "$response.body#/id"}},
+
+def _ticket_link(operation_id: str, description: str, *, source: str = "$response.body#/id",
+                 if_match: bool = False) -> dict[str, Any]:
+    link: dict[str, Any] = {"operationId": operation_id, "description": description,
+                            "parameters": {"ticket_id": source}}
+    if if_match:
+        link["parameters"]["header.If-Match"] = "$response.header.ETag"
+    return link
+
+
+def _ticket_links(source: str, *, etag: bool) -> dict[str, Any]:
+    return {
+        "GetTicket": _ticket_link("getTicket", "the ticket", source=source),
+        "GetTicketEvents": _ticket_link("getTicketEvents", "its audit trail", source=source),
+        "ListTicketComments": _ticket_link("listTicketComments", "its conversation", source=source),
+        "AddTicketComment": _ticket_link("addTicketComment", "comment on it", source=source),
+        "ApproveTicket": _ticket_link("approveTicket", "approve it (support)", source=source,
+                                      if_match=etag),
+        "RejectTicket": _ticket_link("rejectTicket", "reject it (support)", source=source),
+        "CancelTicket": _ticket_link("cancelTicket", "cancel it (its customer)", source=source,
+                                     if_match=etag),
+        "RetryTicket": _ticket_link("retryTicket", "send it round again once failed (support)",
+                                    source=source),
+    }
+
+
+CREATED_TICKET_LINKS = _ticket_links("$response.body#/id", etag=True)
+"""From a filed ticket to every action on it (a stateful client or fuzzer follows them)."""
+FIRST_TICKET_LINKS = _ticket_links("$response.body#/items/0/id", etag=False)
+FIRST_ENVIRONMENT_LINKS = {
+    "GetEnvironment": {"operationId": "getEnvironment", "description": "the first environment",
+                       "parameters": {"environment_id": "$response.body#/items/0/id"}},
+    "FileTicket": {"operationId": "fileTicket", "description": "file a request for it",
+                   "requestBody": {"environment_id": "$response.body#/items/0/id"}},
 }
 
 
-def document(*codes: int, links: bool = False) -> Callable[[Any], Any]:
-    responses: dict[int, Any] = {code: _problem(code) for code in codes}
-    if links:
-        responses[201] = {"links": CREATED_TICKET_LINKS}
+def document(*codes: int, links: dict[int, dict[str, Any]] | None = None) -> Callable[[Any], Any]:
+    """The error responses an operation can return (400 always: an undeclared query parameter is
+    refused everywhere; 503 wherever a bearer token is checked: the OIDC issuer's keys may be out
+    of reach), and links from its success response."""
+    always = {400, 503} if 401 in codes else {400}
+    responses: dict[int, Any] = {code: _problem(code) for code in sorted({*always, *codes})}
+    for code, named in (links or {}).items():
+        responses[code] = {"links": named}
     return Blueprint.doc(responses=responses)

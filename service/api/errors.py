@@ -1,6 +1,7 @@
 """One error shape for every error: RFC 9457 problem+json, built here from one table."""
 from __future__ import annotations
 
+import traceback
 from typing import Any
 
 from flask import Flask, Response, json, request
@@ -69,7 +70,8 @@ def register(app: Flask) -> None:
     @app.errorhandler(domain.DomainError)
     def _domain(exc: domain.DomainError) -> Response:
         status = next(code for cls, code in STATUS_BY_ERROR if isinstance(exc, cls))
-        return problem(status, exc.title, exc.detail, rule=exc.rule, **exc.extra)
+        return problem(status, exc.title, exc.detail, rule=exc.rule, params=exc.params or None,
+                       **exc.extra)
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
@@ -78,7 +80,8 @@ def register(app: Flask) -> None:
         detail = exc.description
         if errors:
             detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items())
-        response = problem(status, exc.name, detail, rule=RULE_BY_STATUS.get(status), errors=errors)
+        rule = (getattr(exc, "data", None) or {}).get("rule") or RULE_BY_STATUS.get(status)
+        response = problem(status, exc.name, detail, rule=rule, errors=errors)
         if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
             response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
         return response
@@ -92,5 +95,27 @@ def register(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:
-        app.logger.exception("unhandled error")
+        app.logger.error("unhandled error: %s", " <- ".join(_types(exc)),
+                         extra={"traceback": without_data(exc)})
         return problem(500, "Internal Server Error", "an unexpected error occurred")
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and len(chain) < 5:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    return chain
+
+
+def _types(exc: BaseException) -> list[str]:
+    return [f"{type(e).__module__}.{type(e).__qualname__}" for e in _chain(exc)]
+
+
+def without_data(exc: BaseException) -> str:
+    """Where an error happened, without what it was about: the frames and the exception types,
+    never a message (a database error's message may quote the customer's values)."""
+    lines = ["".join(traceback.format_tb(e.__traceback__)) + name
+             for e, name in zip(_chain(exc), _types(exc))]
+    return "\n-- caused by --\n".join(lines)

@@ -15,6 +15,7 @@ from service.domain.approval import ApprovalPolicy
 from service.events import StatusListener
 from service.handoff import Dispatch
 from service.identity import Principal, PrincipalCache
+from service.oidc import AccessTokenVerifier, build_verifier
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Runtime:
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
     broker_probe: Callable[[], bool] | None = None
     principals: PrincipalCache | None = None
+    access_tokens: AccessTokenVerifier | None = None
     approval: ApprovalPolicy = ApprovalPolicy()
 
 
@@ -44,6 +46,10 @@ def session() -> Session:
 
 
 def uow() -> UnitOfWork:
+    # A request holds one connection at a time: its read session (authentication) goes back to
+    # the pool before it writes, so concurrent requests cannot all hold one while waiting for a
+    # second from an exhausted pool.
+    close_session()
     return UnitOfWork(runtime().sessions)
 
 
@@ -66,6 +72,9 @@ def build_runtime(settings: Settings, **adapters: object) -> Runtime:
     adapters.setdefault("approval", load_policy(settings.approval_policy))
     engine = make_engine(settings.database_url)
     principals = PrincipalCache(settings.auth_cache_seconds) if settings.auth_cache_seconds > 0 else None
+    adapters.setdefault("access_tokens", build_verifier(
+        issuer=settings.oidc_issuer, audience=settings.oidc_audience,
+        account_claim=settings.oidc_account_claim, jwks_url=settings.oidc_jwks_url))
     return Runtime(settings=settings, sessions=make_session_factory(engine),
                    read_sessions=make_session_factory(engine, read_only=True), principals=principals,
                    **adapters)  # type: ignore[arg-type]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import url_for
+from flask import Response, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema
@@ -11,10 +11,10 @@ from marshmallow import Schema
 from schemas.common import Text
 from schemas.tickets import (
     CommentCreateSchema, CommentListSchema, CommentSchema, EmptyQuerySchema, EventListSchema,
-    RejectSchema, TicketCreateSchema, TicketListQuerySchema, TicketPageSchema, TicketSchema,
+    ActionSchema, RejectSchema, TicketCreateSchema, TicketListQuerySchema, TicketPageSchema, TicketSchema,
 )
 from service import comments, queries, tickets
-from service.api.docs import document
+from service.api.docs import CREATED_TICKET_LINKS, FIRST_TICKET_LINKS, document
 from service.api.runtime import now, principal, runtime, session, uow
 from service.domain.lifecycle import Action
 
@@ -36,15 +36,37 @@ class IfMatchHeaderSchema(Schema):
     if_match = Text(max=512, data_key="If-Match", metadata={"description": "the ticket's ETag"})
 
 
+class IfNoneMatchHeaderSchema(Schema):
+    class Meta:
+        unknown = "exclude"
+
+    if_none_match = Text(max=512, data_key="If-None-Match", metadata={
+        "description": "the ETag the caller holds; 304 without a body while it is still current"})
+
+
 def _with_etag(ticket: Any) -> tuple[Any, int, dict[str, str]]:
     return ticket, 200, {"ETag": tickets.etag(ticket)}
+
+
+def _unless_current(ticket: Any, if_none_match: str | None) -> Any:
+    """304 Not Modified when the caller's ETag is the ticket's (weak comparison, RFC 9110)."""
+    tag = tickets.etag(ticket)
+    held = {t.strip().removeprefix("W/") for t in (if_none_match or "").split(",")}
+    if tag in held or "*" in held:
+        return Response(status=304, headers={"ETag": tag})
+    return _with_etag(ticket)
+
+
+NOT_MODIFIED = {304: {"description": "Not modified: the ETag in If-None-Match is current",
+                      "headers": {"ETag": {"schema": {"type": "string"}}}}}
 
 
 @blp.route("")
 class TicketCollection(MethodView):
     @blp.arguments(TicketListQuerySchema, location="query", as_kwargs=True)
     @blp.response(200, TicketPageSchema)
-    @document(400, 401, 422)
+    @document(400, 401, 422, links={200: FIRST_TICKET_LINKS})
+    @blp.doc(operationId="listTickets")
     def get(self, limit: int | None = None, cursor: str | None = None, **filters: Any) -> Any:
         """List the tickets the caller may see, newest first."""
         return queries.list_tickets(session(), principal(), key=runtime().settings.cursor_key,
@@ -52,8 +74,10 @@ class TicketCollection(MethodView):
 
     @blp.arguments(IdempotencyHeaderSchema, location="headers", as_kwargs=True)
     @blp.arguments(TicketCreateSchema)
-    @blp.response(201, TicketSchema, headers={"Location": {"schema": {"type": "string"}}})
-    @document(400, 401, 403, 404, 409, 413, 415, 422, 429, links=True)
+    @blp.response(201, TicketSchema, headers={"Location": {"schema": {"type": "string"}},
+                                              "ETag": {"schema": {"type": "string"}}})
+    @document(400, 401, 403, 404, 409, 413, 415, 422, 429, links={201: CREATED_TICKET_LINKS})
+    @blp.doc(operationId="fileTicket")
     def post(self, data: dict[str, Any], idempotency_key: str | None = None) -> Any:
         """File an upscale or change request (customers only)."""
         ticket, created = tickets.file_ticket(
@@ -69,51 +93,47 @@ class TicketCollection(MethodView):
 
 @blp.route("/<ticket_id>")
 class TicketItem(MethodView):
+    @blp.arguments(IfNoneMatchHeaderSchema, location="headers", as_kwargs=True)
     @blp.response(200, TicketSchema, headers={"ETag": {"schema": {"type": "string"}}})
-    @document(401, 404)
-    @blp.doc(operationId="getTicket")
-    def get(self, ticket_id: str) -> Any:
-        """One ticket, with its ETag."""
-        return _with_etag(queries.get_ticket(session(), principal(), ticket_id))
+    @document(400, 401, 404)
+    @blp.doc(operationId="getTicket", responses=NOT_MODIFIED)
+    def get(self, ticket_id: str, if_none_match: str | None = None) -> Any:
+        """One ticket, with its ETag; 304 while the caller's If-None-Match is current."""
+        return _unless_current(queries.get_ticket(session(), principal(), ticket_id), if_none_match)
 
 
-def _status_view(action: Action, summary: str, *codes: int) -> type[MethodView]:
+def _status_view(action: Action, schema: type[Schema], summary: str) -> type[MethodView]:
     class StatusChange(MethodView):
         @blp.arguments(IfMatchHeaderSchema, location="headers", as_kwargs=True)
+        @blp.arguments(schema, required=action is Action.REJECT)
         @blp.response(200, TicketSchema, headers={"ETag": {"schema": {"type": "string"}}})
-        @document(401, 403, 404, 409, 415, 429, *codes)
-        def post(self, ticket_id: str, if_match: str | None = None) -> Any:
+        @document(400, 401, 403, 404, 409, 412, 413, 415, 422, 429)
+        @blp.doc(operationId=f"{action.value}Ticket")
+        def post(self, data: dict[str, Any], ticket_id: str, if_match: str | None = None) -> Any:
             return _with_etag(tickets.change_status(
-                principal(), ticket_id, action, uow=uow(), now=now(), if_match=if_match,
-                listener=runtime().listener, dispatch=runtime().dispatch))
+                principal(), ticket_id, action, uow=uow(), now=now(), reason=data.get("reason"),
+                if_match=if_match, listener=runtime().listener, dispatch=runtime().dispatch))
 
     StatusChange.post.__doc__ = summary
     StatusChange.__name__ = f"Ticket{action.value.title()}"
     return StatusChange
 
 
-blp.route("/<ticket_id>/approve")(_status_view(Action.APPROVE, "Approve a pending ticket (support).", 412, 422))
-blp.route("/<ticket_id>/cancel")(_status_view(Action.CANCEL, "Cancel a pending ticket (its customer).", 412, 422))
-blp.route("/<ticket_id>/retry")(_status_view(Action.RETRY, "Send a failed ticket round again (support).", 412, 422))
-
-
-@blp.route("/<ticket_id>/reject")
-class TicketReject(MethodView):
-    @blp.arguments(RejectSchema)
-    @blp.response(200, TicketSchema, headers={"ETag": {"schema": {"type": "string"}}})
-    @document(400, 401, 403, 404, 409, 413, 415, 422, 429)
-    def post(self, data: dict[str, Any], ticket_id: str) -> Any:
-        """Reject a pending ticket with a reason (support)."""
-        return _with_etag(tickets.change_status(
-            principal(), ticket_id, Action.REJECT, uow=uow(), now=now(), reason=data["reason"],
-            listener=runtime().listener))
+blp.route("/<ticket_id>/approve")(_status_view(
+    Action.APPROVE, ActionSchema, "Approve a pending ticket, with an optional reason (support)."))
+blp.route("/<ticket_id>/reject")(_status_view(
+    Action.REJECT, RejectSchema, "Reject a pending ticket with a reason (support)."))
+blp.route("/<ticket_id>/cancel")(_status_view(
+    Action.CANCEL, ActionSchema, "Cancel a pending ticket, with an optional reason (its customer)."))
+blp.route("/<ticket_id>/retry")(_status_view(
+    Action.RETRY, ActionSchema, "Send a failed ticket round again, with an optional reason (support)."))
 
 
 @blp.route("/<ticket_id>/events")
 class TicketEvents(MethodView):
     @blp.arguments(EmptyQuerySchema, location="query")
     @blp.response(200, EventListSchema)
-    @document(401, 404)
+    @document(400, 401, 404)
     @blp.doc(operationId="getTicketEvents")
     def get(self, _args: dict[str, Any], ticket_id: str) -> Any:
         """The audit trail, oldest first."""
@@ -124,15 +144,17 @@ class TicketEvents(MethodView):
 class TicketComments(MethodView):
     @blp.arguments(EmptyQuerySchema, location="query")
     @blp.response(200, CommentListSchema)
-    @document(401, 404)
+    @document(400, 401, 404)
+    @blp.doc(operationId="listTicketComments")
     def get(self, _args: dict[str, Any], ticket_id: str) -> Any:
-        """The conversation, oldest first; internal notes only for support."""
+        """The conversation, oldest first; internal notes only for support staff."""
         return {"items": queries.list_comments(session(), principal(), ticket_id), "next_cursor": None}
 
     @blp.arguments(CommentCreateSchema)
     @blp.response(201, CommentSchema)
     @document(400, 401, 403, 404, 413, 415, 422, 429)
+    @blp.doc(operationId="addTicketComment")
     def post(self, data: dict[str, Any], ticket_id: str) -> Any:
         """Add a comment; support may add internal notes."""
-        return comments.add_comment(principal(), ticket_id, body=data["body"],
-                                    internal=data["internal"], uow=uow(), now=now())
+        return comments.add_comment(principal(), ticket_id, body=data["body"], internal=data["internal"],
+                                    uow=uow(), now=now(), listener=runtime().listener)

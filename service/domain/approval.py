@@ -99,10 +99,6 @@ class Decision:
     def approvals_needed(self) -> int:
         return APPROVALS_NEEDED[self.approval]
 
-    @property
-    def actor_name(self) -> str:
-        return f"policy:{self.rule}"
-
 
 @dataclass(frozen=True)
 class ApprovalPolicy:
@@ -128,7 +124,7 @@ def check_lead_time(decision: Decision, start: datetime, *, now: datetime) -> No
         raise RuleViolation(
             f"this request needs {decision.min_notice_hours:g} hours' notice; "
             f"the period may start at {allowed} at the earliest",
-            rule="lead_time", earliest_start=allowed,
+            rule="lead_time", params={"earliest_start": allowed},
             errors={"period.start": [f"must be at or after {allowed}"]},
         )
 

@@ -8,12 +8,15 @@ class DomainError(Exception):
     rule: str = "domain_error"
     title: str = "Request not allowed"
 
-    def __init__(self, detail: str, *, rule: str | None = None, **extra: object) -> None:
+    def __init__(self, detail: str, *, rule: str | None = None,
+                 params: dict[str, object] | None = None, **extra: object) -> None:
         super().__init__(detail)
         self.detail = detail
         if rule is not None:
             self.rule = rule
         self.extra = extra
+        self.params = {**{k: v for k, v in extra.items() if k != "errors"}, **(params or {})}
+        """The facts behind the refusal (JSON values), for clients that word it themselves."""
 
 
 class NotFound(DomainError):
@@ -29,6 +32,13 @@ class Forbidden(DomainError):
 class CustomerOnly(Forbidden):
     rule = "customer_only"
     title = "Only customers may file requests"
+
+
+class UnknownAccount(Forbidden):
+    """A sign-in names an account the registry does not know."""
+
+    rule = "unknown_account"
+    title = "Unknown account"
 
 
 class RuleViolation(DomainError):
@@ -50,6 +60,17 @@ class DuplicateOpenRequest(Conflict):
 class InvalidTransition(Conflict):
     rule = "invalid_transition"
     title = "Action not allowed in the ticket's current status"
+
+
+class ConcurrentChange(InvalidTransition):
+    """Someone else changed the row between our read and our write; the loser of a race."""
+
+    title = "The ticket was changed concurrently"
+
+
+class PeriodEnded(Conflict):
+    rule = "period_ended"
+    title = "The temporary upscale's period has ended"
 
 
 class PreconditionFailed(DomainError):

@@ -1,13 +1,15 @@
-"""Ticket lifecycle: one transition table, reviewed like data."""
+"""Ticket lifecycle: one transition table, and the side effects of each move, reviewed like data."""
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 
-from service.domain.errors import InvalidTransition
+from service.domain.errors import InvalidTransition, PeriodEnded, RuleViolation
 
 
 class Status(StrEnum):
     PENDING_APPROVAL = "pending_approval"
+    SCHEDULED = "scheduled"
     APPROVED = "approved"
     PROVISIONING = "provisioning"
     COMPLETED = "completed"
@@ -16,10 +18,14 @@ class Status(StrEnum):
     CANCELLED = "cancelled"
     REVERTING = "reverting"
     REVERTED = "reverted"
+    EXPIRED = "expired"
 
 
 class Action(StrEnum):
     APPROVE = "approve"
+    SCHEDULE = "schedule"
+    BEGIN_PERIOD = "begin_period"
+    EXPIRE = "expire"
     REJECT = "reject"
     CANCEL = "cancel"
     START = "start"
@@ -35,6 +41,11 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
     (Status.PENDING_APPROVAL, Action.APPROVE): Status.APPROVED,
     (Status.PENDING_APPROVAL, Action.REJECT): Status.REJECTED,
     (Status.PENDING_APPROVAL, Action.CANCEL): Status.CANCELLED,
+    (Status.PENDING_APPROVAL, Action.SCHEDULE): Status.SCHEDULED,
+    (Status.PENDING_APPROVAL, Action.EXPIRE): Status.EXPIRED,
+    (Status.SCHEDULED, Action.BEGIN_PERIOD): Status.APPROVED,
+    (Status.SCHEDULED, Action.EXPIRE): Status.EXPIRED,
+    (Status.APPROVED, Action.EXPIRE): Status.EXPIRED,
     (Status.APPROVED, Action.START): Status.PROVISIONING,
     (Status.APPROVED, Action.FAIL): Status.FAILED,
     (Status.PROVISIONING, Action.COMPLETE): Status.COMPLETED,
@@ -47,7 +58,7 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
 }
 
 OPEN_STATUSES: frozenset[Status] = frozenset(
-    {Status.PENDING_APPROVAL, Status.APPROVED, Status.PROVISIONING}
+    {Status.PENDING_APPROVAL, Status.SCHEDULED, Status.APPROVED, Status.PROVISIONING}
 )
 """A request in one of these holds its environment: a second of the same type is a duplicate."""
 
@@ -63,3 +74,109 @@ def next_status(current: Status | str, action: Action | str) -> Status:
             current_status=key[0].value,
             action=key[1].value,
         ) from None
+
+
+REASON_REQUIRED = frozenset({Action.REJECT})
+
+
+def ensure_reason(action: Action, reason: str | None) -> None:
+    """A rejection tells the customer why; other actions may give a reason."""
+    if action in REASON_REQUIRED and not (reason and reason.strip()):
+        raise RuleViolation(f"say why: {action.value} needs a reason", rule="reason_required",
+                            errors={"reason": ["required"]})
+
+
+class ProvisioningAction(StrEnum):
+    """What a provisioning operation does to an environment (SPEC section 5)."""
+
+    APPLY = "apply"
+    REVERT = "revert"
+
+
+PROVISIONING_ACTION_OF: dict[Status, ProvisioningAction] = {
+    Status.APPROVED: ProvisioningAction.APPLY,
+    Status.PROVISIONING: ProvisioningAction.APPLY,
+    Status.REVERTING: ProvisioningAction.REVERT,
+}
+"""The operation a worker runs for a ticket in each status it handles."""
+
+RETRY_OF: dict[ProvisioningAction, Action] = {
+    ProvisioningAction.APPLY: Action.RETRY,
+    ProvisioningAction.REVERT: Action.RETRY_REVERT,
+}
+"""Staff "retry" a failed ticket: the move depends on which operation failed."""
+
+
+def retry_action(failed: ProvisioningAction | str | None) -> Action:
+    return RETRY_OF[ProvisioningAction(failed or ProvisioningAction.APPLY)]
+
+
+def action_for(requested: Action, *, status: Status | str, failed: str | None,
+               period: tuple[datetime | None, datetime | None], now: datetime) -> Action:
+    """The move a person's request makes: "approve" schedules a period that starts later, and
+    "retry" repeats whichever operation failed."""
+    if requested is Action.APPROVE and Status(status) is Status.PENDING_APPROVAL:
+        return approval_action(*period, now=now)
+    if requested is Action.RETRY:
+        return retry_action(failed)
+    return requested
+
+
+def approval_action(period_start: datetime | None, period_end: datetime | None, *,
+                    now: datetime) -> Action:
+    """Approve now, or schedule a temporary upscale whose period has not started; one whose
+    period has ended is never applied."""
+    if period_end is not None and period_end <= now:
+        raise PeriodEnded("the period of this temporary upscale has ended; it can no longer be "
+                          "approved", period_end=period_end.isoformat())
+    if period_start is not None and period_start > now:
+        return Action.SCHEDULE
+    return Action.APPROVE
+
+
+class Effect(StrEnum):
+    """What else happens when a ticket moves, besides its audit event."""
+
+    NOTIFY = "notify"
+    """a ``ticket.<status>`` webhook to the portal"""
+    HAND_OFF = "hand_off"
+    """due for a worker now; the queue is nudged after the commit"""
+    FRESH_ATTEMPTS = "fresh_attempts"
+    """the attempt counter starts again and the last failure reason is cleared"""
+    NEW_OPERATION = "new_operation"
+    """the next provisioning call submits a new operation (a revert is not the apply)"""
+    DECIDED = "decided"
+    """the decision clock stops: decided_at, and first_response_at if staff had not answered"""
+    KEEP_REASON = "keep_reason"
+    """the event's reason becomes the ticket's reason (why it was rejected, failed, expired)"""
+    RELEASE = "release"
+    """no worker needs the ticket any more"""
+
+
+_ENDED = frozenset({Effect.NOTIFY, Effect.KEEP_REASON, Effect.RELEASE})
+
+EFFECTS: dict[tuple[Status, Status], frozenset[Effect]] = {
+    (Status.PENDING_APPROVAL, Status.APPROVED): frozenset({Effect.NOTIFY, Effect.DECIDED, Effect.HAND_OFF}),
+    (Status.PENDING_APPROVAL, Status.SCHEDULED): frozenset({Effect.NOTIFY, Effect.DECIDED}),
+    (Status.PENDING_APPROVAL, Status.REJECTED): frozenset({Effect.NOTIFY, Effect.DECIDED, Effect.KEEP_REASON}),
+    (Status.PENDING_APPROVAL, Status.CANCELLED): frozenset({Effect.NOTIFY}),
+    (Status.PENDING_APPROVAL, Status.EXPIRED): _ENDED,
+    (Status.SCHEDULED, Status.APPROVED): frozenset({Effect.NOTIFY, Effect.HAND_OFF}),
+    (Status.SCHEDULED, Status.EXPIRED): _ENDED,
+    (Status.APPROVED, Status.PROVISIONING): frozenset({Effect.NOTIFY}),
+    (Status.APPROVED, Status.FAILED): _ENDED,
+    (Status.APPROVED, Status.EXPIRED): _ENDED,
+    (Status.PROVISIONING, Status.COMPLETED): frozenset({Effect.NOTIFY, Effect.RELEASE}),
+    (Status.PROVISIONING, Status.FAILED): _ENDED,
+    (Status.FAILED, Status.APPROVED): frozenset({Effect.NOTIFY, Effect.FRESH_ATTEMPTS, Effect.HAND_OFF}),
+    (Status.FAILED, Status.REVERTING): frozenset({Effect.NOTIFY, Effect.FRESH_ATTEMPTS, Effect.HAND_OFF}),
+    (Status.COMPLETED, Status.REVERTING): frozenset(
+        {Effect.NOTIFY, Effect.FRESH_ATTEMPTS, Effect.NEW_OPERATION, Effect.HAND_OFF}),
+    (Status.REVERTING, Status.REVERTED): frozenset({Effect.NOTIFY, Effect.RELEASE}),
+    (Status.REVERTING, Status.FAILED): _ENDED,
+}
+"""The side effects of every move in TRANSITIONS, keyed by (from, to)."""
+
+
+def effects_of(before: Status, after: Status) -> frozenset[Effect]:
+    return EFFECTS[(before, after)]

@@ -4,9 +4,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-from service.domain.errors import CustomerOnly, RuleViolation
+from service.domain.errors import CustomerOnly, DomainError, RuleViolation
 
 
 class AccountKind(StrEnum):
@@ -79,7 +79,7 @@ MUST_BE_FILED_BY_CUSTOMER = (
 def ensure_may_file(kind: AccountKind | str) -> None:
     """Only customers file requests; partners and staff are refused for contractual reasons."""
     if AccountKind(kind) is not AccountKind.CUSTOMER:
-        raise CustomerOnly(MUST_BE_FILED_BY_CUSTOMER)
+        raise CustomerOnly(MUST_BE_FILED_BY_CUSTOMER, params={"kind": str(kind)})
 
 
 def check_open_ticket_cap(open_tickets: int, cap: int) -> None:
@@ -88,7 +88,7 @@ def check_open_ticket_cap(open_tickets: int, cap: int) -> None:
         raise RuleViolation(
             f"this account already has {open_tickets} open requests, the most it may have at once; "
             "wait for some to complete or cancel one",
-            rule="open_ticket_limit",
+            rule="open_ticket_limit", params={"open_tickets": open_tickets, "max_open": cap},
         )
 
 
@@ -97,15 +97,18 @@ def ensure_upscale_allowed(env: EnvironmentFacts) -> None:
         return
     if env.upscale_allowed is False:
         raise RuleViolation(
-            "the contract of this environment does not allow upscales", rule="upscale_not_allowed"
+            "the contract of this environment does not allow upscales", rule="upscale_not_allowed",
+            params={"stage": env.stage.value},
         )
     if env.stage is Stage.DEV:
         raise RuleViolation(
-            "dev environments have no autoscaling and cannot be increased", rule="dev_not_scalable"
+            "dev environments have no autoscaling and cannot be increased", rule="dev_not_scalable",
+            params={"stage": env.stage.value},
         )
     if env.stage is Stage.PROD:
         raise RuleViolation(
-            "prod environments autoscale; file a change request instead", rule="prod_autoscales"
+            "prod environments autoscale; file a change request instead", rule="prod_autoscales",
+            params={"stage": env.stage.value},
         )
 
 
@@ -113,21 +116,25 @@ def check_resources(env: EnvironmentFacts, resources: Sequence[Mapping[str, str]
     """Each requested size must grow the component and stay within the contract's cap."""
     errors: dict[str, list[str]] = {}
     rules: list[str] = []
+    refused: list[dict[str, object]] = []
     for index, item in enumerate(resources):
         component, size = item["component"], item["size"]
-        current = env.current_size(component)
+        current, cap = env.current_size(component), env.caps.get(component)
         where = f"resources.{index}.size"
         if size_rank(size) <= size_rank(current):
             errors[where] = [f"{component} is already {current}; the new size must be larger"]
             rules.append("size_not_larger")
-            continue
-        cap = env.caps.get(component)
-        if cap is not None and size_rank(size) > size_rank(cap):
+        elif cap is not None and size_rank(size) > size_rank(cap):
             errors[where] = [f"the contract caps {component} at {cap}"]
             rules.append("over_contract_limit")
+        else:
+            continue
+        refused.append({"index": index, "component": component, "current_size": current,
+                        "requested_size": size, "cap": cap})
     if errors:
         rule = "over_contract_limit" if "over_contract_limit" in rules else rules[0]
-        raise RuleViolation("; ".join(m for ms in errors.values() for m in ms), rule=rule, errors=errors)
+        raise RuleViolation("; ".join(m for ms in errors.values() for m in ms), rule=rule,
+                            errors=errors, params={"resources": refused})
 
 
 def check_period(start: datetime, end: datetime, *, now: datetime) -> None:
@@ -136,12 +143,14 @@ def check_period(start: datetime, end: datetime, *, now: datetime) -> None:
             "the period must end after it starts",
             rule="period_invalid",
             errors={"period.end": ["must be after period.start"]},
+            params={"start": start.isoformat(), "end": end.isoformat()},
         )
     if start < now - PERIOD_START_SKEW:
         raise RuleViolation(
             "the period must not start in the past",
             rule="period_in_past",
             errors={"period.start": ["must not be in the past"]},
+            params={"earliest_start": now.isoformat()},
         )
 
 
@@ -164,41 +173,63 @@ def needs_staging_verification(env: EnvironmentFacts) -> bool:
     return env.stage is Stage.PROD
 
 
-def check_change(
-    env: EnvironmentFacts,
-    change: Mapping[str, Any],
-    verified: VerificationFacts | None,
-    *,
-    verified_on_given: bool,
-) -> None:
-    """A prod change must name a completed change on a stage environment of the same account."""
-    if not needs_staging_verification(env):
-        return
-    problem = _verification_problem(env, change, verified, verified_on_given)
-    if problem:
-        raise RuleViolation(
-            f"a change to this environment must first be completed on staging: {problem}",
-            rule="prod_requires_staging_verification",
-            errors={"verified_on": [problem]},
-        )
+# --- what a caller may ask for: the checks above, asked in advance --------------------------
+
+@dataclass(frozen=True)
+class Refusal:
+    rule: str
+    detail: str
 
 
-def _verification_problem(
-    env: EnvironmentFacts,
-    change: Mapping[str, Any],
-    verified: VerificationFacts | None,
-    verified_on_given: bool,
-) -> str | None:
-    if not verified_on_given:
-        return "name the completed staging ticket in verified_on"
-    if verified is None or verified.account_id != env.account_id:
-        return "no such ticket in this account"
-    if verified.type is not TicketType.CHANGE:
-        return "the named ticket is not a change request"
-    if verified.stage is not Stage.STAGE:
-        return "the named ticket is not for a stage environment"
-    if verified.status != "completed":
-        return f"the named ticket is {verified.status}, not completed"
-    if dict(verified.change or {}) != dict(change):
-        return "the named ticket made a different change"
+def refusal_of(check: Callable[[], None]) -> Refusal | None:
+    """The refusal a check raises, or ``None`` when it passes."""
+    try:
+        check()
+    except DomainError as exc:
+        return Refusal(rule=exc.rule, detail=exc.detail)
     return None
+
+
+def filing_refusal(kind: AccountKind | str, env: EnvironmentFacts, type_: TicketType) -> Refusal | None:
+    """Why ``kind`` may not file ``type_`` for ``env`` at all, whatever the request says."""
+    refused = refusal_of(lambda: ensure_may_file(kind))
+    if refused is None and type_ is TicketType.UPSCALE:
+        refused = refusal_of(lambda: ensure_upscale_allowed(env))
+    return refused
+
+
+@dataclass(frozen=True)
+class ComponentOptions:
+    component: str
+    current_size: str
+    cap: str | None
+    raisable_sizes: tuple[str, ...]
+
+
+def component_options(env: EnvironmentFacts) -> tuple[ComponentOptions, ...]:
+    """Per component, the sizes an upscale may ask for: exactly those ``check_resources`` accepts."""
+    return tuple(
+        ComponentOptions(
+            component=component, current_size=env.current_size(component), cap=env.caps.get(component),
+            raisable_sizes=tuple(size for size in SIZES if refusal_of(
+                lambda size=size, component=component: check_resources(
+                    env, [{"component": component, "size": size}])) is None),
+        )
+        for component in COMPONENTS
+    )
+
+
+def revert_plan(baseline: Mapping[str, str], raised_to: Mapping[str, str],
+                current: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """What a temporary upscale gives back at its end: each component it raised returns to its
+    size before the upscale, unless a later request changed it since (it no longer has the size
+    this upscale set); those keep their size. Returns (give back, keep)."""
+    give_back: dict[str, str] = {}
+    keep: dict[str, str] = {}
+    for component, before in sorted(baseline.items()):
+        now_size = current.get(component, DEFAULT_SIZE)
+        if now_size == raised_to.get(component, now_size):
+            give_back[component] = before
+        else:
+            keep[component] = now_size
+    return give_back, keep

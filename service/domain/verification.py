@@ -29,7 +29,7 @@ def check_verification(
         where = " and ".join(stage.value for stage in required)
         raise RuleViolation(
             f"a change to this environment must first be completed on {_words(required)}: {problem}",
-            rule=RULE, errors={"verified_on": [problem]}, verify_on=where,
+            rule=RULE, errors={"verified_on": [problem]}, params={"verify_on": where},
         )
 
 

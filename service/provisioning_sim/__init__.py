@@ -1,4 +1,5 @@
-"""An in-memory provisioning API that serves the SPEC section 5 contract over HTTP.
+"""An in-memory provisioning API that serves the contract of docs/operations.md#provisioning
+over HTTP.
 
 Operations go ``pending`` -> ``running`` -> ``succeeded``/``failed`` over
 ``latency`` seconds (first half pending, second half running). ``failure_rate``

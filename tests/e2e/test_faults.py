@@ -10,7 +10,9 @@ from typing import Callable
 
 import pytest
 
-from tests.e2e.conftest import RedisServer, Stack
+from tests.e2e.processes import RedisServer
+from tests.e2e.stack import Stack
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -68,11 +70,11 @@ def test_a_worker_killed_mid_operation_loses_nothing_and_applies_nothing_twice(
     for ticket_id in ids:
         stack.approve(ticket_id)
 
-    deadline = time.monotonic() + 20
-    while stack.statuses(ids).get("provisioning", 0) < 2 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    in_flight = stack.statuses(ids)
-    assert in_flight.get("provisioning", 0) >= 2, in_flight
+    def two_in_flight() -> dict[str, int] | None:
+        counts = stack.statuses(ids)
+        return counts if counts.get("provisioning", 0) >= 2 else None
+
+    in_flight = wait_until(two_in_flight, timeout=20, interval=0.1, what="two tickets in flight")
     stack.procs["worker"].kill()  # SIGKILL to the whole group: main process and pool children
     killed = time.monotonic()
     stack.start_worker()

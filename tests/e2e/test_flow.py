@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.e2e.conftest import ENVDESK, ROOT, Stack, free_port, utcnow, wait_until
+from tests.e2e.processes import ENVDESK, ROOT, utcnow
+from tests.e2e.stack import Stack
+from tests.support.servers import free_port
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -73,8 +76,9 @@ def test_terminal_failure_is_readable_and_support_retry_completes(stack: Stack) 
 def test_temporary_upscale_is_reverted_to_the_baseline_at_period_end(stack: Stack) -> None:
     before = stack.environment("stage")["sizes"]
     now = utcnow()
+    # Applied at its start (by the sweep) and never after its end: leave room for a slow sweep.
     period = {"start": (now + timedelta(seconds=1)).isoformat(),
-              "end": (now + timedelta(seconds=4)).isoformat()}
+              "end": (now + timedelta(seconds=10)).isoformat()}
     ticket = stack.file("stage", size="2xlarge", period=period)
     stack.approve(ticket["id"])
 
@@ -112,6 +116,9 @@ def test_the_whole_flow_runs_on_the_embedded_defaults(tmp_path: Path) -> None:
             except requests.RequestException:
                 return False
         wait_until(reachable, timeout=30, what="the API of `envdesk up`")
+        assert f"Staff console: http://127.0.0.1:{port}/console/" in text
+        login = requests.get(f"http://127.0.0.1:{port}/console/login", timeout=5)
+        assert login.ok and '<label for="token">Token</label>' in login.text
         envs = requests.get(f"{base}/environments", headers=auth("customer@demo.shop"), timeout=5).json()
         stage = next(e for e in envs["items"] if e["stage"] == "stage")
         filed = requests.post(f"{base}/tickets", headers=auth("customer@demo.shop"), timeout=10, json={

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import signal
 import threading
-import time
 import uuid
 from typing import Any
 
@@ -13,7 +12,10 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from tests.e2e.conftest import RedisServer, Stack, free_port, wait_until
+from tests.e2e.processes import RedisServer
+from tests.e2e.stack import Stack
+from tests.support.servers import free_port
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -102,9 +104,13 @@ def test_api_finishes_an_in_flight_request_on_sigterm(stack: Stack) -> None:
         conn.execute(sa.text("LOCK TABLE tickets IN ACCESS EXCLUSIVE MODE"))
         request = threading.Thread(target=slow_list)
         request.start()
-        time.sleep(1.0)  # the request is now waiting on the lock, inside a gunicorn worker
+        wait_until(lambda: stack.query(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND wait_event_type = 'Lock'")[0][0], timeout=15,
+            what="the request to wait on the lock, inside a gunicorn worker")
         stack.procs["api"].popen.send_signal(signal.SIGTERM)
-        time.sleep(1.0)
+        wait_until(lambda: "Handling signal: term" in stack.procs["api"].log.read_text(errors="replace"),
+                   timeout=15, what="gunicorn to begin its graceful shutdown")
         conn.execute(sa.text("ROLLBACK"))
     request.join(timeout=30)
 
@@ -119,9 +125,10 @@ def test_worker_finishes_its_task_on_sigterm_and_nothing_is_lost_or_repeated(sta
     ticket = stack.file("stage")
     stack.approve(ticket["id"])
     worker = stack.procs["worker"]
-    wait_until(lambda: "envdesk.provision" in worker.log.read_text(errors="replace"), timeout=15,
+    # The worker claims the ticket (status provisioning), then calls provisioning, which holds
+    # every response for 1.5 s: the task is inside that call.
+    wait_until(lambda: stack.statuses([ticket["id"]]).get("provisioning"), timeout=15, interval=0.05,
                what="the worker to take the ticket")
-    time.sleep(0.5)  # the task is now inside its provisioning call
 
     worker.popen.send_signal(signal.SIGTERM)
 

@@ -36,15 +36,17 @@ def test_stage_temporary_upscale_within_caps_completes_with_no_human_action(
     period = {"start": (now + timedelta(seconds=2)).isoformat(), "end": (now + timedelta(days=1)).isoformat()}
 
     filed = stack.file("stage", size="xlarge", period=period)
-    assert filed["status"] == "approved"
+    assert filed["status"] == "scheduled"  # approved by the policy; applied at the period's start
     assert filed["approval_rule"] == "standard stage load tests"
 
     done = stack.wait_for_status(filed["id"], "completed", timeout=40)
     assert done["approvals"] == []
     assert stack.environment("stage")["sizes"]["yves"] == "xlarge"
     trail = stack.events(filed["id"])
-    approved = [e for e in trail if e["to_status"] == "approved"]
-    assert len(approved) == 1 and "standard stage load tests" in approved[0]["reason"]
+    decided = [e for e in trail if e["to_status"] == "scheduled"]
+    assert len(decided) == 1 and "standard stage load tests" in decided[0]["reason"]
+    assert decided[0]["actor"] == {"kind": "system", "name": "policy"}
+    assert [e["actor"] for e in trail if e["to_status"] == "approved"] == [{"kind": "system", "name": "sweep"}]
     assert stack.sim_stats()["applied"] == {f"{filed['id']}:apply": 1}
 
 

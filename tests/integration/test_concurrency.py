@@ -3,12 +3,22 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import event, func, select
 
+from service.db import UnitOfWork, make_engine, make_session_factory
+from service.domain.actors import WORKER
+from service.domain.errors import ConcurrentChange, PreconditionFailed
+from service.domain.policy import AccountKind
+from service.identity import Principal
+from service.tickets import change_status, file_ticket
+from service.domain.lifecycle import Action
+from service.events import move
 from service.models import Ticket, TicketEvent
-from tests.conftest import World, upscale_body
+from tests.helpers import upscale_body, utc
+from tests.support.world import World, build_world, file_via_api
 
 THREADS = 8
 
@@ -39,10 +49,7 @@ def race(app: Any, calls: list[Callable[[Any], Any]]) -> list[Any]:
 
 
 def _file(client: Any, world: World, env: str = "customer_a_stage") -> str:
-    response = client.post("/v1/tickets", json=upscale_body(world.envs[env]),
-                           headers=world.auth("customer_a"))
-    assert response.status_code == 201, response.get_json()
-    return response.get_json()["id"]
+    return file_via_api(client, world, env=env).get_json()["id"]
 
 
 def _statuses(responses: list[Any]) -> Counter[int]:
@@ -130,3 +137,130 @@ def test_simultaneous_requests_for_one_environment_leave_one_open(
             assert winner in problem["detail"]
     with uow_factory() as uow:
         assert uow.session.scalar(select(func.count()).select_from(Ticket)) == 1
+
+
+def _fail(uow_factory: Any, ticket_id: str) -> None:
+    """What the worker does when provisioning gives up on the ticket."""
+    with uow_factory() as uow:
+        ticket = uow.session.get(Ticket, ticket_id)
+        move(uow, ticket, Action.START, actor=WORKER, now=ticket.updated_at)
+        move(uow, ticket, Action.FAIL, actor=WORKER, now=ticket.updated_at, reason="provisioning said no")
+        uow.commit()
+
+
+def _all_events(uow_factory: Any, ticket_id: str) -> list[str]:
+    with uow_factory() as uow:
+        return list(uow.session.scalars(select(TicketEvent.to_status).where(
+            TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)))
+
+
+@pytest.fixture
+def queued_app(settings: Any) -> Any:
+    """The API with a queue to hand approved tickets to, as in production (a hand-off reads the
+    environment's stage, which flushes the move before the commit)."""
+    from service.api import create_app
+    from service.api.runtime import build_runtime
+
+    application = create_app(settings, build_runtime(settings, dispatch=lambda *_a, **_k: True))
+    application.config["TESTING"] = True
+    return application
+
+
+def test_sixteen_simultaneous_approve_reject_cancel_retry_have_one_winner_and_no_500(
+    queued_app: Any, client: Any, world: World, uow_factory: Any
+) -> None:
+    app = queued_app
+    ticket_id = _file(client, world)
+    etag = client.get(f"/v1/tickets/{ticket_id}", headers=world.auth("support")).headers["ETag"]
+    moves = [("support", "approve", None), ("support_2", "reject", {"reason": "no budget"}),
+             ("customer_a", "cancel", {"reason": "not needed"}), ("support", "retry", None)]
+
+    def call(index: int) -> Callable[[Any], Any]:
+        who, action, body = moves[index % 4]
+        headers = world.auth(who) | ({"If-Match": etag} if index >= 8 else {})
+        return lambda c: c.post(f"/v1/tickets/{ticket_id}/{action}", json=body, headers=headers)
+
+    responses = race(app, [call(i) for i in range(16)])
+
+    statuses = _statuses(responses)
+    assert statuses[200] == 1 and set(statuses) <= {200, 409, 412}, [r.get_json() for r in responses]
+    for response in responses:
+        if response.status_code != 200:
+            assert response.mimetype == "application/problem+json"
+            assert response.get_json()["rule"] in ("invalid_transition", "precondition_failed")
+    winner = next(r for r in responses if r.status_code == 200).get_json()["status"]
+    assert _all_events(uow_factory, ticket_id) == ["pending_approval", winner]
+
+
+def test_sixteen_simultaneous_retries_of_a_failed_ticket_send_it_round_once(
+    queued_app: Any, client: Any, world: World, uow_factory: Any
+) -> None:
+    app = queued_app
+    ticket_id = _file(client, world)
+    assert client.post(f"/v1/tickets/{ticket_id}/approve", headers=world.auth("support")).status_code == 200
+    _fail(uow_factory, ticket_id)
+    etag = client.get(f"/v1/tickets/{ticket_id}", headers=world.auth("support")).headers["ETag"]
+
+    responses = race(app, [
+        lambda c, i=i: c.post(f"/v1/tickets/{ticket_id}/retry", json={"reason": f"try {i}"},
+                              headers=world.auth(("support", "support_2")[i % 2])
+                              | ({"If-Match": etag} if i % 3 == 0 else {}))
+        for i in range(16)])
+
+    statuses = _statuses(responses)
+    assert statuses[200] == 1 and set(statuses) <= {200, 409, 412}, [r.get_json() for r in responses]
+    assert _all_events(uow_factory, ticket_id) == [
+        "pending_approval", "approved", "provisioning", "failed", "approved"]
+
+
+@pytest.fixture
+def pg_world(pg_database_url: str) -> Iterator[tuple[World, Any, str]]:
+    engine = make_engine(pg_database_url)
+    sessions = make_session_factory(engine)
+    world = build_world(lambda: UnitOfWork(sessions))
+    yield world, sessions, pg_database_url
+    engine.dispose()
+
+
+def _support(world: World) -> Principal:
+    return Principal(user_id=world.users["support"], email="support@example.com",
+                     account_id=world.accounts["provider"], account_name="provider",
+                     kind=AccountKind.PROVIDER, role="support")
+
+
+@pytest.mark.parametrize("action,if_match,expected", [
+    (Action.APPROVE, None, ConcurrentChange), (Action.APPROVE, "*", PreconditionFailed),
+    (Action.REJECT, None, ConcurrentChange), (Action.REJECT, "*", PreconditionFailed),
+])
+def test_a_move_overtaken_between_read_and_write_is_a_conflict_not_an_error(
+    pg_world: tuple[World, Any, str], action: Action, if_match: str | None, expected: type
+) -> None:
+    """Someone else commits after our read and before our first flush, which for an approval is
+    the autoflush before the hand-off's query: the loser gets a conflict, nothing is written."""
+    world, sessions, _ = pg_world
+    customer = Principal(user_id=world.users["customer_a"], email="customer_a@example.com",
+                         account_id=world.accounts["customer_a"], account_name="customer_a",
+                         kind=AccountKind.CUSTOMER, role="member")
+    ticket, _ = file_ticket(customer, upscale_body(world.envs["customer_a_stage"]),
+                            uow=UnitOfWork(sessions), now=utc(2030, 1, 1))
+    overtaken = make_session_factory(sessions.kw["bind"])
+
+    overtook: list[bool] = []
+
+    @event.listens_for(overtaken, "before_flush")
+    def someone_else_first(*_: Any) -> None:
+        if overtook:
+            return
+        overtook.append(True)
+        change_status(_support(world), ticket.id, Action.REJECT,
+                      uow=UnitOfWork(sessions), now=utc(2030, 1, 1), reason="first")
+
+    with pytest.raises(expected):
+        change_status(_support(world), ticket.id, action, uow=UnitOfWork(overtaken),
+                      now=utc(2030, 1, 1), reason="second", if_match=if_match,
+                      dispatch=lambda *_a, **_k: True)
+
+    with UnitOfWork(sessions) as uow:
+        events = uow.session.scalars(select(TicketEvent.reason).where(
+            TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)).all()
+    assert events == [ticket.summary, "first"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
@@ -15,92 +15,21 @@ from sqlalchemy import select
 
 from service import sweep as sweeping
 from service.domain.lifecycle import Action
-from service.domain.policy import AccountKind
-from service.identity import Principal
 from service.models import Environment, Ticket, TicketEvent, WebhookDelivery
-from service.notifications import WebhookOutbox, claim_due_deliveries, deliver
+from service.notifications import (
+    WebhookOutbox, address_new_events, attempt_delivery, claim_due_deliveries,
+)
 from service.outbound import GiveUp, RetryLater
 from service.pipeline import Timing, advance_ticket
-from service.provisioning import Operation, idempotency_key
+from service.provisioning import idempotency_key
 from service.routing import QUEUES
-from service.tickets import change_status, file_ticket
-from tests.conftest import World, upscale_body, utc
+from service.tickets import change_status
+from tests.helpers import upscale_body, utc
+from tests.support.fakes import Clock, FakeDispatch, FakeProvisioning, WorkerDied
+from tests.support.world import World, file_via_use_case
 
 TIMING = Timing(lease=60.0, poll_interval=5.0, retry_cap=30.0, max_attempts=3)
 START = utc(2030, 1, 6, 9, 0, 0)
-
-
-class Clock:
-    def __init__(self, now: datetime = START) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def tick(self, seconds: float) -> datetime:
-        self.now += timedelta(seconds=seconds)
-        return self.now
-
-
-class WorkerDied(BaseException):
-    """The worker process vanished mid-task: nothing after this point runs."""
-
-
-@dataclass
-class FakeProvisioning:
-    """Provisioning that keeps one operation per idempotency key, like the real one.
-
-    ``submit_script`` and ``get_script`` hold what the next calls answer: an operation status
-    (``"pending"``, ``"succeeded"``, ``"failed: why"``) or an exception to raise. When a script
-    runs dry, submits answer ``pending`` and gets answer ``succeeded``."""
-
-    submit_script: list[Any] = field(default_factory=list)
-    get_script: list[Any] = field(default_factory=list)
-    submits: list[dict[str, Any]] = field(default_factory=list)
-    gets: list[str] = field(default_factory=list)
-    operations: dict[str, str] = field(default_factory=dict)
-    during_call: Callable[[], None] | None = None
-
-    def submit(self, *, ticket_id: str, action: str, environment: dict, request: dict,
-               round: int = 1) -> Operation:
-        key = idempotency_key(ticket_id, action, round)
-        self.submits.append({"ticket_id": ticket_id, "action": action, "environment": environment,
-                             "request": request, "round": round, "key": key})
-        if self.during_call is not None:
-            self.during_call()
-        step = self.submit_script.pop(0) if self.submit_script else "pending"
-        if isinstance(step, str):  # the operation exists once provisioning has accepted it
-            self.operations.setdefault(key, f"op-{len(self.operations) + 1}")
-        return self._answer(step, self.operations.get(key, "none"))
-
-    def get(self, operation_id: str) -> Operation:
-        self.gets.append(operation_id)
-        if self.during_call is not None:
-            self.during_call()
-        return self._answer(self.get_script.pop(0) if self.get_script else "succeeded", operation_id)
-
-    @staticmethod
-    def _answer(step: Any, operation_id: str) -> Operation:
-        if isinstance(step, BaseException):
-            raise step
-        status, _, error = step.partition(": ")
-        return Operation(id=operation_id, status=status, error=error or None)
-
-
-@dataclass
-class FakeDispatch:
-    """The broker: records (ticket_id, type, stage, countdown) and what the database held then."""
-
-    uow_factory: Callable[[], Any]
-    fail: bool = False
-    calls: list[tuple[str, str, str, float]] = field(default_factory=list)
-    status_seen: list[str] = field(default_factory=list)
-
-    def __call__(self, ticket_id: str, ticket_type: str, stage: str, *, countdown: float = 0) -> bool:
-        self.calls.append((ticket_id, ticket_type, stage, countdown))
-        with self.uow_factory() as uow:  # a different connection sees only committed data
-            self.status_seen.append(uow.session.get(Ticket, ticket_id).status)
-        return not self.fail
 
 
 @dataclass
@@ -114,22 +43,12 @@ class Pipeline:
     dispatch: FakeDispatch
     listener: Any = None
 
-    def principal(self, who: str) -> Principal:
-        kind = AccountKind.PROVIDER if who.startswith("support") else AccountKind.CUSTOMER
-        account = "provider" if kind is AccountKind.PROVIDER else who
-        return Principal(user_id=self.world.users[who], email=f"{who}@example.com",
-                         account_id=self.world.accounts[account], account_name=account, kind=kind,
-                         role="support" if kind is AccountKind.PROVIDER else "member")
-
     def file(self, env: str = "customer_a_stage", **overrides: Any) -> str:
-        ticket, created = file_ticket(self.principal("customer_a"),
-                                      upscale_body(self.world.envs[env], **overrides),
-                                      uow=self.uow_factory(), now=self.clock(), listener=self.listener)
-        assert created
-        return ticket.id
+        return file_via_use_case(self.world, uow=self.uow_factory(), now=self.clock(),
+                                 listener=self.listener, body=upscale_body(self.world.envs[env], **overrides))
 
     def act(self, ticket_id: str, action: Action, who: str = "support", **kwargs: Any) -> Ticket:
-        return change_status(self.principal(who), ticket_id, action, uow=self.uow_factory(),
+        return change_status(self.world.principal(who), ticket_id, action, uow=self.uow_factory(),
                              now=self.clock(), dispatch=self.dispatch, listener=self.listener, **kwargs)
 
     def approved(self, **overrides: Any) -> str:
@@ -172,7 +91,7 @@ class Pipeline:
 
 @pytest.fixture
 def pipe(world: World, uow_factory: Any) -> Pipeline:
-    return Pipeline(world=world, uow_factory=uow_factory, clock=Clock(), client=FakeProvisioning(),
+    return Pipeline(world=world, uow_factory=uow_factory, clock=Clock(START), client=FakeProvisioning(),
                     dispatch=FakeDispatch(uow_factory))
 
 
@@ -235,11 +154,12 @@ def test_ticket_goes_from_approved_through_polling_to_completed(pipe: Pipeline) 
     assert ticket.baseline == {"yves": "medium"}
     assert ticket.next_attempt_at is None
     assert pipe.sizes()["yves"] == "large"
-    moves = [(e.from_status, e.to_status, e.actor_id) for e in pipe.events(ticket_id)]
-    assert moves == [(None, "pending_approval", pipe.world.users["customer_a"]),
-                     ("pending_approval", "approved", pipe.world.users["support"]),
-                     ("approved", "provisioning", None),
-                     ("provisioning", "completed", None)]
+    moves = [(e.from_status, e.to_status, e.actor_kind, e.actor_id or e.actor_name)
+             for e in pipe.events(ticket_id)]
+    assert moves == [(None, "pending_approval", "user", pipe.world.users["customer_a"]),
+                     ("pending_approval", "approved", "user", pipe.world.users["support"]),
+                     ("approved", "provisioning", "system", "worker"),
+                     ("provisioning", "completed", "system", "worker")]
 
 
 def test_a_pending_operation_that_is_done_at_the_first_look_completes_in_one_step(
@@ -378,7 +298,8 @@ def test_give_up_fails_the_ticket_with_the_reason(pipe: Pipeline) -> None:
     assert ticket.reason == "provisioning rejected the request: 400 unknown environment"
     assert ticket.failed_action == "apply"
     assert pipe.sizes()["yves"] == "medium"
-    assert pipe.events(ticket_id)[-1].actor_id is None
+    last = pipe.events(ticket_id)[-1]
+    assert (last.actor_kind, last.actor_id, last.actor_name) == ("system", None, "worker")
 
 
 def test_a_failed_operation_fails_the_ticket_with_its_error(pipe: Pipeline) -> None:
@@ -505,6 +426,8 @@ def test_a_worker_that_died_before_storing_the_operation_resubmits_under_the_sam
 def _temporary(pipe: Pipeline) -> tuple[str, datetime]:
     end = START + timedelta(hours=2)
     ticket_id = pipe.approved(period={"start": START + timedelta(hours=1), "end": end})
+    pipe.clock.now = START + timedelta(hours=1)
+    assert pipe.sweep().periods_begun == 1
     pipe.client.submit_script = ["succeeded"]
     assert pipe.advance(ticket_id) == "completed"
     assert pipe.sizes()["yves"] == "large"
@@ -532,7 +455,8 @@ def test_sweep_reverts_a_temporary_upscale_once_its_period_ends(pipe: Pipeline) 
     assert pipe.ticket(ticket_id).status == "reverted"
     assert pipe.sizes()["yves"] == "medium"
     assert [e.to_status for e in pipe.events(ticket_id)][-2:] == ["reverting", "reverted"]
-    assert all(e.actor_id is None for e in pipe.events(ticket_id)[-2:])
+    assert [(e.actor_kind, e.actor_name) for e in pipe.events(ticket_id)][-2:] == [
+        ("system", "sweep"), ("system", "worker")]
 
 
 def test_a_permanent_upscale_is_never_reverted(pipe: Pipeline) -> None:
@@ -617,7 +541,7 @@ def _deliveries(pipe: Pipeline) -> list[WebhookDelivery]:
 
 @pytest.fixture
 def hooked(pipe: Pipeline) -> Pipeline:
-    pipe.listener = WebhookOutbox(URLS)
+    pipe.listener = WebhookOutbox()
     return pipe
 
 
@@ -628,6 +552,7 @@ def test_every_status_change_writes_one_delivery_per_url(hooked: Pipeline) -> No
     pipe.client.submit_script = ["succeeded"]
     assert pipe.advance(ticket_id) == "completed"
 
+    assert address_new_events(pipe.uow_factory(), URLS) == 4
     rows = _deliveries(pipe)
     assert len(rows) == 4 * len(URLS)  # created, approved, provisioning, completed
     bodies = [json.loads(r.body) for r in rows]
@@ -648,32 +573,31 @@ def test_every_status_change_writes_one_delivery_per_url(hooked: Pipeline) -> No
 
 
 def test_due_deliveries_are_claimed_and_delivered_once(hooked: Pipeline) -> None:
-    pipe = hooked
+    pipe, pipe_urls = hooked, URLS
     pipe.file()
     sent: list[tuple[str, bytes]] = []
 
-    ids = claim_due_deliveries(pipe.uow_factory(), now=pipe.clock(), lease=60)
+    ids = claim_due_deliveries(pipe.uow_factory(), now=pipe.clock(), lease=60, urls=pipe_urls)
     assert len(ids) == len(URLS)
-    assert claim_due_deliveries(pipe.uow_factory(), now=pipe.clock(), lease=60) == []  # held
+    assert claim_due_deliveries(pipe.uow_factory(), now=pipe.clock(), lease=60, urls=pipe_urls) == []  # held
 
     for delivery_id in ids:
-        outcome = deliver(delivery_id, uow=pipe.uow_factory(), send=lambda u, b: sent.append((u, b)),
+        outcome = attempt_delivery(delivery_id, uow=pipe.uow_factory(), send=lambda u, b: sent.append((u, b)),
                           clock=pipe.clock, max_attempts=3)
         assert outcome == "delivered"
     assert sorted(u for u, _ in sent) == list(URLS)
     assert json.loads(sent[0][1])["event"] == "ticket.created"
     assert all(r.delivered_at == pipe.clock() and r.attempts == 1 for r in _deliveries(pipe))
 
-    assert deliver(ids[0], uow=pipe.uow_factory(), send=lambda u, b: sent.append((u, b)),
+    assert attempt_delivery(ids[0], uow=pipe.uow_factory(), send=lambda u, b: sent.append((u, b)),
                    clock=pipe.clock, max_attempts=3) == "skipped"
     pipe.clock.tick(3600)
-    assert claim_due_deliveries(pipe.uow_factory(), now=pipe.clock(), lease=60) == []
+    assert claim_due_deliveries(pipe.uow_factory(), now=pipe.clock(), lease=60, urls=pipe_urls) == []
     assert len(sent) == len(URLS)
 
 
 def test_a_failing_receiver_is_retried_with_backoff_then_given_up(hooked: Pipeline) -> None:
-    pipe = hooked
-    pipe.listener = WebhookOutbox(URLS[:1])
+    pipe, pipe_urls = hooked, URLS[:1]
     pipe.file()
     attempts: list[str] = []
 
@@ -684,9 +608,9 @@ def test_a_failing_receiver_is_retried_with_backoff_then_given_up(hooked: Pipeli
     outcomes = []
     for _ in range(3):
         pipe.clock.tick(301)  # beyond the retry cap: due again
-        ids = claim_due_deliveries(pipe.uow_factory(), now=pipe.clock(), lease=60)
+        ids = claim_due_deliveries(pipe.uow_factory(), now=pipe.clock(), lease=60, urls=pipe_urls)
         assert len(ids) == 1
-        outcomes.append(deliver(ids[0], uow=pipe.uow_factory(), send=failing, clock=pipe.clock,
+        outcomes.append(attempt_delivery(ids[0], uow=pipe.uow_factory(), send=failing, clock=pipe.clock,
                                 max_attempts=3, retry_cap=300.0))
         row = _deliveries(pipe)[0]
         assert row.last_error == "the webhook receiver is unavailable: 502"
@@ -697,5 +621,5 @@ def test_a_failing_receiver_is_retried_with_backoff_then_given_up(hooked: Pipeli
     row = _deliveries(pipe)[0]
     assert row.attempts == 3 and row.given_up_at == pipe.clock() and row.delivered_at is None
     pipe.clock.tick(3600)
-    assert claim_due_deliveries(pipe.uow_factory(), now=pipe.clock(), lease=60) == []
+    assert claim_due_deliveries(pipe.uow_factory(), now=pipe.clock(), lease=60, urls=pipe_urls) == []
     assert len(attempts) == 3

@@ -6,9 +6,11 @@ from typing import Any
 
 import pytest
 
+from service.domain import policy
 from service.domain.errors import CustomerOnly, RuleViolation
+from service.domain.verification import check_verification
 from service.domain.policy import (
-    AccountKind, EnvironmentFacts, Stage, TicketType, VerificationFacts, check_change,
+    AccountKind, EnvironmentFacts, Stage, TicketType, VerificationFacts,
     check_period, check_resources, check_upscale, ensure_may_file, ensure_upscale_allowed,
 )
 
@@ -170,6 +172,13 @@ def test_upscale_checks_the_period() -> None:
 
 # --- prod changes need a verified staging change ------------------------------------------
 
+def check_change(facts: EnvironmentFacts, change: dict[str, Any], verified: VerificationFacts | None,
+                 *, verified_on_given: bool) -> None:
+    """The default depth (stage only), citing one ticket or none."""
+    cited = [(verified.id if verified else "T-unknown", verified)] if verified_on_given else []
+    check_verification(facts, change, cited)
+
+
 def verification_rule(verified: VerificationFacts | None, *, given: bool = True,
                       change: dict[str, Any] = CHANGE, facts: EnvironmentFacts | None = None) -> RuleViolation:
     problem = rule_of(check_change, facts or env(Stage.PROD), change, verified, verified_on_given=given)
@@ -241,3 +250,23 @@ def test_override_can_require_verification_outside_prod() -> None:
 def test_override_can_waive_verification_on_prod() -> None:
     check_change(env(Stage.PROD, requires_staging_verification=False), CHANGE, None,
                  verified_on_given=False)
+
+
+# --- what a temporary upscale gives back at its end ------------------------------------------
+
+
+def test_the_revert_gives_back_every_component_still_at_the_size_it_set() -> None:
+    give_back, keep = policy.revert_plan({"yves": "medium", "zed": "small"},
+                                         {"yves": "large", "zed": "medium"},
+                                         {"yves": "large", "zed": "medium", "glue": "xlarge"})
+
+    assert give_back == {"yves": "medium", "zed": "small"} and keep == {}
+
+
+def test_the_revert_keeps_a_component_a_later_request_changed() -> None:
+    give_back, keep = policy.revert_plan({"yves": "medium", "zed": "small"},
+                                         {"yves": "large", "zed": "medium"},
+                                         {"yves": "xlarge", "zed": "medium"})
+
+    assert give_back == {"zed": "small"} and keep == {"yves": "xlarge"}
+

@@ -5,7 +5,7 @@ import pytest
 import responses
 
 from service.outbound import GiveUp, RetryLater
-from service.webhooks import deliver, sign, verify
+from service.webhooks import send_signed, sign, verify
 
 SECRET = "whsec-test"
 BODY = b'{"event": "ticket.approved", "ticket": {"id": "T-1"}}'
@@ -65,7 +65,7 @@ def test_malformed_headers_are_rejected(header):
 def test_delivery_is_signed_so_the_receiver_can_verify_it():
     responses.post(HOOK, status=204)
 
-    deliver(HOOK, BODY, SECRET, now=NOW, timeout=(1.0, 2.0))
+    send_signed(HOOK, BODY, SECRET, now=NOW, timeout=(1.0, 2.0))
 
     request = responses.calls[0].request
     assert request.body == BODY
@@ -79,7 +79,7 @@ def test_failing_receiver_is_retried_later():
     responses.post(HOOK, status=503)
 
     with pytest.raises(RetryLater):
-        deliver(HOOK, BODY, SECRET, now=NOW)
+        send_signed(HOOK, BODY, SECRET, now=NOW)
 
 
 @responses.activate
@@ -87,6 +87,6 @@ def test_receiver_rejecting_the_webhook_gives_up():
     responses.post(HOOK, status=410, body="endpoint removed")
 
     with pytest.raises(GiveUp) as caught:
-        deliver(HOOK, BODY, SECRET, now=NOW)
+        send_signed(HOOK, BODY, SECRET, now=NOW)
 
     assert "410" in caught.value.reason

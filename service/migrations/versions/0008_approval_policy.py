@@ -6,14 +6,14 @@ which rule, and every ticket a prod change cites in ``verified_on`` (one id or a
 requests a partner prepared for its customer, and a ticket filed from one names its drafter.
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0007
 Create Date: 2026-11-28
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0008"
-down_revision = "0004"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

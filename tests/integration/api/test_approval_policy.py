@@ -45,7 +45,7 @@ def policy_app(settings: Any, tmp_path: Path) -> Callable[..., Any]:
         configured = dataclasses.replace(settings, approval_policy=str(path),
                                          webhook_urls=("http://127.0.0.1:9/hook",), webhook_secret="s")
         runtime = build_runtime(configured, clock=lambda: NOW,
-                                listener=WebhookOutbox(configured.webhook_urls))
+                                listener=WebhookOutbox())
         return create_app(configured, runtime)
     return make
 
@@ -92,17 +92,18 @@ def test_stage_temporary_upscale_within_caps_is_approved_by_the_policy_at_filing
 
     assert response.status_code == 201, response.get_json()
     ticket = response.get_json()
-    assert ticket["status"] == "approved"
+    assert ticket["status"] == "scheduled"  # approved; applied when its period starts
     assert ticket["approvals_required"] == 0
     assert ticket["approval_rule"] == "standard stage load tests"
     assert ticket["approvals"] == []
     trail = events(client, world, ticket["id"])
     assert [(e["from_status"], e["to_status"]) for e in trail] == [
-        (None, "pending_approval"), ("pending_approval", "approved")]
+        (None, "pending_approval"), ("pending_approval", "scheduled")]
     assert trail[1]["actor_id"] is None
+    assert trail[1]["actor"] == {"kind": "system", "name": "policy"}
     assert "standard stage load tests" in trail[1]["reason"]
-    assert sorted(webhooks(uow_factory)) == [("ticket.approved", "approved"),
-                                             ("ticket.created", "pending_approval")]
+    assert sorted(webhooks(uow_factory)) == [("ticket.created", "pending_approval"),
+                                             ("ticket.scheduled", "scheduled")]
 
 
 def test_auto_approval_needs_a_cap_on_every_component_else_a_person_decides(
@@ -115,7 +116,7 @@ def test_auto_approval_needs_a_cap_on_every_component_else_a_person_decides(
 
     assert ticket["status"] == "pending_approval"
     assert ticket["approvals_required"] == 1
-    assert approve(client, world, "support", ticket["id"]).get_json()["status"] == "approved"
+    assert approve(client, world, "support", ticket["id"]).get_json()["status"] == "scheduled"
 
 
 def test_a_request_no_rule_matches_needs_one_support_approval(client, world) -> None:
@@ -256,3 +257,18 @@ def test_a_period_in_the_past_is_refused_as_such_before_its_notice(client, world
     response = file(client, world, upscale_body(world.envs["customer_a_stage"],
                                                 period=period(-timedelta(hours=2))))
     assert_problem(response, 422, "period_in_past")
+
+
+def test_options_report_the_approval_and_notice_the_policy_asks(client, world) -> None:
+    def options(env: str) -> dict[str, Any]:
+        response = client.get(f"/v1/environments/{world.envs[env]}/options",
+                              headers=world.auth("customer_a"))
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()
+
+    stage, prod = options("customer_a_stage"), options("customer_a_prod")
+
+    assert stage["upscale"]["min_notice_hours"] == 24
+    assert stage["upscale"]["approval"] == "single"  # a permanent upscale matches no rule
+    assert prod["change"]["approval"] == "dual"
+    assert {item["kind"]: item["approval"] for item in stage["change"]["kinds"]}["data_import"] == "single"

@@ -6,6 +6,7 @@ collection. A second test fails when the app grows an endpoint that has no row h
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,12 +17,17 @@ from service import operators
 from service.api import create_app
 from service.config import Settings
 from service.db import UnitOfWork, make_engine, make_session_factory
+from service.domain.actors import WORKER
 from service.domain.lifecycle import Action
 from service.events import move
 from service.models import Base, Ticket
-from tests.conftest import BACKENDS, World, build_world, upscale_body
+from tests.conftest import BACKENDS
+from tests.helpers import upscale_body
+from tests.support.world import World, build_world, file_via_api
+from tests.oidc import TestIssuer
 
-PRINCIPALS = ("customer_a", "customer_b", "partner_linked", "partner_unlinked", "support")
+PRINCIPALS = ("customer_a", "customer_b", "partner_linked", "partner_unlinked", "support",
+              "provider_member")
 TICKET = "/v1/tickets/{ticket_id}"
 ENV = "/v1/environments/{environment_id}"
 DRAFT = "/v1/drafts/{draft_id}"
@@ -34,18 +40,21 @@ MATRIX: list[tuple[str, str, str, str, int, str | None]] = [
     ("partner_linked",   "GET",  "/v1/tickets",            "-", 200, None),
     ("partner_unlinked", "GET",  "/v1/tickets",            "-", 200, None),
     ("support",          "GET",  "/v1/tickets",            "-", 200, None),
+    ("provider_member",  "GET",  "/v1/tickets",            "-", 200, None),
     ("anonymous",        "GET",  "/v1/tickets",            "-", 401, "unauthenticated"),
     ("customer_a",       "GET",  "/v1/environments",       "-", 200, None),
     ("customer_b",       "GET",  "/v1/environments",       "-", 200, None),
     ("partner_linked",   "GET",  "/v1/environments",       "-", 200, None),
     ("partner_unlinked", "GET",  "/v1/environments",       "-", 200, None),
     ("support",          "GET",  "/v1/environments",       "-", 200, None),
+    ("provider_member",  "GET",  "/v1/environments",       "-", 200, None),
     ("anonymous",        "GET",  "/v1/environments",       "-", 401, "unauthenticated"),
     ("customer_a",       "GET",  "/v1/me",                 "-", 200, None),
     ("customer_b",       "GET",  "/v1/me",                 "-", 200, None),
     ("partner_linked",   "GET",  "/v1/me",                 "-", 200, None),
     ("partner_unlinked", "GET",  "/v1/me",                 "-", 200, None),
     ("support",          "GET",  "/v1/me",                 "-", 200, None),
+    ("provider_member",  "GET",  "/v1/me",                 "-", 200, None),
     ("anonymous",        "GET",  "/v1/me",                 "-", 401, "unauthenticated"),
     # -- filing: customers for their own environments only; partners and staff never -------
     ("customer_a",       "POST", "/v1/tickets",            "A", 201, None),
@@ -57,7 +66,9 @@ MATRIX: list[tuple[str, str, str, str, int, str | None]] = [
     ("partner_unlinked", "POST", "/v1/tickets",            "A", 403, "customer_only"),
     ("partner_unlinked", "POST", "/v1/tickets",            "B", 403, "customer_only"),
     ("support",          "POST", "/v1/tickets",            "A", 403, "customer_only"),
+    ("provider_member",  "POST", "/v1/tickets",            "A", 403, "customer_only"),
     ("support",          "POST", "/v1/tickets",            "B", 403, "customer_only"),
+    ("provider_member",  "POST", "/v1/tickets",            "B", 403, "customer_only"),
     ("anonymous",        "POST", "/v1/tickets",            "A", 401, "unauthenticated"),
     # -- one ticket -------------------------------------------------------------------------
     ("customer_a",       "GET",  TICKET,                   "A", 200, None),
@@ -69,7 +80,9 @@ MATRIX: list[tuple[str, str, str, str, int, str | None]] = [
     ("partner_unlinked", "GET",  TICKET,                   "A", 404, "not_found"),
     ("partner_unlinked", "GET",  TICKET,                   "B", 404, "not_found"),
     ("support",          "GET",  TICKET,                   "A", 200, None),
+    ("provider_member",  "GET",  TICKET,                   "A", 404, "not_found"),
     ("support",          "GET",  TICKET,                   "B", 200, None),
+    ("provider_member",  "GET",  TICKET,                   "B", 404, "not_found"),
     ("anonymous",        "GET",  TICKET,                   "A", 401, "unauthenticated"),
     # -- approve: support only --------------------------------------------------------------
     ("customer_a",       "POST", TICKET + "/approve",      "A", 403, "support_only"),
@@ -81,7 +94,9 @@ MATRIX: list[tuple[str, str, str, str, int, str | None]] = [
     ("partner_unlinked", "POST", TICKET + "/approve",      "A", 404, "not_found"),
     ("partner_unlinked", "POST", TICKET + "/approve",      "B", 404, "not_found"),
     ("support",          "POST", TICKET + "/approve",      "A", 200, None),
+    ("provider_member",  "POST", TICKET + "/approve",      "A", 404, "not_found"),
     ("support",          "POST", TICKET + "/approve",      "B", 200, None),
+    ("provider_member",  "POST", TICKET + "/approve",      "B", 404, "not_found"),
     ("anonymous",        "POST", TICKET + "/approve",      "A", 401, "unauthenticated"),
     # -- reject: support only ---------------------------------------------------------------
     ("customer_a",       "POST", TICKET + "/reject",       "A", 403, "support_only"),
@@ -93,7 +108,9 @@ MATRIX: list[tuple[str, str, str, str, int, str | None]] = [
     ("partner_unlinked", "POST", TICKET + "/reject",       "A", 404, "not_found"),
     ("partner_unlinked", "POST", TICKET + "/reject",       "B", 404, "not_found"),
     ("support",          "POST", TICKET + "/reject",       "A", 200, None),
+    ("provider_member",  "POST", TICKET + "/reject",       "A", 404, "not_found"),
     ("support",          "POST", TICKET + "/reject",       "B", 200, None),
+    ("provider_member",  "POST", TICKET + "/reject",       "B", 404, "not_found"),
     ("anonymous",        "POST", TICKET + "/reject",       "A", 401, "unauthenticated"),
     # -- retry (of a failed ticket): support only -------------------------------------------
     ("customer_a",       "POST", TICKET + "/retry",        "A", 403, "support_only"),
@@ -105,7 +122,9 @@ MATRIX: list[tuple[str, str, str, str, int, str | None]] = [
     ("partner_unlinked", "POST", TICKET + "/retry",        "A", 404, "not_found"),
     ("partner_unlinked", "POST", TICKET + "/retry",        "B", 404, "not_found"),
     ("support",          "POST", TICKET + "/retry",        "A", 200, None),
+    ("provider_member",  "POST", TICKET + "/retry",        "A", 404, "not_found"),
     ("support",          "POST", TICKET + "/retry",        "B", 200, None),
+    ("provider_member",  "POST", TICKET + "/retry",        "B", 404, "not_found"),
     ("anonymous",        "POST", TICKET + "/retry",        "A", 401, "unauthenticated"),
     # -- cancel: only the customer who owns it; others who can see it get 403 ---------------
     ("customer_a",       "POST", TICKET + "/cancel",       "A", 200, None),
@@ -117,7 +136,9 @@ MATRIX: list[tuple[str, str, str, str, int, str | None]] = [
     ("partner_unlinked", "POST", TICKET + "/cancel",       "A", 404, "not_found"),
     ("partner_unlinked", "POST", TICKET + "/cancel",       "B", 404, "not_found"),
     ("support",          "POST", TICKET + "/cancel",       "A", 403, "customer_only"),
+    ("provider_member",  "POST", TICKET + "/cancel",       "A", 404, "not_found"),
     ("support",          "POST", TICKET + "/cancel",       "B", 403, "customer_only"),
+    ("provider_member",  "POST", TICKET + "/cancel",       "B", 404, "not_found"),
     ("anonymous",        "POST", TICKET + "/cancel",       "A", 401, "unauthenticated"),
     # -- audit trail: everyone who may see the ticket ---------------------------------------
     ("customer_a",       "GET",  TICKET + "/events",       "A", 200, None),
@@ -129,7 +150,9 @@ MATRIX: list[tuple[str, str, str, str, int, str | None]] = [
     ("partner_unlinked", "GET",  TICKET + "/events",       "A", 404, "not_found"),
     ("partner_unlinked", "GET",  TICKET + "/events",       "B", 404, "not_found"),
     ("support",          "GET",  TICKET + "/events",       "A", 200, None),
+    ("provider_member",  "GET",  TICKET + "/events",       "A", 404, "not_found"),
     ("support",          "GET",  TICKET + "/events",       "B", 200, None),
+    ("provider_member",  "GET",  TICKET + "/events",       "B", 404, "not_found"),
     ("anonymous",        "GET",  TICKET + "/events",       "A", 401, "unauthenticated"),
     # -- comments: read and write for everyone who may see the ticket -----------------------
     ("customer_a",       "GET",  TICKET + "/comments",     "A", 200, None),
@@ -141,7 +164,9 @@ MATRIX: list[tuple[str, str, str, str, int, str | None]] = [
     ("partner_unlinked", "GET",  TICKET + "/comments",     "A", 404, "not_found"),
     ("partner_unlinked", "GET",  TICKET + "/comments",     "B", 404, "not_found"),
     ("support",          "GET",  TICKET + "/comments",     "A", 200, None),
+    ("provider_member",  "GET",  TICKET + "/comments",     "A", 404, "not_found"),
     ("support",          "GET",  TICKET + "/comments",     "B", 200, None),
+    ("provider_member",  "GET",  TICKET + "/comments",     "B", 404, "not_found"),
     ("anonymous",        "GET",  TICKET + "/comments",     "A", 401, "unauthenticated"),
     ("customer_a",       "POST", TICKET + "/comments",     "A", 201, None),
     ("customer_a",       "POST", TICKET + "/comments",     "B", 404, "not_found"),
@@ -152,7 +177,9 @@ MATRIX: list[tuple[str, str, str, str, int, str | None]] = [
     ("partner_unlinked", "POST", TICKET + "/comments",     "A", 404, "not_found"),
     ("partner_unlinked", "POST", TICKET + "/comments",     "B", 404, "not_found"),
     ("support",          "POST", TICKET + "/comments",     "A", 201, None),
+    ("provider_member",  "POST", TICKET + "/comments",     "A", 404, "not_found"),
     ("support",          "POST", TICKET + "/comments",     "B", 201, None),
+    ("provider_member",  "POST", TICKET + "/comments",     "B", 404, "not_found"),
     ("anonymous",        "POST", TICKET + "/comments",     "A", 401, "unauthenticated"),
     # -- one environment --------------------------------------------------------------------
     ("customer_a",       "GET",  ENV,                      "A", 200, None),
@@ -164,7 +191,9 @@ MATRIX: list[tuple[str, str, str, str, int, str | None]] = [
     ("partner_unlinked", "GET",  ENV,                      "A", 404, "not_found"),
     ("partner_unlinked", "GET",  ENV,                      "B", 404, "not_found"),
     ("support",          "GET",  ENV,                      "A", 200, None),
+    ("provider_member",  "GET",  ENV,                      "A", 404, "not_found"),
     ("support",          "GET",  ENV,                      "B", 200, None),
+    ("provider_member",  "GET",  ENV,                      "B", 404, "not_found"),
     ("anonymous",        "GET",  ENV,                      "A", 401, "unauthenticated"),
     # -- promotions of a prod environment: everyone who may see the environment -------------
     ("customer_a",       "GET",  ENV + "/promotions",      "A", 200, None),
@@ -177,6 +206,8 @@ MATRIX: list[tuple[str, str, str, str, int, str | None]] = [
     ("partner_unlinked", "GET",  ENV + "/promotions",      "B", 404, "not_found"),
     ("support",          "GET",  ENV + "/promotions",      "A", 200, None),
     ("support",          "GET",  ENV + "/promotions",      "B", 200, None),
+    ("provider_member",  "GET",  ENV + "/promotions",      "A", 404, "not_found"),
+    ("provider_member",  "GET",  ENV + "/promotions",      "B", 404, "not_found"),
     ("anonymous",        "GET",  ENV + "/promotions",      "A", 401, "unauthenticated"),
     # -- drafts: a linked partner prepares, its customer submits; nobody else sees them ------
     ("customer_a",       "GET",  "/v1/drafts",             "-", 200, None),
@@ -184,6 +215,7 @@ MATRIX: list[tuple[str, str, str, str, int, str | None]] = [
     ("partner_linked",   "GET",  "/v1/drafts",             "-", 200, None),
     ("partner_unlinked", "GET",  "/v1/drafts",             "-", 200, None),
     ("support",          "GET",  "/v1/drafts",             "-", 200, None),
+    ("provider_member",  "GET",  "/v1/drafts",             "-", 200, None),
     ("anonymous",        "GET",  "/v1/drafts",             "-", 401, "unauthenticated"),
     ("customer_a",       "POST", "/v1/drafts",             "A", 403, "partner_only"),
     ("customer_a",       "POST", "/v1/drafts",             "B", 403, "partner_only"),
@@ -195,31 +227,94 @@ MATRIX: list[tuple[str, str, str, str, int, str | None]] = [
     ("partner_unlinked", "POST", "/v1/drafts",             "B", 404, "not_found"),
     ("support",          "POST", "/v1/drafts",             "A", 403, "partner_only"),
     ("support",          "POST", "/v1/drafts",             "B", 403, "partner_only"),
+    ("provider_member",  "POST", "/v1/drafts",             "A", 403, "partner_only"),
+    ("provider_member",  "POST", "/v1/drafts",             "B", 403, "partner_only"),
     ("anonymous",        "POST", "/v1/drafts",             "A", 401, "unauthenticated"),
     ("customer_a",       "GET",  DRAFT,                    "A", 200, None),
     ("customer_b",       "GET",  DRAFT,                    "A", 404, "not_found"),
     ("partner_linked",   "GET",  DRAFT,                    "A", 200, None),
     ("partner_unlinked", "GET",  DRAFT,                    "A", 404, "not_found"),
     ("support",          "GET",  DRAFT,                    "A", 404, "not_found"),
+    ("provider_member",  "GET",  DRAFT,                    "A", 404, "not_found"),
     ("anonymous",        "GET",  DRAFT,                    "A", 401, "unauthenticated"),
     ("customer_a",       "POST", DRAFT + "/submit",        "A", 201, None),
     ("customer_b",       "POST", DRAFT + "/submit",        "A", 404, "not_found"),
     ("partner_linked",   "POST", DRAFT + "/submit",        "A", 403, "customer_only"),
     ("partner_unlinked", "POST", DRAFT + "/submit",        "A", 404, "not_found"),
     ("support",          "POST", DRAFT + "/submit",        "A", 404, "not_found"),
+    ("provider_member",  "POST", DRAFT + "/submit",        "A", 404, "not_found"),
     ("anonymous",        "POST", DRAFT + "/submit",        "A", 401, "unauthenticated"),
     ("customer_a",       "DELETE", DRAFT,                  "A", 204, None),
     ("customer_b",       "DELETE", DRAFT,                  "A", 404, "not_found"),
     ("partner_linked",   "DELETE", DRAFT,                  "A", 204, None),
     ("partner_unlinked", "DELETE", DRAFT,                  "A", 404, "not_found"),
     ("support",          "DELETE", DRAFT,                  "A", 404, "not_found"),
+    ("provider_member",  "DELETE", DRAFT,                  "A", 404, "not_found"),
     ("anonymous",        "DELETE", DRAFT,                  "A", 401, "unauthenticated"),
+    # -- what may be filed for an environment: everyone who may see it ----------------------
+    ("customer_a",       "GET",  ENV + "/options",         "A", 200, None),
+    ("customer_a",       "GET",  ENV + "/options",         "B", 404, "not_found"),
+    ("customer_b",       "GET",  ENV + "/options",         "A", 404, "not_found"),
+    ("customer_b",       "GET",  ENV + "/options",         "B", 200, None),
+    ("partner_linked",   "GET",  ENV + "/options",         "A", 200, None),
+    ("partner_linked",   "GET",  ENV + "/options",         "B", 404, "not_found"),
+    ("partner_unlinked", "GET",  ENV + "/options",         "A", 404, "not_found"),
+    ("partner_unlinked", "GET",  ENV + "/options",         "B", 404, "not_found"),
+    ("support",          "GET",  ENV + "/options",         "A", 200, None),
+    ("support",          "GET",  ENV + "/options",         "B", 200, None),
+    ("provider_member",  "GET",  ENV + "/options",         "A", 404, "not_found"),
+    ("provider_member",  "GET",  ENV + "/options",         "B", 404, "not_found"),
+    ("anonymous",        "GET",  ENV + "/options",         "A", 401, "unauthenticated"),
+    # -- callers with the portal issuer's access tokens: the same rules ---------------------
+    ("jwt_customer_a",   "GET",  "/v1/me",                 "-", 200, None),
+    ("jwt_customer_a",   "GET",  "/v1/tickets",            "-", 200, None),
+    ("jwt_customer_a",   "POST", "/v1/tickets",            "A", 201, None),
+    ("jwt_customer_a",   "POST", "/v1/tickets",            "B", 404, "not_found"),
+    ("jwt_customer_a",   "GET",  TICKET,                   "A", 200, None),
+    ("jwt_customer_a",   "GET",  TICKET,                   "B", 404, "not_found"),
+    ("jwt_customer_a",   "POST", TICKET + "/approve",      "A", 403, "support_only"),
+    ("jwt_customer_a",   "POST", TICKET + "/cancel",       "A", 200, None),
+    ("jwt_customer_a",   "GET",  ENV + "/options",         "A", 200, None),
+    ("jwt_customer_a",   "GET",  ENV + "/options",         "B", 404, "not_found"),
+    ("jwt_partner",      "GET",  "/v1/tickets",            "-", 200, None),
+    ("jwt_partner",      "POST", "/v1/tickets",            "A", 403, "customer_only"),
+    ("jwt_partner",      "GET",  TICKET,                   "A", 200, None),
+    ("jwt_partner",      "GET",  TICKET,                   "B", 404, "not_found"),
+    ("jwt_partner",      "POST", TICKET + "/comments",     "A", 201, None),
+    ("jwt_partner",      "POST", TICKET + "/cancel",       "A", 403, "customer_only"),
+    ("jwt_provider",     "POST", TICKET + "/approve",      "A", 404, "not_found"),
+    ("jwt_provider",     "GET",  "/v1/tickets",            "-", 200, None),
+    ("jwt_staff",        "GET",  "/v1/tickets",            "-", 200, None),
+    ("jwt_staff",        "POST", "/v1/tickets",            "A", 403, "customer_only"),
+    ("jwt_staff",        "GET",  TICKET,                   "B", 200, None),
+    ("jwt_staff",        "POST", TICKET + "/approve",      "A", 200, None),
+    ("jwt_staff",        "POST", TICKET + "/reject",       "B", 200, None),
+    ("jwt_staff",        "GET",  ENV + "/options",         "B", 200, None),
+    ("jwt_customer_a",   "GET",  ENV + "/promotions",      "A", 200, None),
+    ("jwt_customer_a",   "GET",  ENV + "/promotions",      "B", 404, "not_found"),
+    ("jwt_customer_a",   "POST", "/v1/drafts",             "A", 403, "partner_only"),
+    ("jwt_customer_a",   "GET",  DRAFT,                    "A", 200, None),
+    ("jwt_customer_a",   "POST", DRAFT + "/submit",        "A", 201, None),
+    ("jwt_partner",      "GET",  "/v1/drafts",             "-", 200, None),
+    ("jwt_partner",      "POST", "/v1/drafts",             "A", 201, None),
+    ("jwt_partner",      "POST", "/v1/drafts",             "B", 404, "not_found"),
+    ("jwt_partner",      "GET",  DRAFT,                    "A", 200, None),
+    ("jwt_partner",      "POST", DRAFT + "/submit",        "A", 403, "customer_only"),
+    ("jwt_partner",      "DELETE", DRAFT,                  "A", 204, None),
+    ("jwt_provider",     "GET",  "/v1/drafts",             "-", 200, None),
+    ("jwt_provider",     "GET",  ENV + "/promotions",      "A", 404, "not_found"),
+    ("jwt_staff",        "GET",  "/v1/drafts",             "-", 200, None),
+    ("jwt_staff",        "GET",  DRAFT,                    "A", 404, "not_found"),
+    ("jwt_staff",        "POST", "/v1/drafts",             "A", 403, "partner_only"),
+    ("jwt_staff",        "GET",  ENV + "/promotions",      "B", 200, None),
 ]
 
 OWNER_ACCOUNT = {"A": "customer_a", "B": "customer_b"}
 VISIBLE_OWNERS = {"customer_a": {"A"}, "customer_b": {"B"}, "partner_linked": {"A"},
-                  "partner_unlinked": set(), "support": {"A", "B"}}
-DRAFT_OWNERS = {**VISIBLE_OWNERS, "support": set()}
+                  "partner_unlinked": set(), "support": {"A", "B"}, "provider_member": set(),
+                  "jwt_customer_a": {"A"}, "jwt_partner": {"A"}, "jwt_provider": set(),
+                  "jwt_staff": {"A", "B"}}
+DRAFT_OWNERS = {**VISIBLE_OWNERS, "support": set(), "jwt_staff": set()}
 BODIES = {TICKET + "/reject": {"reason": "not in this contract period"},
           TICKET + "/comments": {"body": "any news on this?"}}
 
@@ -241,12 +336,38 @@ def matrix(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
             conn.execute(table.delete())
     sessions = make_session_factory(engine)
     world = build_world(lambda: UnitOfWork(sessions))
+    issuer = TestIssuer().start()
+    _add_provider_member(world, lambda: UnitOfWork(sessions))
     settings = Settings(database_url=url, broker_url="memory://", home=tmp_path_factory.mktemp("m"),
-                        secret_key="test-secret")
+                        secret_key="test-secret", oidc_issuer=issuer.url, oidc_audience=issuer.audience)
     app = create_app(settings)
     app.config["TESTING"] = True
-    yield Matrix(client=app.test_client(), world=world, new_uow=lambda: UnitOfWork(sessions))
+    m = Matrix(client=app.test_client(), world=world, new_uow=lambda: UnitOfWork(sessions))
+    _sign_in_portal_users(m, issuer)
+    yield m
+    issuer.stop()
     engine.dispose()
+
+
+def _sign_in_portal_users(m: Matrix, issuer: TestIssuer) -> None:
+    """Users known only by the issuer's tokens; the staff one is given its role by an operator."""
+    hour = int(time.time()) + 3600
+    for who, account in (("jwt_customer_a", "customer_a"), ("jwt_partner", "partner_linked"),
+                         ("jwt_provider", "provider"), ("jwt_staff", "provider")):
+        claims = issuer.claims(m.world.accounts[account], exp=hour)
+        me = m.client.get("/v1/me", headers={"Authorization": f"Bearer {issuer.mint(claims)}"})
+        assert me.status_code == 200, me.get_json()
+        m.world.tokens[who] = issuer.mint({**claims, "jti": "after-sign-up"})
+        if who == "jwt_staff":
+            operators.set_role(me.get_json()["email"], "support", uow=m.new_uow())
+
+
+def _add_provider_member(world: World, new_uow: Any) -> None:
+    """A user of the provider account whom no operator has given a staff role yet."""
+    user = operators.add_user("provider_member@example.com", world.accounts["provider"], "member",
+                              uow=new_uow())
+    world.users["provider_member"] = user.id
+    world.tokens["provider_member"] = operators.issue_user_token(user.email, uow=new_uow())
 
 
 def _fresh_environment(m: Matrix, owner: str, stage: str = "stage") -> str:
@@ -259,16 +380,15 @@ def _fresh_environment(m: Matrix, owner: str, stage: str = "stage") -> str:
 
 def _fresh_ticket(m: Matrix, owner: str, *, failed: bool = False) -> str:
     customer = OWNER_ACCOUNT[owner]
-    response = m.client.post("/v1/tickets", json=upscale_body(_fresh_environment(m, owner)),
-                             headers=m.world.auth(customer))
-    assert response.status_code == 201, response.get_json()
-    ticket_id = response.get_json()["id"]
+    ticket_id = file_via_api(m.client, m.world, who=customer,
+                             body=upscale_body(_fresh_environment(m, owner))).get_json()["id"]
     if failed:
         assert m.client.post(f"/v1/tickets/{ticket_id}/approve",
                              headers=m.world.auth("support")).status_code == 200
         with m.new_uow() as uow:
-            move(uow.session, uow.session.get(Ticket, ticket_id), Action.FAIL, actor_id=None,
-                 now=uow.session.get(Ticket, ticket_id).updated_at, reason="provisioning said no")
+            ticket = uow.session.get(Ticket, ticket_id)
+            move(uow, ticket, Action.FAIL, actor=WORKER, now=ticket.updated_at,
+                 reason="provisioning said no")
             uow.commit()
     return ticket_id
 

@@ -3,15 +3,10 @@ open requests."""
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
 
 from service import operators
 from service.api import create_app
-
-
-def _upscale(env_id: str) -> dict[str, Any]:
-    return {"type": "upscale", "environment_id": env_id, "summary": "load test",
-            "resources": [{"component": "yves", "size": "large"}]}
+from tests.helpers import upscale_body
 
 
 def _client(settings, **limits):  # type: ignore[no-untyped-def]
@@ -20,7 +15,7 @@ def _client(settings, **limits):  # type: ignore[no-untyped-def]
 
 def test_writes_over_the_rate_limit_get_429_with_retry_after(settings, world):
     client = _client(settings, write_rate_limit="3/minute")
-    statuses = [client.post("/v1/tickets", json=_upscale("no-such-env"), headers=world.auth("customer_a"))
+    statuses = [client.post("/v1/tickets", json=upscale_body("no-such-env"), headers=world.auth("customer_a"))
                 for _ in range(4)]
 
     assert [r.status_code for r in statuses[:3]] == [404, 404, 404]
@@ -34,10 +29,10 @@ def test_writes_over_the_rate_limit_get_429_with_retry_after(settings, world):
 def test_rate_limit_is_per_token_and_spares_reads(settings, world):
     client = _client(settings, write_rate_limit="2/minute")
     for _ in range(2):
-        client.post("/v1/tickets", json=_upscale("x"), headers=world.auth("customer_a"))
+        client.post("/v1/tickets", json=upscale_body("x"), headers=world.auth("customer_a"))
 
-    assert client.post("/v1/tickets", json=_upscale("x"), headers=world.auth("customer_a")).status_code == 429
-    assert client.post("/v1/tickets", json=_upscale("x"), headers=world.auth("customer_b")).status_code == 404
+    assert client.post("/v1/tickets", json=upscale_body("x"), headers=world.auth("customer_a")).status_code == 429
+    assert client.post("/v1/tickets", json=upscale_body("x"), headers=world.auth("customer_b")).status_code == 404
     assert client.get("/v1/tickets", headers=world.auth("customer_a")).status_code == 200
 
 
@@ -46,16 +41,16 @@ def test_an_account_at_its_open_ticket_cap_is_refused_and_nothing_is_stored(sett
     envs = [operators.add_environment(world.accounts["customer_a"], f"extra-{i}", "stage",
                                       uow=uow_factory()).id for i in range(3)]
     for env_id in envs[:2]:
-        assert client.post("/v1/tickets", json=_upscale(env_id),
+        assert client.post("/v1/tickets", json=upscale_body(env_id),
                            headers=world.auth("customer_a")).status_code == 201
 
-    refused = client.post("/v1/tickets", json=_upscale(envs[2]), headers=world.auth("customer_a"))
+    refused = client.post("/v1/tickets", json=upscale_body(envs[2]), headers=world.auth("customer_a"))
 
     assert refused.status_code == 422
     assert refused.get_json()["rule"] == "open_ticket_limit"
     listed = client.get("/v1/tickets", headers=world.auth("customer_a")).get_json()["items"]
     assert len(listed) == 2
-    other_account = client.post("/v1/tickets", json=_upscale(world.envs["customer_b_stage"]),
+    other_account = client.post("/v1/tickets", json=upscale_body(world.envs["customer_b_stage"]),
                                 headers=world.auth("customer_b"))
     assert other_account.status_code == 201
 
@@ -65,5 +60,5 @@ def test_a_cap_of_zero_means_no_cap(settings, world, uow_factory):
     for i in range(3):
         env_id = operators.add_environment(world.accounts["customer_a"], f"free-{i}", "stage",
                                            uow=uow_factory()).id
-        assert client.post("/v1/tickets", json=_upscale(env_id),
+        assert client.post("/v1/tickets", json=upscale_body(env_id),
                            headers=world.auth("customer_a")).status_code == 201

@@ -9,14 +9,14 @@ from typing import Any
 import pytest
 
 from service.models import Ticket
-from tests.helpers import assert_problem, upscale_body
+from tests.helpers import assert_problem
+from tests.support.world import file_via_api
 
 
 @pytest.fixture
 def file_upscale(client: Any, world: Any) -> Any:
     def file(who: str = "customer_a", env: str = "customer_a_stage") -> dict[str, Any]:
-        response = client.post("/v1/tickets", json=upscale_body(world.envs[env]), headers=world.auth(who))
-        assert response.status_code == 201, response.get_data(as_text=True)
+        response = file_via_api(client, world, who=who, env=env)
         return response.get_json() | {"etag": response.headers["ETag"]}
 
     return file

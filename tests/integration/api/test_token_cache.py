@@ -8,14 +8,7 @@ from service import operators
 from service.api import create_app
 from service.api.runtime import build_runtime
 from service.identity import PrincipalCache
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.fakes import Clock
 
 
 def _client(settings, clock):  # type: ignore[no-untyped-def]
@@ -26,7 +19,7 @@ def _client(settings, clock):  # type: ignore[no-untyped-def]
 
 
 def test_a_revoked_token_stops_working_when_its_cache_entry_expires(settings, world, uow_factory):
-    clock = Clock()
+    clock = Clock(1000.0)
     client = _client(settings, clock)
     headers = world.auth("customer_a")
     assert client.get("/v1/me", headers=headers).status_code == 200
@@ -40,7 +33,7 @@ def test_a_revoked_token_stops_working_when_its_cache_entry_expires(settings, wo
 
 
 def test_an_unknown_token_is_not_remembered(settings, world, uow_factory):
-    clock = Clock()
+    clock = Clock(1000.0)
     client = _client(settings, clock)
     user = operators.add_user("late@example.com", world.accounts["customer_a"], "member", uow=uow_factory())
     assert client.get("/v1/me", headers={"Authorization": "Bearer edk_not-issued-yet"}).status_code == 401
@@ -54,7 +47,7 @@ def test_the_cache_holds_a_principal_under_the_token_hash_only():
     from service.identity import Principal, hash_token
     from service.domain.policy import AccountKind
 
-    cache = PrincipalCache(5, clock=Clock())
+    cache = PrincipalCache(5, clock=Clock(1000.0))
     principal = Principal("u", "e@x", "a", "A", AccountKind.CUSTOMER, "member")
     cache.put("edk_secret-token", principal)
 

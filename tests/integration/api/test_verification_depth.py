@@ -123,3 +123,18 @@ def test_other_prod_changes_keep_the_single_stage_citation(client, world, uow_fa
 def test_a_malformed_verified_on_is_refused(client, world, given) -> None:
     body = assert_problem(file(client, world, "customer_a_prod", verified_on=given), 422)
     assert "verified_on" in body["errors"]
+
+
+def test_options_name_the_stages_a_prod_import_must_cite(client, world, uow_factory) -> None:
+    dev = completed(client, world, uow_factory, "customer_a_dev")
+
+    response = client.get(f"/v1/environments/{world.envs['customer_a_prod']}/options",
+                          headers=world.auth("customer_a"))
+
+    assert response.status_code == 200, response.get_json()
+    change = response.get_json()["change"]
+    assert change["verified_on_stages"] == ["stage"]  # a change of no particular kind
+    by_kind = {item["kind"]: item["verified_on_stages"] for item in change["kinds"]}
+    assert by_kind["data_import"] == by_kind["integration"] == ["dev", "stage"]
+    assert by_kind["config"] == ["stage"]
+    assert dev in [candidate["ticket_id"] for candidate in change["verified_on_candidates"]]

@@ -1,0 +1,71 @@
+"""gunicorn, embedded: `envdesk serve` runs the API under it."""
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+from service.config import Settings
+
+
+class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, options: dict[str, Any], settings: Settings) -> None:
+        self.options = options
+        self.settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        from service.entrypoints.wsgi import build_app
+
+        return build_app(self.settings)
+
+
+LOG_CONFIG = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "service.logs.JsonFormatter"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json",
+                            "stream": "ext://sys.stderr"}},
+    "root": {"handlers": ["stderr"], "level": "INFO"},
+    "loggers": {
+        "gunicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "gunicorn.access": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
+    },
+}
+
+
+def _child_exit(_server: Any, worker: Any) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def gunicorn_options(*, host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread" if threads > 1 else "sync",
+        "graceful_timeout": 30,
+        "timeout": 60,
+        "keepalive": 5,
+        # gunicorn's largest request line: long query strings reach the app and get a problem+json
+        # answer; only lines beyond this get gunicorn's own 400.
+        "limit_request_line": 8190,
+        "accesslog": None,
+        "errorlog": "-",
+        "logconfig_dict": LOG_CONFIG,
+        "child_exit": _child_exit,
+        "max_requests": 0,
+    }
+
+
+def run_gunicorn(settings: Settings, *, host: str, port: int, workers: int, threads: int) -> None:
+    from service.multiproc import prepare_multiprocess_dir
+
+    prepare_multiprocess_dir(settings.home / "metrics" / f"api-{port}")
+    _Gunicorn(gunicorn_options(host=host, port=port, workers=workers, threads=threads), settings).run()

@@ -1,0 +1,106 @@
+"""Read-side use case of the staff console's queue: open work oldest first, counts, SLA.
+
+Every query is bounded and indexed: the list seeks the partial index of queued tickets (or the
+(status, created_at, id) index for one status) to its cursor, and the counts read only the queued
+statuses, so the page costs the same with a million closed tickets behind it."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Mapping
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from service.domain.errors import Forbidden
+from service.identity import Principal
+from service.models import QUEUE_STATUSES, Account, Environment, Ticket
+from service.pagination import Page, encode_cursor, paginate
+
+QUEUE_ORDER = ("pending_approval", "failed", "approved", "provisioning")
+MAX_ACCOUNTS = 500
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    id: str
+    created_at: datetime
+    type: str
+    status: str
+    summary: str
+    account_name: str
+    environment_name: str
+    stage: str
+    due_at: datetime | None
+
+    def overdue(self, now: datetime) -> bool:
+        return self.due_at is not None and self.status == "pending_approval" and now > self.due_at
+
+
+@dataclass(frozen=True)
+class Queue:
+    page: Page
+    counts: dict[str, int]
+    accounts: list[tuple[str, str]]
+
+
+def due_at(created_at: datetime, stage: str, sla_hours: Mapping[str, float]) -> datetime | None:
+    hours = sla_hours.get(stage)
+    return None if hours is None else created_at + timedelta(hours=hours)
+
+
+def ensure_staff(principal: Principal) -> None:
+    if not principal.is_support:
+        raise Forbidden("only support staff work the queue", rule="support_only")
+
+
+def staff_queue(
+    session: Session, principal: Principal, *, key: bytes, filters: Mapping[str, Any],
+    sla_hours: Mapping[str, float], limit: int | None = None, cursor: str | None = None,
+) -> Queue:
+    """Queued tickets (or those of one status) oldest first, with the count per queued status."""
+    ensure_staff(principal)
+    statuses = [filters["status"]] if filters.get("status") else sorted(QUEUE_STATUSES)
+    query = _filtered(select(Ticket, Environment.name, Environment.stage, Account.name), filters)
+    query, size = paginate(query.where(Ticket.status.in_(statuses)), created=Ticket.created_at,
+                           ident=Ticket.id, key=key, limit=limit, cursor=cursor, oldest_first=True)
+    rows = [_row(*found, sla_hours=sla_hours) for found in session.execute(query).all()]
+    more = len(rows) > size
+    rows = rows[:size]
+    next_cursor = encode_cursor(key, rows[-1].created_at, rows[-1].id) if more else None
+    return Queue(page=Page(items=rows, next_cursor=next_cursor),
+                 counts=_counts(session, filters), accounts=_accounts(session))
+
+
+def _filtered(query: Select[Any], filters: Mapping[str, Any]) -> Select[Any]:
+    query = query.join(Environment, Environment.id == Ticket.environment_id).join(
+        Account, Account.id == Ticket.account_id)
+    if filters.get("type"):
+        query = query.where(Ticket.type == filters["type"])
+    if filters.get("stage"):
+        query = query.where(Environment.stage == filters["stage"])
+    if filters.get("account_id"):
+        query = query.where(Ticket.account_id == filters["account_id"])
+    return query
+
+
+def _row(ticket: Ticket, env_name: str, stage: str, account_name: str, *,
+         sla_hours: Mapping[str, float]) -> QueueRow:
+    return QueueRow(id=ticket.id, created_at=ticket.created_at, type=ticket.type,
+                    status=ticket.status, summary=ticket.summary, account_name=account_name,
+                    environment_name=env_name, stage=stage,
+                    due_at=due_at(ticket.created_at, stage, sla_hours))
+
+
+def _counts(session: Session, filters: Mapping[str, Any]) -> dict[str, int]:
+    query = _filtered(select(Ticket.status, func.count()), filters).where(
+        Ticket.status.in_(sorted(QUEUE_STATUSES))).group_by(Ticket.status)
+    found = dict(session.execute(query).all())
+    return {status: found.get(status, 0) for status in QUEUE_ORDER}
+
+
+def _accounts(session: Session) -> list[tuple[str, str]]:
+    """Customer accounts for the filter, by name (bounded)."""
+    return [(a.id, a.name) for a in session.scalars(
+        select(Account).where(Account.kind == "customer").order_by(Account.name, Account.id)
+        .limit(MAX_ACCOUNTS))]

@@ -1,0 +1,70 @@
+"""`envdesk serve` as a real process on the session's PostgreSQL database, for tests that drive
+it from outside over HTTP (schemathesis, a generated client)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import requests
+
+from service.db import UnitOfWork, make_engine, make_session_factory
+from service.models import Base
+from tests.support.servers import free_port
+from tests.support.waiting import wait_until
+from tests.support.world import World, build_world
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def server(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, World]]:
+    """`envdesk serve` on the session's PostgreSQL database, emptied and seeded with tenants."""
+    url = pg_url
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+    world = build_world(lambda: UnitOfWork(make_session_factory(engine)))
+    engine.dispose()
+    port = free_port()
+    home = tmp_path_factory.mktemp("serve")
+    env = {**os.environ, "DATABASE_URL": url, "BROKER_URL": "memory://", "ENVDESK_HOME": str(home),
+           "SECRET_KEY": "schemathesis",
+           # Limits would answer most generated writes 429 and hide the paths behind them.
+           "RATE_LIMIT_WRITES": "", "MAX_OPEN_TICKETS_PER_ACCOUNT": "0"}
+    env.pop("REDIS_URL", None)
+    log = (home / "server.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", "2"],
+        env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_for(base, process, home / "server.log")
+        yield base, world
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        log.close()
+
+
+def _wait_for(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    def answers() -> bool:
+        if process.poll() is not None:
+            pytest.fail(f"envdesk serve exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            return requests.get(f"{base}/healthz", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    try:
+        wait_until(answers, timeout=60, what="envdesk serve to answer /healthz")
+    except pytest.fail.Exception:
+        pytest.fail(f"envdesk serve did not answer /healthz within 60 s:\n{log.read_text()}")
