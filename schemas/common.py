@@ -7,6 +7,7 @@ from typing import Any
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, pre_load, validate
 
 from schemas.problems import ProblemSchema  # noqa: F401  (the error body, imported from here)
+from service.domain.lifecycle import BLANK, says_something
 
 
 def _no_nul(value: str) -> None:
@@ -33,12 +34,25 @@ def storable_instant(value: datetime) -> None:
         raise ValidationError("out of range: the moment must lie between the years 1 and 9999 in UTC") from None
 
 
-class Text(fields.String):
-    """A string without NUL characters (which no database accepts), with length bounds."""
+SAYS_SOMETHING_PATTERN = rf"^[^\x00]*[^{BLANK}][^\x00]*$"
 
-    def __init__(self, *, min: int = 1, max: int = 2000, **kwargs: Any) -> None:
+
+def _says_something(value: str) -> None:
+    if not says_something(value):
+        raise ValidationError("must say something: not only spaces or control characters")
+
+
+class Text(fields.String):
+    """A string without NUL characters (which no database accepts), with length bounds; with
+    ``says_something``, not only spaces or control characters either."""
+
+    def __init__(self, *, min: int = 1, max: int = 2000, says_something: bool = False,
+                 **kwargs: Any) -> None:
         validators = [validate.Length(min=min, max=max), _no_nul]
-        kwargs["metadata"] = {"pattern": NO_NUL_PATTERN, **kwargs.get("metadata", {})}
+        if says_something:
+            validators.append(_says_something)
+        pattern = SAYS_SOMETHING_PATTERN if says_something else NO_NUL_PATTERN
+        kwargs["metadata"] = {"pattern": pattern, **kwargs.get("metadata", {})}
         super().__init__(validate=validators, **kwargs)
 
 

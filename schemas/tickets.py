@@ -214,7 +214,8 @@ class ActionSchema(StrictSchema):
 
 
 class RejectSchema(StrictSchema):
-    reason = Text(required=True, max=2000, metadata={"description": "why; told to the customer"})
+    reason = Text(required=True, max=2000, says_something=True,
+                  metadata={"description": "why; told to the customer"})
 
 
 class EventSchema(Schema):

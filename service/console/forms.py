@@ -8,13 +8,18 @@ from wtforms import BooleanField, HiddenField, PasswordField, SelectField, Strin
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from service.domain.lifecycle import Status
+from service.domain.lifecycle import Status, says_something
 from service.domain.policy import Stage, TicketType
 
 
 def _no_nul(_form: Any, field: Any) -> None:
     if field.data and "\x00" in field.data:
         raise ValidationError("must not contain NUL characters")
+
+
+def _says_something(_form: Any, field: Any) -> None:
+    if field.data and not says_something(field.data):
+        raise ValidationError("Give a reason in words: the customer reads it.")
 
 
 def _stripped(value: Any) -> Any:
@@ -38,7 +43,8 @@ class ActionForm(FlaskForm):
 
 class RejectForm(ActionForm):
     reason = TextAreaField("Reason", filters=[_stripped], validators=[
-        DataRequired("Give a reason: the customer reads it."), Length(max=2000), _no_nul])
+        DataRequired("Give a reason: the customer reads it."), Length(max=2000), _no_nul,
+        _says_something])
 
 
 class CommentForm(FlaskForm):

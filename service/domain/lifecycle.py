@@ -1,6 +1,7 @@
 """Ticket lifecycle: one transition table, and the side effects of each move, reviewed like data."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 
@@ -78,10 +79,20 @@ def next_status(current: Status | str, action: Action | str) -> Status:
 
 REASON_REQUIRED = frozenset({Action.REJECT})
 
+BLANK = r"\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+"""Characters that say nothing (controls and every kind of space), as a regex character range
+that Python and JSON Schema read alike."""
+_SAYS_SOMETHING = re.compile(f"[^{BLANK}]")
+
+
+def says_something(text: str | None) -> bool:
+    """Whether ``text`` has at least one character that is neither a control nor a space."""
+    return bool(text) and _SAYS_SOMETHING.search(text) is not None
+
 
 def ensure_reason(action: Action, reason: str | None) -> None:
     """A rejection tells the customer why; other actions may give a reason."""
-    if action in REASON_REQUIRED and not (reason and reason.strip()):
+    if action in REASON_REQUIRED and not says_something(reason):
         raise RuleViolation(f"say why: {action.value} needs a reason", rule="reason_required",
                             errors={"reason": ["required"]})
 

@@ -16,12 +16,31 @@ from tests.support.servers import free_port  # noqa: F401  (re-exported)
 from tests.support.waiting import wait_until  # noqa: F401  (re-exported)
 
 
+# Redis database numbers of this project's own for the e2e tests (14 is the benchmarks').
+E2E_REDIS_DBS = (11, 12, 13, 15)
+_OWNER_KEY = "envdesk:e2e-owner"
+
+
 @pytest.fixture(scope="session")
-def redis_db(worker_id: str) -> str:
-    """A Redis database number of this project's own on the run's Redis: 11 + the xdist worker
-    index."""
-    index = 0 if worker_id == "master" else int(worker_id.removeprefix("gw"))
-    return f"{redis_server_url()}/{11 + index}"
+def redis_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Redis database of this project's own on the run's Redis, held for the session: two test
+    runs at once (two checkouts, two xdist workers) never share one, so no worker of one run takes
+    the other's tasks. With every database held elsewhere, a private redis-server of its own."""
+    import redis
+
+    server, owner = redis_server_url(), f"{os.getpid()}@{tmp_path_factory.getbasetemp()}"
+    for number in E2E_REDIS_DBS:
+        client = redis.Redis.from_url(f"{server}/{number}")
+        # The hold expires on its own after a run that died without letting go.
+        if client.set(_OWNER_KEY, owner, nx=True, ex=3 * 3600):
+            yield f"{server}/{number}"
+            if client.get(_OWNER_KEY) == owner.encode():
+                client.delete(_OWNER_KEY)
+            return
+    private = RedisServer(tmp_path_factory.mktemp("redis"))
+    private.start()
+    yield private.url
+    private.stop()
 
 
 @pytest.fixture
@@ -35,7 +54,11 @@ def make_stack(request: pytest.FixtureRequest, tmp_path: Path, worker_id: str) -
             redis_url = request.getfixturevalue("redis_db")
             import redis
 
-            redis.Redis.from_url(redis_url).flushdb()
+            client = redis.Redis.from_url(redis_url)
+            owner = client.get(_OWNER_KEY)
+            client.flushdb()
+            if owner is not None:
+                client.set(_OWNER_KEY, owner, ex=3 * 3600)
         name = f"envdesk_e2e_{worker_id}_{os.getpid()}_{len(stacks)}"
         stack = Stack(tmp_path, db_name=name, redis_url=redis_url,
                       extra_env={k: str(v) for k, v in extra_env.items()})

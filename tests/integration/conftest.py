@@ -1,16 +1,19 @@
-"""`envdesk serve` as a real process on the session's PostgreSQL database, for tests that drive
-it from outside over HTTP (schemathesis, a generated client)."""
+"""Fixtures of the integration tests: `envdesk serve` as a real process on the session's
+PostgreSQL database, for tests that drive it from outside over HTTP (schemathesis, a generated
+client), and the operators' CLI run in-process against the test database."""
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 import requests
+from click.testing import CliRunner, Result
 
+from service.cli import cli
 from service.db import UnitOfWork, make_engine, make_session_factory
 from service.models import Base
 from tests.support.servers import free_port
@@ -68,3 +71,19 @@ def _wait_for(base: str, process: subprocess.Popen[bytes], log: Path) -> None:
         wait_until(answers, timeout=60, what="envdesk serve to answer /healthz")
     except pytest.fail.Exception:
         pytest.fail(f"envdesk serve did not answer /healthz within 60 s:\n{log.read_text()}")
+
+
+@pytest.fixture
+def envdesk(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    """Run `envdesk ARGS...` in-process with DATABASE_URL pointing at the test database."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("ENVDESK_HOME", str(tmp_path))
+    runner = CliRunner()
+
+    def run(*args: str, ok: bool = True) -> Result:
+        result = runner.invoke(cli, list(args), catch_exceptions=False)
+        if ok:
+            assert result.exit_code == 0, (result.stdout, result.stderr)
+        return result
+
+    return run

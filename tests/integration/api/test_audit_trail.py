@@ -58,7 +58,8 @@ def test_an_action_without_a_body_has_no_reason(client, world):
     assert _events(client, world, ticket_id)[-1]["reason"] is None
 
 
-@pytest.mark.parametrize("body", [{}, {"reason": ""}, None])
+@pytest.mark.parametrize("body", [{}, {"reason": ""}, None, {"reason": "   "}, {"reason": "\u001f\t"},
+                                  {"reason": "\ufeff\u00a0"}])
 def test_reject_without_a_reason_is_refused_and_changes_nothing(client, world, body):
     ticket_id = _file(client, world)
 
