@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 
 from schemas.tickets import ChangeSchema
-from service.domain.policy import COMPONENTS, SIZES
+from service.domain.policy import CHANGE_KINDS, COMPONENTS, SIZES
 
 APPROVALS = ("auto", "single", "dual")
 
@@ -31,12 +31,16 @@ class FilingVerdictSchema(Schema):
     detail = fields.String(required=True, allow_none=True, metadata={
         "description": "when not allowed: why, in a sentence"})
     approval = fields.String(required=True, metadata={
-        "enum": list(APPROVALS), "description": "the approval a filed request will need"})
+        "enum": list(APPROVALS), "description": "the approval a filed request will need, by the "
+        "approval policy (APPROVAL_POLICY): auto (approved at filing, for an upscale only within "
+        "every cap), single or dual (two different support engineers); for a change of no "
+        "particular kind and a permanent upscale"})
 
 
 class UpscaleOptionsSchema(FilingVerdictSchema):
     min_notice_hours = fields.Float(required=True, metadata={
-        "description": "how long after filing a period may start at the earliest"})
+        "description": "how long after filing a temporary upscale's period may start at the "
+                       "earliest (the approval policy's min_notice_hours; 0: any time)"})
     components = fields.List(fields.Nested(ComponentOptionsSchema), required=True)
 
 
@@ -47,12 +51,28 @@ class VerificationCandidateSchema(Schema):
     completed_at = fields.DateTime(required=True, attribute="updated_at")
 
 
+class ChangeKindOptionsSchema(Schema):
+    kind = fields.String(required=True, metadata={"enum": list(CHANGE_KINDS)})
+    approval = fields.String(required=True, metadata={
+        "enum": list(APPROVALS), "description": "the approval a change of this kind will need"})
+    verified_on_stages = fields.List(fields.String(metadata={"enum": ["dev", "stage"]}), required=True,
+                                     metadata={"description": "the stages verified_on must cite for "
+                                               "a change of this kind"})
+
+
 class ChangeOptionsSchema(FilingVerdictSchema):
     verified_on_required = fields.Boolean(required=True, metadata={
         "description": "whether a change must name a completed identical change on stage"})
+    verified_on_stages = fields.List(fields.String(metadata={"enum": ["dev", "stage"]}), required=True,
+                                     metadata={"description": "the stages verified_on must cite one "
+                                               "completed identical change on each (empty when "
+                                               "none is needed)"})
+    kinds = fields.List(fields.Nested(ChangeKindOptionsSchema), required=True, metadata={
+        "description": "per change kind: the approval and the stages to cite (the approval policy "
+                       "may decide by kind)"})
     verified_on_candidates = fields.List(fields.Nested(VerificationCandidateSchema), required=True, metadata={
-        "description": "completed stage changes of the account, newest first; verified_on must "
-                       "name one whose change is identical"})
+        "description": "completed changes on the account's environments of those stages, newest "
+                       "first; verified_on must name one identical change per stage"})
 
 
 class EnvironmentOptionsSchema(Schema):

@@ -35,9 +35,12 @@ RULES: dict[str, str] = {
     "period_in_past": "the period starts in the past; params: `earliest_start`",
     "lead_time": "the period starts too soon; params: `earliest_start`",
     "prod_requires_staging_verification":
-        "a prod change must repeat a completed stage change; params: `verified_on`",
+        "a prod change must repeat a completed stage change (on dev and stage where the approval "
+        "policy asks it); params: `verify_on`",
     "open_ticket_limit": "the account holds its maximum of open requests; "
                          "params: `open_tickets`, `max_open`",
+    "partner_only": "only a partner agency prepares drafts; customers file their requests directly",
+    "not_prod": "promotions are listed for prod environments only; params: `stage`",
     "reason_required": "rejecting a request needs a reason for the customer",
     "idempotency_key_reused": "the Idempotency-Key was used with another body",
     "domain_error": "the request is not allowed",
@@ -48,7 +51,8 @@ RULES: dict[str, str] = {
     "period_ended": "the temporary upscale's period has ended: it is never applied now",
     "invalid_transition": "the ticket's status does not allow the action; "
                           "params: `current_status`, `action`",
-    "already_approved": "this user already approved the ticket",
+    "already_approved": "this user already approved the ticket; another support engineer must",
+    "draft_submitted": "the draft was submitted and is kept with its ticket; params: `ticket_id`",
     "precondition_failed": "If-Match does not match; params: `etag` (the current one)",
 }
 """Every ``rule`` the API answers with, and what it means."""
@@ -78,6 +82,9 @@ class RuleParamsSchema(Schema):
     end = fields.DateTime()
     earliest_start = fields.DateTime(metadata={"description": "the earliest start accepted now"})
     verified_on = fields.String(allow_none=True)
+    verify_on = fields.String(metadata={"description": "the stages a prod change must be verified "
+                                                       "on, joined by \" and \""})
+    ticket_id = fields.String()
     open_tickets = fields.Integer()
     max_open = fields.Integer()
     open_ticket_id = fields.String()

@@ -17,7 +17,8 @@ from service.domain.policy import CHANGE_KINDS, COMPONENTS, SIZES, Stage, Ticket
 
 TICKET_READ_ONLY = (
     "id", "status", "account_id", "requester_id", "created_at", "updated_at", "version",
-    "baseline", "reason", "operation_id", "attempts",
+    "baseline", "reason", "operation_id", "attempts", "approvals", "approvals_required",
+    "approval_rule", "drafter_id",
 )
 
 
@@ -62,6 +63,29 @@ class ChangeSchema(StrictSchema):
                              metadata={"minProperties": 1, "maxProperties": 100})
 
 
+class TicketIds(fields.Field):
+    """One ticket id, or a list of one to three."""
+
+    _one = Text(max=64)
+
+    def __init__(self, **kwargs: Any) -> None:
+        one = {"type": "string", "minLength": 1, "maxLength": 64}
+        kwargs.setdefault("metadata", {}).update(
+            oneOf=[one, {"type": "array", "items": one, "minItems": 1, "maxItems": 3,
+                         "uniqueItems": True}])
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str | list[str]:
+        if isinstance(value, list):
+            if not 1 <= len(value) <= 3:
+                raise ValidationError("give one to three ticket ids")
+            ids = [self._one.deserialize(item) for item in value]
+            if len(set(ids)) != len(ids):
+                raise ValidationError("each ticket may be named once")
+            return ids
+        return self._one.deserialize(value)
+
+
 class _TicketCreateBase(StrictSchema):
     read_only = TICKET_READ_ONLY
     environment_id = Text(required=True, max=64,
@@ -92,8 +116,9 @@ class ChangeCreateSchema(_TicketCreateBase):
     type = _one_type(TicketType.CHANGE)
     change = fields.Nested(ChangeSchema, required=True, metadata={
         "examples": [{"kind": "config", "parameters": {"PHP_MEMORY_LIMIT": "1G"}}]})
-    verified_on = Text(max=64, metadata={
-        "description": "the completed change on a stage environment that this repeats",
+    verified_on = TicketIds(metadata={
+        "description": "the completed change on a stage environment that this repeats, "
+                       "or a list of them when the approval policy asks for dev and stage",
         "examples": ["5b0f7c8e-2d4a-4f7e-8d11-6e2c9a3b1f40"]})
 
 
@@ -107,7 +132,7 @@ class TicketCreateSchema(_TicketCreateBase):
     resources = fields.List(fields.Nested(ResourceSchema), validate=validate.Length(min=1, max=8))
     period = fields.Nested(PeriodSchema)
     change = fields.Nested(ChangeSchema)
-    verified_on = Text(max=64)
+    verified_on = TicketIds()
 
     @validates_schema
     def _fields_match_type(self, data: dict[str, Any], **_: Any) -> None:
@@ -127,6 +152,11 @@ class TicketCreateSchema(_TicketCreateBase):
             raise ValidationError(errors)
 
 
+class ApprovalSchema(Schema):
+    user_id = present(metadata={"description": "the support engineer"})
+    at = present(fields.DateTime)
+
+
 class TicketSchema(Schema):
     id = present()
     type = present(metadata={"enum": [t.value for t in TicketType]})
@@ -134,6 +164,8 @@ class TicketSchema(Schema):
     environment_id = present()
     account_id = present()
     requester_id = present()
+    drafter_id = present(allow_none=True, metadata={
+        "description": "the partner's user who prepared it as a draft; null when filed directly"})
     summary = present()
     resources = present(fields.List, fields.Nested(ResourceSchema), allow_none=True,
                      metadata={"description": "upscale: the requested sizes; null for a change"})
@@ -142,10 +174,18 @@ class TicketSchema(Schema):
         "description": "a temporary upscale's period; null otherwise"})
     change = present(fields.Nested, ChangeSchema, allow_none=True,
                   metadata={"description": "change: what to change; null for an upscale"})
-    verified_on = present(allow_none=True)
+    verified_on = present(allow_none=True, metadata={"description": "the (first) cited ticket"})
+    verified_on_ids = present(fields.List, fields.String(), allow_none=True, metadata={
+        "description": "every ticket a prod change cites, one per stage it was verified on"})
     baseline = present(fields.Dict, keys=fields.String(), values=fields.String(), allow_none=True,
                     metadata={"description": "the sizes an upscale replaced"})
     reason = present(allow_none=True, metadata={"description": "why it was rejected or failed"})
+    approvals_required = present(fields.Integer, metadata={
+        "description": "staff approvals the approval policy asks (0: approved by the policy at filing)"})
+    approval_rule = present(allow_none=True, metadata={
+        "description": "the approval policy rule that decided; null when no rule matched"})
+    approvals = present(fields.List, fields.Nested(ApprovalSchema), metadata={
+        "description": "who approved so far, oldest first"})
     version = present(fields.Integer)
     created_at = present(fields.DateTime)
     updated_at = present(fields.DateTime)

@@ -76,6 +76,8 @@ class Settings:
     sla_decision_hours: Mapping[str, float] = field(default_factory=dict)
     staff_webhook_url: str = ""
     console_url: str = ""
+    # The approval policy file (YAML); empty: every request needs one support approval.
+    approval_policy: str = ""
     routes: Mapping[str, str] = field(default_factory=dict)
     # Worker timing, in the order that keeps redelivery safe (checked in workers/app.py):
     # provisioning read timeout < task soft limit < hard limit < lease < broker visibility timeout.
@@ -160,6 +162,7 @@ def _portal(env: Mapping[str, str]) -> dict[str, Any]:
         sla_decision_hours=_parsed(_hours_per_stage, env.get("SLA_DECISION_HOURS")),
         staff_webhook_url=env.get("STAFF_WEBHOOK_URL"),
         console_url=_parsed(lambda url: url.rstrip("/"), env.get("CONSOLE_URL")),
+        approval_policy=env.get("APPROVAL_POLICY"),
     )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON, Boolean, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint, text,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from service.db import UTCDateTime
 from service.domain.lifecycle import OPEN_STATUSES, Status
@@ -121,12 +121,16 @@ class Ticket(Base):
     environment_id: Mapped[str] = mapped_column(ForeignKey("environments.id"), index=True)
     account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
     requester_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    # The partner's user who prepared it as a draft, when a customer filed it from one.
+    drafter_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
     summary: Mapped[str] = mapped_column(Text)
     resources: Mapped[list[Any] | None]
     period_start: Mapped[datetime | None]
     period_end: Mapped[datetime | None]
     change: Mapped[dict[str, Any] | None]
     verified_on: Mapped[str | None] = mapped_column(String(36))
+    # Every ticket a prod change cites (verified_on given as one id or a list).
+    verified_on_ids: Mapped[list[Any] | None]
     baseline: Mapped[dict[str, Any] | None]
     reason: Mapped[str | None] = mapped_column(Text)
     failed_action: Mapped[str | None] = mapped_column(String(16))
@@ -142,10 +146,26 @@ class Ticket(Base):
     decided_at: Mapped[datetime | None]
     # When staff were told the ticket passed its decision SLA (told once).
     sla_alerted_at: Mapped[datetime | None]
+    # The approval policy's decision at filing: how many staff approvals, by which rule.
+    approvals_required: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    approval_rule: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    approvals: Mapped[list["TicketApproval"]] = relationship(
+        lazy="selectin", order_by="TicketApproval.at", cascade="all, delete-orphan")
 
     __mapper_args__ = {"version_id_col": version}
+
+
+class TicketApproval(Base):
+    """One staff member's approval of a ticket that needs more than one."""
+
+    __tablename__ = "ticket_approvals"
+    __table_args__ = (UniqueConstraint("ticket_id", "user_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class TicketEvent(Base):
@@ -160,6 +180,27 @@ class TicketEvent(Base):
     from_status: Mapped[str | None] = mapped_column(String(24))
     to_status: Mapped[str] = mapped_column(String(24))
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Draft(Base):
+    """A request a partner prepared for its customer; it files nothing until a customer submits it."""
+
+    __tablename__ = "drafts"
+    __table_args__ = (
+        Index("ix_drafts_account_created", "account_id", "created_at", "id"),
+        Index("ix_drafts_drafter_account_created", "drafter_account_id", "created_at", "id"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    environment_id: Mapped[str] = mapped_column(ForeignKey("environments.id"))
+    drafter_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    drafter_account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    request: Mapped[dict[str, Any]]
+    ticket_id: Mapped[str | None] = mapped_column(ForeignKey("tickets.id"))
+    submitted_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Comment(Base):

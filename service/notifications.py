@@ -37,7 +37,7 @@ Send = Callable[[str, bytes], None]
 def event_body(ticket: Ticket, event: TicketEvent) -> dict[str, object]:
     return {
         "event_id": new_id(),
-        "event": "ticket.created" if event.from_status is None else f"ticket.{event.to_status}",
+        "event": _event_name(event),
         "occurred_at": event.at.isoformat(),
         "from_status": event.from_status,
         "to_status": event.to_status,
@@ -54,6 +54,14 @@ def comment_body(ticket: Ticket, comment: Comment) -> dict[str, object]:
         "comment": _COMMENT.dump(comment),
         "ticket": _TICKET.dump(ticket),
     }
+
+
+def _event_name(event: TicketEvent) -> str:
+    if event.from_status is None:
+        return "ticket.created"
+    if event.from_status == event.to_status:
+        return "ticket.approval_recorded"  # one of several approvals the ticket needs
+    return f"ticket.{event.to_status}"
 
 
 class WebhookOutbox:

@@ -1,12 +1,17 @@
-"""What a caller may ask for on one environment: the filing path's own checks, asked in advance."""
+"""What a caller may ask for on one environment: the filing path's own checks, asked in advance,
+and what the approval policy will ask of a request (the same ``approvals.decide`` that filing
+runs)."""
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service import approvals
 from service.domain import policy
+from service.domain.approval import ApprovalPolicy, Decision
 from service.domain.lifecycle import Status
 from service.identity import Principal
 from service.models import Environment, Ticket
@@ -19,7 +24,8 @@ MAX_CANDIDATES = 20
 
 
 def environment_options(session: Session, principal: Principal, environment_id: str, *,
-                        max_open: int = 0) -> dict[str, Any]:
+                        max_open: int = 0, approval: ApprovalPolicy = ApprovalPolicy(),
+                        now: datetime | None = None) -> dict[str, Any]:
     env = get_environment(session, principal, environment_id)
     facts = environment_facts(env)
 
@@ -28,28 +34,52 @@ def environment_options(session: Session, principal: Principal, environment_id: 
             lambda: _ensure_no_open_request(session, env.id, type_.value)) or policy.refusal_of(
             lambda: policy.check_open_ticket_cap(_open_count(session, env.account_id), max_open))
 
-    needs_verification = policy.needs_staging_verification(facts)
+    upscale, temporary, change = _decisions(session, approval, env, now)
+    verify = policy.needs_staging_verification(facts)
+    kinds = [(kind, approvals.decide(session, approval, env, {"type": policy.TicketType.CHANGE.value,
+                                                             "change": {"kind": kind}}))
+             for kind in policy.CHANGE_KINDS]
+    cited = sorted({stage for _, decision in kinds for stage in decision.verify_on} | set(change.verify_on))
     return {
         "environment_id": env.id,
-        "upscale": {**_verdict(refusal(policy.TicketType.UPSCALE)),
-                    "min_notice_hours": policy.DEFAULT_MIN_NOTICE_HOURS,
+        "upscale": {**_verdict(refusal(policy.TicketType.UPSCALE), upscale),
+                    "min_notice_hours": temporary.min_notice_hours or 0,
                     "components": policy.component_options(facts)},
-        "change": {**_verdict(refusal(policy.TicketType.CHANGE)),
-                   "verified_on_required": needs_verification,
-                   "verified_on_candidates": _candidates(session, env) if needs_verification else []},
+        "change": {**_verdict(refusal(policy.TicketType.CHANGE), change),
+                   "verified_on_required": verify,
+                   "verified_on_stages": _stages(change, verify),
+                   "kinds": [{"kind": kind, "approval": decision.approval.value,
+                              "verified_on_stages": _stages(decision, verify)} for kind, decision in kinds],
+                   "verified_on_candidates": _candidates(session, env, cited) if verify else []},
     }
 
 
-def _verdict(refused: policy.Refusal | None) -> dict[str, Any]:
+def _stages(decision: Decision, verify: bool) -> list[str]:
+    return [stage.value for stage in decision.verify_on] if verify else []
+
+
+def _decisions(session: Session, approval: ApprovalPolicy, env: Environment,
+               now: datetime | None) -> tuple[Decision, Decision, Decision]:
+    """The policy's decision for an upscale, a temporary upscale of one day and a change (of no
+    particular kind) on this environment."""
+    start = now or datetime.min
+    day = {"start": start, "end": start + timedelta(days=1)}
+    return (approvals.decide(session, approval, env, {"type": policy.TicketType.UPSCALE.value}),
+            approvals.decide(session, approval, env, {"type": policy.TicketType.UPSCALE.value,
+                                                      "period": day}),
+            approvals.decide(session, approval, env, {"type": policy.TicketType.CHANGE.value}))
+
+
+def _verdict(refused: policy.Refusal | None, decision: Decision) -> dict[str, Any]:
     return {"allowed": refused is None, "rule": refused.rule if refused else None,
-            "detail": refused.detail if refused else None, "approval": policy.DEFAULT_APPROVAL}
+            "detail": refused.detail if refused else None, "approval": decision.approval.value}
 
 
-def _candidates(session: Session, env: Environment) -> list[Ticket]:
-    """Completed changes on the account's stage environments, newest first: what verified_on may
-    name (it must also be the identical change)."""
+def _candidates(session: Session, env: Environment, stages: Sequence[policy.Stage]) -> list[Ticket]:
+    """Completed changes on the account's environments of the stages the policy asks to cite,
+    newest first: what verified_on may name (it must also be the identical change)."""
     return list(session.scalars(
         select(Ticket).join(Environment, Environment.id == Ticket.environment_id).where(
             Ticket.account_id == env.account_id, Ticket.type == policy.TicketType.CHANGE.value,
-            Ticket.status == Status.COMPLETED.value, Environment.stage == policy.Stage.STAGE.value,
+            Ticket.status == Status.COMPLETED.value, Environment.stage.in_([s.value for s in stages]),
         ).order_by(Ticket.updated_at.desc(), Ticket.id.desc()).limit(MAX_CANDIDATES)))

@@ -10,14 +10,17 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from service.db import UnitOfWork
+from service import approvals
+from service.db import STALE, UnitOfWork
 from service.domain import lifecycle, permissions, policy
 from service.domain.actors import Actor
+from service.domain.approval import ApprovalPolicy, Decision, check_lead_time
 from service.domain.errors import (
     ConcurrentChange, DuplicateOpenRequest, IdempotencyMismatch, InvalidTransition, NotFound,
     PreconditionFailed,
 )
 from service.domain.lifecycle import OPEN_STATUSES, Action, Status
+from service.domain.verification import check_verification
 from service.events import StatusListener, move, record_creation
 from service.handoff import Dispatch
 from service.identity import Principal, visible
@@ -51,11 +54,14 @@ def file_ticket(
     idempotency_key: str | None = None,
     listener: StatusListener | None = None,
     max_open: int = 0,
+    approval: ApprovalPolicy = ApprovalPolicy(),
+    dispatch: Dispatch | None = None,
+    drafter_id: str | None = None,
 ) -> tuple[Ticket, bool]:
     """File an upscale or change request; returns the ticket and whether it was created now.
-
-    ``max_open`` caps the account's open requests (0: no cap); like the duplicate check it is
-    read before the insert, so racing requests can overshoot the cap by their number."""
+    ``max_open`` caps the account's open requests (0: no cap), read before the insert like the
+    duplicate check, so racing requests can overshoot it by their number; ``approval`` decides
+    what the request needs (``drafter_id``: the partner's user who prepared it as a draft)."""
     policy.ensure_may_file(principal.kind)
     digest = request_hash(data)
     with uow:
@@ -64,8 +70,9 @@ def file_ticket(
             if earlier is not None:
                 return earlier, False
         env = _own_environment(uow.session, principal, data["environment_id"])
+        decision = approvals.decide(uow.session, approval, env, data)
         try:
-            _check_rules(uow.session, env, data, now=now)
+            _check_rules(uow.session, env, data, now=now, decision=decision)
         except DuplicateOpenRequest:
             # A concurrent request with this key may have committed since _replay looked.
             earlier = _replay(uow.session, principal, idempotency_key, digest) if idempotency_key else None
@@ -75,8 +82,9 @@ def file_ticket(
         if max_open:
             policy.check_open_ticket_cap(_open_count(uow.session, principal.account_id), max_open)
         ticket = _new_ticket(principal, env, data, now=now, key=idempotency_key, digest=digest)
+        approvals.stamp(ticket, decision, env, drafter_id=drafter_id)
         return _insert(uow, principal, ticket, now=now, key=idempotency_key, digest=digest,
-                       listener=listener)
+                       listener=listener, dispatch=dispatch)
 
 
 def _own_environment(session: Session, principal: Principal, environment_id: str) -> Environment:
@@ -88,13 +96,17 @@ def _own_environment(session: Session, principal: Principal, environment_id: str
 
 
 def _insert(uow: UnitOfWork, principal: Principal, ticket: Ticket, *, now: datetime,
-            key: str | None, digest: str, listener: StatusListener | None) -> tuple[Ticket, bool]:
+            key: str | None, digest: str, listener: StatusListener | None,
+            dispatch: Dispatch | None = None) -> tuple[Ticket, bool]:
     """Insert with its creation event; a unique index that a concurrent request won decides."""
     uow.session.add(ticket)
     try:
         uow.session.flush()
-        record_creation(uow.session, ticket, actor=Actor.user(principal.user_id), now=now,
-                        listener=listener)
+        created = record_creation(uow.session, ticket, actor=Actor.user(principal.user_id), now=now,
+                                  listener=listener)
+        if ticket.drafter_id:
+            created.reason = f"filed from a draft prepared by user {ticket.drafter_id}: {ticket.summary}"
+        approvals.approve_at_filing(uow, ticket, now=now, listener=listener, dispatch=dispatch)
         uow.commit()
     except IntegrityError:
         uow.rollback()
@@ -102,15 +114,20 @@ def _insert(uow: UnitOfWork, principal: Principal, ticket: Ticket, *, now: datet
     return ticket, True
 
 
-def _check_rules(session: Session, env: Environment, data: dict[str, Any], *, now: datetime) -> None:
+def _check_rules(session: Session, env: Environment, data: dict[str, Any], *, now: datetime,
+                 decision: Decision = Decision()) -> None:
     facts = environment_facts(env)
     if data["type"] == policy.TicketType.UPSCALE:
         period = data.get("period")
         window = (period["start"], period["end"]) if period else None
         policy.check_upscale(facts, data["resources"], window, now=now)
+        if window:
+            check_lead_time(decision, window[0], now=now)
     else:
-        verified = _verification_facts(session, env.account_id, data.get("verified_on"))
-        policy.check_change(facts, data["change"], verified, verified_on_given="verified_on" in data)
+        cited = [(ticket_id, _verification_facts(session, env.account_id, ticket_id))
+                 for ticket_id in cited_ids(data)]
+        check_verification(facts, data["change"], cited, required=decision.verify_on,
+                           stages_in_account=_stages(session, env.account_id))
     _ensure_no_open_request(session, env.id, data["type"])
 
 
@@ -131,6 +148,17 @@ def _verification_facts(
         id=ticket.id, account_id=ticket.account_id, type=policy.TicketType(ticket.type),
         status=ticket.status, stage=policy.Stage(stage), change=ticket.change,
     )
+
+
+def cited_ids(data: dict[str, Any]) -> list[str]:
+    """``verified_on`` takes one ticket id or a list of them."""
+    given = data.get("verified_on")
+    return [] if given is None else [given] if isinstance(given, str) else list(given)
+
+
+def _stages(session: Session, account_id: str) -> frozenset[policy.Stage]:
+    return frozenset(policy.Stage(stage) for stage in session.scalars(
+        select(Environment.stage).where(Environment.account_id == account_id).distinct()))
 
 
 def _open_count(session: Session, account_id: str) -> int:
@@ -172,7 +200,7 @@ def _new_ticket(
         type=data["type"], status=Status.PENDING_APPROVAL.value,
         environment_id=env.id, account_id=env.account_id, requester_id=principal.user_id,
         summary=data["summary"], resources=data.get("resources"), change=data.get("change"),
-        verified_on=data.get("verified_on"),
+        verified_on=next(iter(cited_ids(data)), None), verified_on_ids=cited_ids(data) or None,
         period_start=period["start"] if period else None,
         period_end=period["end"] if period else None,
         idempotency_key=key, request_hash=digest if key else None,
@@ -219,7 +247,8 @@ def change_status(
     dispatch: Dispatch | None = None,
 ) -> Ticket:
     """Approve, reject, cancel or retry a ticket on behalf of a person. Exactly one of several
-    racing callers wins; the others get 409 invalid_transition, or 412 if they sent If-Match."""
+    racing callers wins; the others get 409 invalid_transition, or 412 if they sent If-Match.
+    An approval counts towards the approvals the policy asked for; the last one approves."""
     lifecycle.ensure_reason(action, reason)
     try:
         with uow:
@@ -228,9 +257,14 @@ def change_status(
                                        owns_ticket=principal.account_id == ticket.account_id)
             if if_match is not None and not _etag_matches(if_match, ticket):
                 raise PreconditionFailed("the ticket changed since you read it", etag=etag(ticket))
-            move(uow, ticket, _move_for(action, ticket, now), actor=Actor.user(principal.user_id),
-                 now=now, reason=reason, listener=listener, dispatch=dispatch)
+            if action is not Action.APPROVE or approvals.record_approval(
+                    uow.session, principal, ticket, now=now, reason=reason, listener=listener):
+                move(uow, ticket, _move_for(action, ticket, now), actor=Actor.user(principal.user_id),
+                     now=now, reason=reason, listener=listener, dispatch=dispatch)
             uow.commit()
+    except IntegrityError:
+        # One person's two approvals at once: the unique index lets one of them count.
+        raise ConcurrentChange(STALE) from None
     except ConcurrentChange:
         if if_match is not None:
             raise PreconditionFailed("the ticket changed since you read it") from None

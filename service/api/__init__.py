@@ -9,7 +9,10 @@ from flask import Flask, request
 from werkzeug.exceptions import BadRequest, NotFound, RequestEntityTooLarge, UnsupportedMediaType
 
 from schemas.common import ProblemSchema
-from service.api import auth, cors, environments, errors, headers, health, limits, observe, query, reference, tickets
+from service.api import (
+    auth, cors, drafts, environments, errors, headers, health, limits, observe, promotions, query, reference,
+    tickets,
+)
 from service.api.docs import ProblemApi
 from service.api.runtime import Runtime, build_runtime, close_session
 from service.config import Settings
@@ -47,6 +50,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     api.spec.components.schema("Problem", schema=ProblemSchema)
     api.register_blueprint(tickets.blp)
     api.register_blueprint(environments.blp)
+    api.register_blueprint(drafts.blp)
+    api.register_blueprint(promotions.blp)
     app.register_blueprint(health.blp)
     app.register_blueprint(reference.blp)
     errors.register(app)

@@ -11,7 +11,7 @@ from schemas.options import EnvironmentOptionsSchema
 from schemas.tickets import EmptyQuerySchema
 from service import options, queries
 from service.api.docs import FIRST_ENVIRONMENT_LINKS, document
-from service.api.runtime import principal, runtime, session
+from service.api.runtime import now, principal, runtime, session
 
 blp = Blueprint("environments", __name__, url_prefix="/v1", description="Environments and identity")
 
@@ -46,7 +46,8 @@ class EnvironmentOptions(MethodView):
     def get(self, _args: dict[str, Any], environment_id: str) -> Any:
         """What the caller may file for this environment, and within which limits."""
         return options.environment_options(session(), principal(), environment_id,
-                                           max_open=runtime().settings.max_open_tickets)
+                                           max_open=runtime().settings.max_open_tickets,
+                                           approval=runtime().approval, now=now())
 
 
 @blp.route("/me")

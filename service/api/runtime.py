@@ -8,8 +8,10 @@ from typing import Callable
 from flask import current_app, g
 from sqlalchemy.orm import Session, sessionmaker
 
+from service.approval_policy import load_policy
 from service.config import Settings
 from service.db import UnitOfWork, make_engine, make_session_factory
+from service.domain.approval import ApprovalPolicy
 from service.events import StatusListener
 from service.handoff import Dispatch
 from service.identity import Principal, PrincipalCache
@@ -29,6 +31,7 @@ class Runtime:
     broker_probe: Callable[[], bool] | None = None
     principals: PrincipalCache | None = None
     access_tokens: AccessTokenVerifier | None = None
+    approval: ApprovalPolicy = ApprovalPolicy()
 
 
 def runtime() -> Runtime:
@@ -65,6 +68,8 @@ def close_session(_exc: BaseException | None = None) -> None:
 
 
 def build_runtime(settings: Settings, **adapters: object) -> Runtime:
+    """Raises PolicyError on an invalid APPROVAL_POLICY file: the API does not start with one."""
+    adapters.setdefault("approval", load_policy(settings.approval_policy))
     engine = make_engine(settings.database_url)
     principals = PrincipalCache(settings.auth_cache_seconds) if settings.auth_cache_seconds > 0 else None
     adapters.setdefault("access_tokens", build_verifier(

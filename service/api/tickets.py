@@ -82,7 +82,8 @@ class TicketCollection(MethodView):
         """File an upscale or change request (customers only)."""
         ticket, created = tickets.file_ticket(
             principal(), data, uow=uow(), now=now(), idempotency_key=idempotency_key,
-            listener=runtime().listener, max_open=runtime().settings.max_open_tickets)
+            listener=runtime().listener, max_open=runtime().settings.max_open_tickets,
+            approval=runtime().approval, dispatch=runtime().dispatch)
         headers = {"Location": url_for("tickets.TicketItem", ticket_id=ticket.id),
                    "ETag": tickets.etag(ticket)}
         if not created:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from service.cli import accounts, database, environments, health, openapi, processes, users
+from service.cli import accounts, database, environments, health, openapi, policy, processes, users
 
 
 @click.group(help="envdesk: environment upscale and change requests.")
@@ -15,5 +15,6 @@ def cli() -> None:
 
 for _command in (database.db, accounts.account, accounts.partner, users.user, users.token,
                  environments.env, processes.serve, processes.worker, processes.beat,
-                 processes.provisioning_sim, processes.up, health.worker_ping, openapi.openapi):
+                 processes.provisioning_sim, processes.up, health.worker_ping, openapi.openapi,
+                 policy.policy):
     cli.add_command(_command)

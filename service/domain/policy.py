@@ -7,7 +7,6 @@ from enum import StrEnum
 from typing import Any, Callable, Mapping, Sequence
 
 from service.domain.errors import CustomerOnly, DomainError, RuleViolation
-from service.domain.lifecycle import Status
 
 
 class AccountKind(StrEnum):
@@ -31,7 +30,9 @@ COMPONENTS: tuple[str, ...] = (
     "yves", "zed", "glue", "scheduler", "database", "search", "key_value_store", "broker",
 )
 SIZES: tuple[str, ...] = ("small", "medium", "large", "xlarge", "2xlarge")
-CHANGE_KINDS: tuple[str, ...] = ("config", "service_version", "domain", "resources")
+CHANGE_KINDS: tuple[str, ...] = (
+    "config", "service_version", "domain", "resources", "data_import", "integration",
+)
 DEFAULT_SIZE = "small"
 PERIOD_START_SKEW = timedelta(seconds=60)
 """How far in the past a period may start, to absorb clock skew between client and server."""
@@ -172,54 +173,7 @@ def needs_staging_verification(env: EnvironmentFacts) -> bool:
     return env.stage is Stage.PROD
 
 
-def check_change(
-    env: EnvironmentFacts,
-    change: Mapping[str, Any],
-    verified: VerificationFacts | None,
-    *,
-    verified_on_given: bool,
-) -> None:
-    """A prod change must name a completed change on a stage environment of the same account."""
-    if not needs_staging_verification(env):
-        return
-    problem = _verification_problem(env, change, verified, verified_on_given)
-    if problem:
-        raise RuleViolation(
-            f"a change to this environment must first be completed on staging: {problem}",
-            rule="prod_requires_staging_verification",
-            errors={"verified_on": [problem]},
-            params={"verified_on": verified.id if verified else None},
-        )
-
-
-def _verification_problem(
-    env: EnvironmentFacts,
-    change: Mapping[str, Any],
-    verified: VerificationFacts | None,
-    verified_on_given: bool,
-) -> str | None:
-    if not verified_on_given:
-        return "name the completed staging ticket in verified_on"
-    if verified is None or verified.account_id != env.account_id:
-        return "no such ticket in this account"
-    if verified.type is not TicketType.CHANGE:
-        return "the named ticket is not a change request"
-    if verified.stage is not Stage.STAGE:
-        return "the named ticket is not for a stage environment"
-    if verified.status != Status.COMPLETED:
-        return f"the named ticket is {verified.status}, not completed"
-    if dict(verified.change or {}) != dict(change):
-        return "the named ticket made a different change"
-    return None
-
-
 # --- what a caller may ask for: the checks above, asked in advance --------------------------
-
-DEFAULT_APPROVAL = "single"
-"""Every request needs one support approval (until an approval policy says otherwise)."""
-DEFAULT_MIN_NOTICE_HOURS = 0
-"""How long after filing a period may start at the earliest."""
-
 
 @dataclass(frozen=True)
 class Refusal:

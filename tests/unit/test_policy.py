@@ -8,8 +8,9 @@ import pytest
 
 from service.domain import policy
 from service.domain.errors import CustomerOnly, RuleViolation
+from service.domain.verification import check_verification
 from service.domain.policy import (
-    AccountKind, EnvironmentFacts, Stage, TicketType, VerificationFacts, check_change,
+    AccountKind, EnvironmentFacts, Stage, TicketType, VerificationFacts,
     check_period, check_resources, check_upscale, ensure_may_file, ensure_upscale_allowed,
 )
 
@@ -170,6 +171,13 @@ def test_upscale_checks_the_period() -> None:
 
 
 # --- prod changes need a verified staging change ------------------------------------------
+
+def check_change(facts: EnvironmentFacts, change: dict[str, Any], verified: VerificationFacts | None,
+                 *, verified_on_given: bool) -> None:
+    """The default depth (stage only), citing one ticket or none."""
+    cited = [(verified.id if verified else "T-unknown", verified)] if verified_on_given else []
+    check_verification(facts, change, cited)
+
 
 def verification_rule(verified: VerificationFacts | None, *, given: bool = True,
                       change: dict[str, Any] = CHANGE, facts: EnvironmentFacts | None = None) -> RuleViolation:

@@ -30,6 +30,7 @@ PRINCIPALS = ("customer_a", "customer_b", "partner_linked", "partner_unlinked", 
               "provider_member")
 TICKET = "/v1/tickets/{ticket_id}"
 ENV = "/v1/environments/{environment_id}"
+DRAFT = "/v1/drafts/{draft_id}"
 
 # principal,          method, path,                    owner, status, rule
 MATRIX: list[tuple[str, str, str, str, int, str | None]] = [
@@ -194,6 +195,62 @@ MATRIX: list[tuple[str, str, str, str, int, str | None]] = [
     ("support",          "GET",  ENV,                      "B", 200, None),
     ("provider_member",  "GET",  ENV,                      "B", 404, "not_found"),
     ("anonymous",        "GET",  ENV,                      "A", 401, "unauthenticated"),
+    # -- promotions of a prod environment: everyone who may see the environment -------------
+    ("customer_a",       "GET",  ENV + "/promotions",      "A", 200, None),
+    ("customer_a",       "GET",  ENV + "/promotions",      "B", 404, "not_found"),
+    ("customer_b",       "GET",  ENV + "/promotions",      "A", 404, "not_found"),
+    ("customer_b",       "GET",  ENV + "/promotions",      "B", 200, None),
+    ("partner_linked",   "GET",  ENV + "/promotions",      "A", 200, None),
+    ("partner_linked",   "GET",  ENV + "/promotions",      "B", 404, "not_found"),
+    ("partner_unlinked", "GET",  ENV + "/promotions",      "A", 404, "not_found"),
+    ("partner_unlinked", "GET",  ENV + "/promotions",      "B", 404, "not_found"),
+    ("support",          "GET",  ENV + "/promotions",      "A", 200, None),
+    ("support",          "GET",  ENV + "/promotions",      "B", 200, None),
+    ("provider_member",  "GET",  ENV + "/promotions",      "A", 404, "not_found"),
+    ("provider_member",  "GET",  ENV + "/promotions",      "B", 404, "not_found"),
+    ("anonymous",        "GET",  ENV + "/promotions",      "A", 401, "unauthenticated"),
+    # -- drafts: a linked partner prepares, its customer submits; nobody else sees them ------
+    ("customer_a",       "GET",  "/v1/drafts",             "-", 200, None),
+    ("customer_b",       "GET",  "/v1/drafts",             "-", 200, None),
+    ("partner_linked",   "GET",  "/v1/drafts",             "-", 200, None),
+    ("partner_unlinked", "GET",  "/v1/drafts",             "-", 200, None),
+    ("support",          "GET",  "/v1/drafts",             "-", 200, None),
+    ("provider_member",  "GET",  "/v1/drafts",             "-", 200, None),
+    ("anonymous",        "GET",  "/v1/drafts",             "-", 401, "unauthenticated"),
+    ("customer_a",       "POST", "/v1/drafts",             "A", 403, "partner_only"),
+    ("customer_a",       "POST", "/v1/drafts",             "B", 403, "partner_only"),
+    ("customer_b",       "POST", "/v1/drafts",             "A", 403, "partner_only"),
+    ("customer_b",       "POST", "/v1/drafts",             "B", 403, "partner_only"),
+    ("partner_linked",   "POST", "/v1/drafts",             "A", 201, None),
+    ("partner_linked",   "POST", "/v1/drafts",             "B", 404, "not_found"),
+    ("partner_unlinked", "POST", "/v1/drafts",             "A", 404, "not_found"),
+    ("partner_unlinked", "POST", "/v1/drafts",             "B", 404, "not_found"),
+    ("support",          "POST", "/v1/drafts",             "A", 403, "partner_only"),
+    ("support",          "POST", "/v1/drafts",             "B", 403, "partner_only"),
+    ("provider_member",  "POST", "/v1/drafts",             "A", 403, "partner_only"),
+    ("provider_member",  "POST", "/v1/drafts",             "B", 403, "partner_only"),
+    ("anonymous",        "POST", "/v1/drafts",             "A", 401, "unauthenticated"),
+    ("customer_a",       "GET",  DRAFT,                    "A", 200, None),
+    ("customer_b",       "GET",  DRAFT,                    "A", 404, "not_found"),
+    ("partner_linked",   "GET",  DRAFT,                    "A", 200, None),
+    ("partner_unlinked", "GET",  DRAFT,                    "A", 404, "not_found"),
+    ("support",          "GET",  DRAFT,                    "A", 404, "not_found"),
+    ("provider_member",  "GET",  DRAFT,                    "A", 404, "not_found"),
+    ("anonymous",        "GET",  DRAFT,                    "A", 401, "unauthenticated"),
+    ("customer_a",       "POST", DRAFT + "/submit",        "A", 201, None),
+    ("customer_b",       "POST", DRAFT + "/submit",        "A", 404, "not_found"),
+    ("partner_linked",   "POST", DRAFT + "/submit",        "A", 403, "customer_only"),
+    ("partner_unlinked", "POST", DRAFT + "/submit",        "A", 404, "not_found"),
+    ("support",          "POST", DRAFT + "/submit",        "A", 404, "not_found"),
+    ("provider_member",  "POST", DRAFT + "/submit",        "A", 404, "not_found"),
+    ("anonymous",        "POST", DRAFT + "/submit",        "A", 401, "unauthenticated"),
+    ("customer_a",       "DELETE", DRAFT,                  "A", 204, None),
+    ("customer_b",       "DELETE", DRAFT,                  "A", 404, "not_found"),
+    ("partner_linked",   "DELETE", DRAFT,                  "A", 204, None),
+    ("partner_unlinked", "DELETE", DRAFT,                  "A", 404, "not_found"),
+    ("support",          "DELETE", DRAFT,                  "A", 404, "not_found"),
+    ("provider_member",  "DELETE", DRAFT,                  "A", 404, "not_found"),
+    ("anonymous",        "DELETE", DRAFT,                  "A", 401, "unauthenticated"),
     # -- what may be filed for an environment: everyone who may see it ----------------------
     ("customer_a",       "GET",  ENV + "/options",         "A", 200, None),
     ("customer_a",       "GET",  ENV + "/options",         "B", 404, "not_found"),
@@ -233,6 +290,23 @@ MATRIX: list[tuple[str, str, str, str, int, str | None]] = [
     ("jwt_staff",        "POST", TICKET + "/approve",      "A", 200, None),
     ("jwt_staff",        "POST", TICKET + "/reject",       "B", 200, None),
     ("jwt_staff",        "GET",  ENV + "/options",         "B", 200, None),
+    ("jwt_customer_a",   "GET",  ENV + "/promotions",      "A", 200, None),
+    ("jwt_customer_a",   "GET",  ENV + "/promotions",      "B", 404, "not_found"),
+    ("jwt_customer_a",   "POST", "/v1/drafts",             "A", 403, "partner_only"),
+    ("jwt_customer_a",   "GET",  DRAFT,                    "A", 200, None),
+    ("jwt_customer_a",   "POST", DRAFT + "/submit",        "A", 201, None),
+    ("jwt_partner",      "GET",  "/v1/drafts",             "-", 200, None),
+    ("jwt_partner",      "POST", "/v1/drafts",             "A", 201, None),
+    ("jwt_partner",      "POST", "/v1/drafts",             "B", 404, "not_found"),
+    ("jwt_partner",      "GET",  DRAFT,                    "A", 200, None),
+    ("jwt_partner",      "POST", DRAFT + "/submit",        "A", 403, "customer_only"),
+    ("jwt_partner",      "DELETE", DRAFT,                  "A", 204, None),
+    ("jwt_provider",     "GET",  "/v1/drafts",             "-", 200, None),
+    ("jwt_provider",     "GET",  ENV + "/promotions",      "A", 404, "not_found"),
+    ("jwt_staff",        "GET",  "/v1/drafts",             "-", 200, None),
+    ("jwt_staff",        "GET",  DRAFT,                    "A", 404, "not_found"),
+    ("jwt_staff",        "POST", "/v1/drafts",             "A", 403, "partner_only"),
+    ("jwt_staff",        "GET",  ENV + "/promotions",      "B", 200, None),
 ]
 
 OWNER_ACCOUNT = {"A": "customer_a", "B": "customer_b"}
@@ -240,6 +314,7 @@ VISIBLE_OWNERS = {"customer_a": {"A"}, "customer_b": {"B"}, "partner_linked": {"
                   "partner_unlinked": set(), "support": {"A", "B"}, "provider_member": set(),
                   "jwt_customer_a": {"A"}, "jwt_partner": {"A"}, "jwt_provider": set(),
                   "jwt_staff": {"A", "B"}}
+DRAFT_OWNERS = {**VISIBLE_OWNERS, "support": set(), "jwt_staff": set()}
 BODIES = {TICKET + "/reject": {"reason": "not in this contract period"},
           TICKET + "/comments": {"body": "any news on this?"}}
 
@@ -295,10 +370,10 @@ def _add_provider_member(world: World, new_uow: Any) -> None:
     world.tokens["provider_member"] = operators.issue_user_token(user.email, uow=new_uow())
 
 
-def _fresh_environment(m: Matrix, owner: str) -> str:
-    """A new stage environment of the owner, so no row trips over another row's open ticket."""
+def _fresh_environment(m: Matrix, owner: str, stage: str = "stage") -> str:
+    """A new environment of the owner, so no row trips over another row's open ticket."""
     account = m.world.accounts[OWNER_ACCOUNT[owner]]
-    env = operators.add_environment(account, f"matrix-{uuid.uuid4().hex[:12]}", "stage",
+    env = operators.add_environment(account, f"matrix-{uuid.uuid4().hex[:12]}", stage,
                                     uow=m.new_uow(), sizes={"yves": "medium"})
     return env.id
 
@@ -318,7 +393,18 @@ def _fresh_ticket(m: Matrix, owner: str, *, failed: bool = False) -> str:
     return ticket_id
 
 
+def _fresh_draft(m: Matrix, owner: str) -> str:
+    response = m.client.post("/v1/drafts", json=upscale_body(_fresh_environment(m, owner)),
+                             headers=m.world.auth("partner_linked"))
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
+
+
 def _url(m: Matrix, path: str, owner: str) -> str:
+    if "{draft_id}" in path:
+        return path.format(draft_id=_fresh_draft(m, owner))
+    if path.endswith("/promotions"):
+        return path.format(environment_id=_fresh_environment(m, owner, "prod"))
     if "{ticket_id}" in path:
         return path.format(ticket_id=_fresh_ticket(m, owner, failed=path.endswith("/retry")))
     if "{environment_id}" in path:
@@ -332,9 +418,10 @@ def _row_id(row: tuple[Any, ...]) -> str:
 
 
 def _check_lists_only_visible(m: Matrix, principal: str, path: str, body: Any) -> None:
-    if path not in ("/v1/tickets", "/v1/environments"):
+    if path not in ("/v1/tickets", "/v1/environments", "/v1/drafts"):
         return
-    visible = {m.world.accounts[OWNER_ACCOUNT[o]] for o in VISIBLE_OWNERS[principal]}
+    owners = DRAFT_OWNERS if path == "/v1/drafts" else VISIBLE_OWNERS
+    visible = {m.world.accounts[OWNER_ACCOUNT[o]] for o in owners[principal]}
     leaked = {item["account_id"] for item in body["items"]} - visible
     assert not leaked, f"{principal} sees objects of accounts {leaked}"
 
@@ -347,7 +434,7 @@ def test_authorization_matrix_row(matrix: Matrix, row: tuple[str, str, str, str,
     url = _url(matrix, path, owner)
     headers = {} if principal == "anonymous" else matrix.world.auth(principal)
     body = BODIES.get(path)
-    if path == "/v1/tickets" and method == "POST":
+    if path in ("/v1/tickets", "/v1/drafts") and method == "POST":
         body = upscale_body(_fresh_environment(matrix, owner))
     response = matrix.client.open(url, method=method, json=body, headers=headers)
     payload = response.get_json(silent=True)

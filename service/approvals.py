@@ -1,0 +1,84 @@
+"""The approval policy at work inside the filing and approval use cases: what a request needs,
+approval by the policy itself, and counting staff approvals (four eyes)."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from service.db import UnitOfWork
+from service.domain.approval import (
+    ApprovalPolicy, Decision, RequestFacts, ensure_second_approver, within_every_cap,
+)
+from service.domain.actors import POLICY, Actor
+from service.domain.lifecycle import Action, Status, action_for
+from service.domain.policy import Stage, TicketType
+from service.events import StatusListener, move, new_event
+from service.handoff import Dispatch
+from service.identity import Principal
+from service.models import Account, Environment, Ticket, TicketApproval
+from service.registry import environment_facts
+
+
+def decide(session: Session, approval: ApprovalPolicy, env: Environment, data: dict[str, Any]) -> Decision:
+    """The policy's decision for a request about to be filed (``data`` needs only its ``type``,
+    and ``change``/``period`` where they apply)."""
+    external_id = session.scalar(select(Account.external_id).where(Account.id == env.account_id))
+    period = data.get("period")
+    return approval.decide(RequestFacts(
+        type=TicketType(data["type"]), stage=Stage(env.stage),
+        account_ids=frozenset(filter(None, (env.account_id, external_id))),
+        change_kind=(data.get("change") or {}).get("kind"),
+        period=(period["start"], period["end"]) if period else None,
+    ))
+
+
+def stamp(ticket: Ticket, decision: Decision, env: Environment, *, drafter_id: str | None = None) -> None:
+    """Record on a new ticket how many approvals it needs, and who drafted it; the policy
+    approves on its own only what is within every cap of the contract, anything else waits for
+    a person."""
+    needed = decision.approvals_needed
+    if needed == 0 and not within_every_cap(environment_facts(env), ticket.resources):
+        needed = 1
+    ticket.approvals_required = needed
+    ticket.approval_rule = decision.rule
+    ticket.approvals = []
+    ticket.drafter_id = drafter_id
+
+
+def approve_at_filing(uow: UnitOfWork, ticket: Ticket, *, now: datetime,
+                      listener: StatusListener | None, dispatch: Dispatch | None) -> None:
+    """A ticket that needs no staff approval is approved by the policy rule, in the filing's
+    transaction, like an approval by a person: a temporary upscale whose period starts later
+    is scheduled, anything else is handed to the workers once the filing commits."""
+    if ticket.approvals_required > 0:
+        return
+    action = action_for(Action.APPROVE, status=ticket.status, failed=None,
+                        period=(ticket.period_start, ticket.period_end), now=now)
+    move(uow, ticket, action, actor=POLICY, now=now, listener=listener, dispatch=dispatch,
+         reason=f"approved by the approval policy, rule {ticket.approval_rule!r}")
+
+
+def record_approval(session: Session, principal: Principal, ticket: Ticket, *, now: datetime,
+                    reason: str | None = None, listener: StatusListener | None = None) -> bool:
+    """Count ``principal``'s approval; True when the ticket now has every approval it needs
+    and moves to approved. Short of that it stays pending, with an event saying so."""
+    if ticket.status != Status.PENDING_APPROVAL:
+        return True  # the transition table answers 409 invalid_transition
+    ensure_second_approver([a.user_id for a in ticket.approvals], principal.user_id)
+    ticket.approvals.append(TicketApproval(user_id=principal.user_id, at=now))
+    given, needed = len(ticket.approvals), ticket.approvals_required
+    if given >= needed:
+        return True
+    # Touching the row bumps its version: of two racing approvals, one transition happens.
+    ticket.updated_at = now
+    event = new_event(
+        ticket, actor=Actor.user(principal.user_id), now=now, before=Status(ticket.status),
+        reason=reason or f"approval {given} of {needed}; another support engineer must approve",
+    )
+    session.add(event)
+    if listener is not None:
+        listener.status_changed(session, ticket, event)
+    return False
