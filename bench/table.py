@@ -28,6 +28,20 @@ def _console_rows(rows: list[tuple[str, str, str, str]], co: dict[str, Any] | No
         _row(rows, f"console p99 1M/10k {name}", f"{v:.2f}", "<= 1.5", v <= 1.5)
 
 
+def _sweep_rows(rows: list[tuple[str, str, str, str]], sw: dict[str, Any] | None) -> None:
+    if not sw:
+        return
+    for size in ("10k", "1M"):
+        r = sw[size]
+        _row(rows, f"sweep pass {size}", f"median {r['median_ms']:.1f} p99 {r['p99_ms']:.1f} ms n={r['repeat']} "
+             f"load1={r['load1']:.1f}", "", None)
+    _row(rows, "sweep 1M/10k", f"median {sw['ratio_median']:.2f}, p99 {sw['ratio_p99']:.2f}", "<= 1.5",
+         sw["ratio_p99"] <= 1.5)
+    tables = sorted({t for item in sw["plans_1M"] for t in item.get("seq_scans", [])})
+    _row(rows, "sweep queries with a Seq Scan (1M)", f"{sw['seq_scans_1M']} of {len(sw['plans_1M'])} "
+         f"(on {', '.join(tables) or 'no table'})", "0", sw["seq_scans_1M"] == 0)
+
+
 def print_table(d: dict[str, Any]) -> None:
     rows: list[tuple[str, str, str, str]] = []
     fl = d.get("floor")
@@ -58,6 +72,7 @@ def print_table(d: dict[str, Any]) -> None:
             _row(rows, "SQL statements per request (1M)", f"{counts} over {len(rd['queries_1M'])} list/get cases",
                  "no N+1", len(counts) == 1)
     _console_rows(rows, d.get("console"))
+    _sweep_rows(rows, d.get("sweep"))
     pl = d.get("pipeline")
     if pl:
         _row(rows, "pipeline tickets/s", f"{pl['tickets_per_s']:.0f}/s (celery no-op {pl['noop_per_s']:.0f}/s)",
