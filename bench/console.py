@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import statistics
+import time
 from typing import Any
 
 from bench import common
@@ -53,9 +55,10 @@ def plans(token: str) -> dict[str, Any]:
     csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
     assert client.post("/console/login", data={"csrf_token": csrf, "token": token}).status_code == 303
     first = client.get("/console/").get_data(as_text=True)
-    report: dict[str, Any] = {"queries": {}, "plans": {}}
+    report: dict[str, Any] = {"queries": {}, "plans": {}, "in_process_ms": {}}
     engine = app.extensions["envdesk"].sessions.kw["bind"]
     for name, url in (("queue", "/console/"), ("filtered", FILTERED), ("page 2", _next_page(first))):
+        report["in_process_ms"][name] = _service_time(client, url)
         with common.captured_sql() as seen:
             assert client.get(url).status_code == 200, url
         report["queries"][name] = len(seen)
@@ -63,6 +66,16 @@ def plans(token: str) -> dict[str, Any]:
             statement, params = next(s for s in seen if marker in s[0])
             report["plans"][f"{name}: {kind}"] = common.explain(engine, statement, params)
     return report
+
+
+def _service_time(client: Any, url: str, repeat: int = 30) -> float:
+    """Median ms of one page in-process (no HTTP, no queueing behind other requests)."""
+    took = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        client.get(url)
+        took.append((time.perf_counter() - started) * 1000)
+    return statistics.median(took)
 
 
 def run(conns: int = int(os.environ.get("READ_CONNS", "4")), duration: float = 10) -> dict[str, Any]:
@@ -81,7 +94,9 @@ def run(conns: int = int(os.environ.get("READ_CONNS", "4")), duration: float = 1
         report = plans(token)
         figures[f"queries_{label}"] = report["queries"]
         figures[f"plans_{label}"] = report["plans"]
-        print(f"SQL statements per page at {label}: {report['queries']}", flush=True)
+        figures[f"in_process_ms_{label}"] = report["in_process_ms"]
+        print(f"SQL statements per page at {label}: {report['queries']}; median ms per page "
+              f"in-process: { {k: round(v, 1) for k, v in report['in_process_ms'].items()} }", flush=True)
     for name, plan in figures["plans_1M"].items():
         print(f"\n--- EXPLAIN ANALYZE at 1M: {name}\n{plan}", flush=True)
     for name in figures["1M"]:

@@ -23,6 +23,10 @@ def _console_rows(rows: list[tuple[str, str, str, str]], co: dict[str, Any] | No
         for name, r in co.get(size, {}).items():
             _row(rows, f"console {size} {name}", f"{r['rps']:.0f} req/s p50 {r['p50_ms']:.1f} p99 {r['p99_ms']:.1f} ms "
                  f"c={r['conns']} load1={r['load1']:.1f}", "p99<=50ms" if size == "1M" else "", r["p99_ms"] <= 50 if size == "1M" else None)
+    for size in ("10k", "1M"):
+        if f"in_process_ms_{size}" in co:
+            ms = ", ".join(f"{k} {v:.1f}" for k, v in co[f"in_process_ms_{size}"].items())
+            _row(rows, f"console {size} ms per page in-process", ms, "", None)
     for name in co.get("1M", {}):
         v = co[f"ratio_p99_{name}"]
         _row(rows, f"console p99 1M/10k {name}", f"{v:.2f}", "<= 1.5", v <= 1.5)
