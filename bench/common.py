@@ -156,12 +156,18 @@ def seed_registry(*, accounts: int, envs_per_account: int, prod_per_account: int
 
 
 TICKET_COLUMNS = """id, type, status, version, environment_id, account_id, requester_id, summary,
-    resources, change, attempts, round, created_at, updated_at"""
+    resources, change, attempts, round, period_start, period_end, created_at, updated_at"""
+OPEN_ROTATION = "ARRAY['pending_approval', 'failed', 'scheduled']"
 
 
-def seed_tickets(count: int, *, status: str = "completed", offset: int = 0) -> float:
-    """``count`` tickets spread over every stage environment (and so every account), created one
-    second apart going back in time, generated inside PostgreSQL. Returns seconds taken."""
+def seed_tickets(count: int, *, status: str = "completed", offset: int = 0, open_every: int = 0,
+                 stages: tuple[str, ...] = ("stage",)) -> float:
+    """``count`` tickets spread over every environment of ``stages`` (and so every account),
+    created one second apart going back in time, generated inside PostgreSQL. With
+    ``open_every`` = n, every n-th ticket is open work (pending_approval, failed and scheduled in
+    turn, so spread over time) and every 10th other one a 7-day temporary upscale (reverted once
+    its period is over); a second open ticket of the same kind on an environment is skipped, as
+    the service would refuse it. Returns seconds taken."""
     started = time.perf_counter()
     with connect() as conn:
         conn.execute(f"""
@@ -169,19 +175,87 @@ def seed_tickets(count: int, *, status: str = "completed", offset: int = 0) -> f
                 SELECT env.id, env.account_id, u.id AS user_id,
                        row_number() OVER (ORDER BY env.id) - 1 AS n
                 FROM environments env JOIN users u ON u.account_id = env.account_id
-                WHERE env.stage = 'stage'),
-            total AS (SELECT count(*) AS c FROM e)
+                WHERE env.stage = ANY(%(stages)s)),
+            total AS (SELECT count(*) AS c FROM e),
+            s AS (
+                SELECT g, now() - make_interval(secs => g) AS at,
+                       %(every)s > 0 AND g %% greatest(%(every)s, 1) = 0 AS open,
+                       %(every)s > 0 AND g %% greatest(%(every)s, 1) <> 0 AND g %% 10 = 5 AS temp
+                FROM generate_series(%(lo)s::int, %(hi)s::int) g)
             INSERT INTO tickets ({TICKET_COLUMNS})
-            SELECT gen_random_uuid()::text, 'upscale', %(status)s, 1, e.id, e.account_id, e.user_id,
-                   'seeded ticket ' || g, '[{{"component": "yves", "size": "medium"}}]'::json, NULL,
-                   0, 1, now() - make_interval(secs => g), now() - make_interval(secs => g)
-            FROM generate_series(%(lo)s::int, %(hi)s::int) g CROSS JOIN total
-            JOIN e ON e.n = (g %% total.c)
-        """, {"status": status, "lo": offset + 1, "hi": offset + count})
+            SELECT gen_random_uuid()::text, 'upscale',
+                   CASE WHEN s.open THEN ({OPEN_ROTATION})[(s.g / greatest(%(every)s, 1)) %% 3 + 1]
+                        WHEN s.temp AND s.at + interval '7 days' <= now() THEN 'reverted'
+                        ELSE %(status)s END,
+                   1, e.id, e.account_id, e.user_id,
+                   'seeded ticket ' || s.g, '[{{"component": "yves", "size": "medium"}}]'::json, NULL,
+                   0, 1,
+                   CASE WHEN s.temp THEN s.at WHEN s.open AND (s.g / greatest(%(every)s, 1)) %% 3 = 2
+                        THEN now() + interval '1 day' END,
+                   CASE WHEN s.temp THEN s.at + interval '7 days' WHEN s.open AND (s.g / greatest(%(every)s, 1)) %% 3 = 2
+                        THEN now() + interval '8 days' END,
+                   s.at, s.at
+            FROM s CROSS JOIN total JOIN e ON e.n = (s.g %% total.c)
+            ON CONFLICT DO NOTHING
+        """, {"status": status, "lo": offset + 1, "hi": offset + count, "every": open_every,
+              "stages": list(stages)})
         conn.commit()
-    with psycopg.connect(DB_URL, autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE tickets")
+    with psycopg.connect(DB_URL, autocommit=True) as conn:  # as autovacuum would have, everywhere
+        conn.execute("VACUUM ANALYZE")
     return time.perf_counter() - started
+
+
+def seed_to(total: int, **options: Any) -> float:
+    """Seed tickets until the table holds about ``total`` (see ``seed_tickets``); seconds taken."""
+    with connect() as conn:
+        have = conn.execute("SELECT count(*) FROM tickets").fetchone()[0]
+        last = conn.execute("SELECT coalesce(max(extract(epoch FROM now() - created_at)), 0) "
+                            "FROM tickets").fetchone()[0]
+    offset = max(have, int(last))  # continue further back in time than any seeded ticket
+    secs = seed_tickets(total - have, offset=offset, **options)
+    log(f"seeded {total - have} tickets in {secs:.1f}s (now about {total})")
+    return secs
+
+
+def status_counts() -> dict[str, int]:
+    with connect() as conn:
+        return dict(conn.execute("SELECT status, count(*) FROM tickets GROUP BY status ORDER BY 2 DESC").fetchall())
+
+
+# --- SQL as the service sends it --------------------------------------------------------------
+
+@contextmanager
+def captured_sql() -> Iterator[list[tuple[str, Any]]]:
+    """Every statement (and its parameters) any SQLAlchemy engine in this process sends."""
+    from sqlalchemy import Engine, event
+
+    seen: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cur: Any, statement: str, params: Any, *_: Any) -> None:
+        seen.append((statement, params))
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+
+
+def explain(engine: Any, statement: str, params: Any, *, analyze: bool = True) -> str:
+    """EXPLAIN (ANALYZE, BUFFERS) of one captured statement, in a transaction rolled back after
+    (ANALYZE runs the statement: an UPDATE must not change the data being measured)."""
+    options = "ANALYZE, BUFFERS" if analyze else "COSTS"
+    with engine.connect() as conn:
+        plan = conn.exec_driver_sql(f"EXPLAIN ({options}) " + statement, params).all()
+        conn.rollback()
+    return "\n".join(row[0] for row in plan)
+
+
+def seq_scanned(plan: str) -> list[str]:
+    """The tables a plan reads whole (its Seq Scan nodes); empty when it only uses indexes."""
+    import re
+
+    return re.findall(r"Seq Scan on (\w+)", plan)
 
 
 # --- processes ------------------------------------------------------------------------------
@@ -240,6 +314,27 @@ def start_api(**env: str) -> Proc:
     return p
 
 
+def console_sign_in(token: str) -> str:
+    """Sign in to the staff console as a browser does: the form's CSRF token, then POST
+    /console/login with the API token. Returns the session cookie ("name=value")."""
+    import http.cookiejar
+    import re
+    import urllib.parse
+
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    with opener.open(f"{API}/console/login", timeout=10) as r:
+        csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', r.read().decode())
+    if csrf is None:
+        raise RuntimeError("no CSRF token on the console's sign-in form")
+    body = urllib.parse.urlencode({"csrf_token": csrf.group(1), "token": token}).encode()
+    with opener.open(f"{API}/console/login", data=body, timeout=10) as r:
+        if not r.geturl().endswith("/console/") or r.status != 200:
+            raise RuntimeError(f"console sign-in failed: {r.status} {r.geturl()}")
+    cookie = next(c for c in jar if c.name == "envdesk_console")
+    return f"{cookie.name}={cookie.value}"
+
+
 def start_floor() -> Proc:
     p = Proc("floor", [PY, str(BENCH / "floor_app.py"), "--port", str(FLOOR_PORT)], bench_env(
         PROMETHEUS_MULTIPROC_DIR=str(WORK / "floor-metrics")))
@@ -259,10 +354,12 @@ def write_requests(name: str, lines: list[tuple[str, str, str, str]]) -> Path:
 
 
 def wrk(base: str, *, data: Path | None = None, path: str = "/", conns: int = 32,
-        duration: float = 10, threads: int = 2) -> dict[str, Any]:
+        duration: float = 10, threads: int = 2, cookie: str | None = None) -> dict[str, Any]:
     env = dict(os.environ)
     if data is not None:
         env["WRK_DATA"] = str(data)
+    if cookie is not None:
+        env["WRK_COOKIE"] = cookie
     env["WRK_THREADS"] = str(threads)
     argv = ["wrk", "-t", str(threads), "-c", str(conns), "-d", f"{int(duration)}s", "--timeout", "10s",
             "-s", str(BENCH / "replay.lua"), base + path]

@@ -6,7 +6,7 @@ import random
 from typing import Any
 
 from bench import common
-from bench.common import fmt, log
+from bench.common import fmt
 
 
 def _lines(reg: dict[str, Any]) -> dict[str, list[tuple[str, str, str, str]]]:
@@ -37,19 +37,11 @@ def plans_and_queries(reg: dict[str, Any]) -> dict[str, Any]:
     """EXPLAIN (ANALYZE, BUFFERS) of the list queries as the API issues them, and the number of
     SQL statements per request, counted with an SQLAlchemy event around the Flask test client."""
     os.environ.update(common.bench_env(RATE_LIMIT_WRITES=""))
-    from sqlalchemy import Engine, event
-
     from service.api import create_app
     from service.config import Settings
 
     app = create_app(Settings.from_env())
     client = app.test_client()
-    seen: list[tuple[str, Any]] = []
-
-    def record(_conn: Any, _cur: Any, statement: str, params: Any, *_: Any) -> None:
-        seen.append((statement, params))
-
-    event.listen(Engine, "before_cursor_execute", record)
     support = {"Authorization": f"Bearer {reg['support'][0]}"}
     customer = {"Authorization": f"Bearer {reg['customers'][0]['token']}"}
     report: dict[str, Any] = {"queries": {}, "plans": {}}
@@ -77,17 +69,15 @@ def plans_and_queries(reg: dict[str, Any]) -> dict[str, Any]:
     cases.append((f"customer deep cursor page (row {mine // 2})",
                   f"/v1/tickets?limit=50&cursor={encode_cursor(key, *deep_mine)}", customer))
     cases.append(("list 200 (support)", "/v1/tickets?limit=200", support))
+    engine = app.extensions["envdesk"].sessions.kw["bind"]
     for name, url, headers in cases:
-        seen.clear()
-        r = client.get(url, headers=headers)
+        with common.captured_sql() as seen:
+            r = client.get(url, headers=headers)
         assert r.status_code == 200, (url, r.status_code)
         report["queries"][name] = len(seen)
         statement, params = next(s for s in reversed(seen) if "FROM tickets" in s[0])
         if "page" in name:
-            with app.extensions["envdesk"].sessions.kw["bind"].connect() as conn:
-                plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, BUFFERS) " + statement, params).all()
-            report["plans"][name] = "\n".join(row[0] for row in plan)
-    event.remove(Engine, "before_cursor_execute", record)
+            report["plans"][name] = common.explain(engine, statement, params)
     return report
 
 
@@ -97,11 +87,7 @@ def run(conns: int = int(os.environ.get("READ_CONNS", "4")), duration: float = 1
     reg = common.seed_registry(accounts=400, envs_per_account=100)
     figures: dict[str, Any] = {"conns": conns}
     for label, total in (("10k", 10_000), ("1M", 1_000_000)):
-        with common.connect() as conn:
-            have = conn.execute("SELECT count(*) FROM tickets").fetchone()[0]
-        secs = common.seed_tickets(total - have, offset=have)
-        log(f"seeded {total - have} tickets in {secs:.1f}s (now {total})")
-        figures[f"seed_{label}_seconds"] = secs
+        figures[f"seed_{label}_seconds"] = common.seed_to(total)
         with common.running(common.start_api()):
             figures[label] = measure(label, reg, conns, duration)
         report = plans_and_queries(reg)

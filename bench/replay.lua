@@ -1,6 +1,8 @@
 -- Replays request lines from $WRK_DATA (method \t path \t token \t body), each wrk thread
 -- taking every n-th line so no two threads send the same request; wraps around at the end.
--- Without $WRK_DATA every request is a plain GET of the URL path. done() prints one JSON line.
+-- Without $WRK_DATA every request is a plain GET of the URL path. $WRK_COOKIE (a browser
+-- session, "name=value") is sent as a Cookie header; an empty token sends no Authorization.
+-- done() prints one JSON line.
 local counter, threads = 0, {}
 
 function setup(thread)
@@ -14,6 +16,7 @@ local reqs, idx = {}, 0
 function init(args)
   local data = os.getenv("WRK_DATA")
   if not data then return end
+  local cookie = os.getenv("WRK_COOKIE")
   local n, nthreads = 0, tonumber(os.getenv("WRK_THREADS") or "2")
   local total = 0
   for _ in io.lines(data) do total = total + 1 end
@@ -21,7 +24,9 @@ function init(args)
   for line in io.lines(data) do
     if n % nthreads == tid % nthreads then
       local method, path, token, body = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t(.*)$")
-      local headers = {["Authorization"] = "Bearer " .. token}
+      local headers = {}
+      if token ~= "" then headers["Authorization"] = "Bearer " .. token end
+      if cookie then headers["Cookie"] = cookie end
       if body == "" then body = nil else headers["Content-Type"] = "application/json" end
       table.insert(reqs, wrk.format(method, path, headers, body))
     end

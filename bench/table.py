@@ -16,6 +16,36 @@ def _row(rows: list[tuple[str, str, str, str]], name: str, value: str, target: s
     rows.append((name, value, target, "-" if ok is None else ("met" if ok else "NOT met")))
 
 
+def _console_rows(rows: list[tuple[str, str, str, str]], co: dict[str, Any] | None) -> None:
+    if not co:
+        return
+    for size in ("10k", "1M"):
+        for name, r in co.get(size, {}).items():
+            _row(rows, f"console {size} {name}", f"{r['rps']:.0f} req/s p50 {r['p50_ms']:.1f} p99 {r['p99_ms']:.1f} ms "
+                 f"c={r['conns']} load1={r['load1']:.1f}", "p99<=50ms" if size == "1M" else "", r["p99_ms"] <= 50 if size == "1M" else None)
+    for size in ("10k", "1M"):
+        if f"in_process_ms_{size}" in co:
+            ms = ", ".join(f"{k} {v:.1f}" for k, v in co[f"in_process_ms_{size}"].items())
+            _row(rows, f"console {size} ms per page in-process", ms, "", None)
+    for name in co.get("1M", {}):
+        v = co[f"ratio_p99_{name}"]
+        _row(rows, f"console p99 1M/10k {name}", f"{v:.2f}", "<= 1.5", v <= 1.5)
+
+
+def _sweep_rows(rows: list[tuple[str, str, str, str]], sw: dict[str, Any] | None) -> None:
+    if not sw:
+        return
+    for size in ("10k", "1M"):
+        r = sw[size]
+        _row(rows, f"sweep pass {size}", f"median {r['median_ms']:.1f} p99 {r['p99_ms']:.1f} ms n={r['repeat']} "
+             f"load1={r['load1']:.1f}", "", None)
+    _row(rows, "sweep 1M/10k", f"median {sw['ratio_median']:.2f}, p99 {sw['ratio_p99']:.2f}", "<= 1.5",
+         sw["ratio_p99"] <= 1.5)
+    tables = sorted({t for item in sw["plans_1M"] for t in item.get("seq_scans", [])})
+    _row(rows, "sweep queries with a Seq Scan (1M)", f"{sw['seq_scans_1M']} of {len(sw['plans_1M'])} "
+         f"(on {', '.join(tables) or 'no table'})", "0", sw["seq_scans_1M"] == 0)
+
+
 def print_table(d: dict[str, Any]) -> None:
     rows: list[tuple[str, str, str, str]] = []
     fl = d.get("floor")
@@ -45,6 +75,8 @@ def print_table(d: dict[str, Any]) -> None:
             counts = sorted(set(rd["queries_1M"].values()))
             _row(rows, "SQL statements per request (1M)", f"{counts} over {len(rd['queries_1M'])} list/get cases",
                  "no N+1", len(counts) == 1)
+    _console_rows(rows, d.get("console"))
+    _sweep_rows(rows, d.get("sweep"))
     pl = d.get("pipeline")
     if pl:
         _row(rows, "pipeline tickets/s", f"{pl['tickets_per_s']:.0f}/s (celery no-op {pl['noop_per_s']:.0f}/s)",

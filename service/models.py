@@ -113,6 +113,14 @@ class Ticket(Base):
         Index("ix_tickets_updated", "updated_at"),
         Index("ix_tickets_queue", "created_at", "id",
               postgresql_where=text(f"status IN ({_QUEUE})"), sqlite_where=text(f"status IN ({_QUEUE})")),
+        # The sweep's temporary upscales whose period begins or ends (service/sweep.py).
+        Index("ix_tickets_period_start", "status", "period_start",
+              postgresql_where=text("period_start IS NOT NULL"), sqlite_where=text("period_start IS NOT NULL")),
+        Index("ix_tickets_period_end", "status", "period_end",
+              postgresql_where=text("period_end IS NOT NULL"), sqlite_where=text("period_end IS NOT NULL")),
+        # The console's count per status (also per stage) read from the index alone.
+        Index("ix_tickets_queue_status", "status", "environment_id",
+              postgresql_where=text(f"status IN ({_QUEUE})"), sqlite_where=text(f"status IN ({_QUEUE})")),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     type: Mapped[str] = mapped_column(String(16))

@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Callable
 
 from sqlalchemy import ColumnElement, select, update
+from sqlalchemy.orm import InstrumentedAttribute
 
 from service.db import UnitOfWork
 from service.domain.actors import SWEEP
@@ -47,13 +48,13 @@ def sweep(*, uow: UnitOfWork, now: datetime, lease: float, dispatch: Dispatch,
           deliver_webhooks: Callable[[], int] | None = None,
           alert_overdue: Callable[[], int] | None = None) -> SweepReport:
     report = SweepReport()
-    for ticket_id in _due(uow, Ticket.status.in_(EXPIRABLE), Ticket.period_end <= now):
+    for ticket_id in _due(uow, Ticket.status.in_(EXPIRABLE), Ticket.period_end, now):
         report.expired += _move_one(ticket_id, Action.EXPIRE, EXPIRED_UNAPPLIED, uow=uow, now=now,
                                     dispatch=dispatch, listener=listener)
-    for ticket_id in _due(uow, Ticket.status == Status.SCHEDULED.value, Ticket.period_start <= now):
+    for ticket_id in _due(uow, Ticket.status == Status.SCHEDULED.value, Ticket.period_start, now):
         report.periods_begun += _move_one(ticket_id, Action.BEGIN_PERIOD, PERIOD_BEGAN, uow=uow,
                                           now=now, dispatch=dispatch, listener=listener)
-    for ticket_id in _due(uow, Ticket.status == Status.COMPLETED.value, Ticket.period_end <= now):
+    for ticket_id in _due(uow, Ticket.status == Status.COMPLETED.value, Ticket.period_end, now):
         report.reverts_started += start_revert(ticket_id, uow=uow, now=now, dispatch=dispatch,
                                                listener=listener)
     report.republished = republish(uow=uow, now=now, lease=lease, dispatch=dispatch)
@@ -64,12 +65,15 @@ def sweep(*, uow: UnitOfWork, now: datetime, lease: float, dispatch: Dispatch,
     return report
 
 
-def _due(uow: UnitOfWork, *conditions: ColumnElement[bool]) -> list[str]:
-    """Temporary upscales in a given status whose period start or end has come."""
+def _due(uow: UnitOfWork, status: ColumnElement[bool], moment: InstrumentedAttribute[datetime | None],
+         now: datetime) -> list[str]:
+    """Temporary upscales in a given status whose period start or end (``moment``) has come,
+    longest due first: the (status, period_start|period_end) indexes reach exactly those, however
+    many closed tickets lie behind them."""
     with uow:
         return list(uow.session.scalars(
-            select(Ticket.id).where(Ticket.type == TicketType.UPSCALE.value, *conditions)
-            .order_by(Ticket.created_at).limit(BATCH)))
+            select(Ticket.id).where(Ticket.type == TicketType.UPSCALE.value, status, moment <= now)
+            .order_by(moment, Ticket.id).limit(BATCH)))
 
 
 def start_revert(ticket_id: str, *, uow: UnitOfWork, now: datetime, dispatch: Dispatch | None,

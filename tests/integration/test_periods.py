@@ -308,3 +308,18 @@ def test_events_are_ordered_and_none_lacks_an_actor(desk: Desk, uow_factory: Any
         events = list(uow.session.scalars(select(TicketEvent)))
     assert events and all((e.actor_kind == "user") == bool(e.actor_id) for e in events)
     assert all((e.actor_kind == "system") == bool(e.actor_name) for e in events)
+
+
+def test_the_sweep_takes_the_longest_overdue_first_when_more_are_due_than_a_batch(
+        desk: Desk, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sweeping, "BATCH", 1)
+    filed_first = desk.file(START + HOUR, START + 3 * HOUR)
+    body = upscale_body(desk.world.envs["customer_b_stage"])
+    body["period"] = {"start": (START + HOUR).isoformat(), "end": (START + 2 * HOUR).isoformat()}
+    ended_first = desk.post("/v1/tickets", "customer_b", body).get_json()["id"]
+    desk.now = START + 4 * HOUR
+
+    assert desk.sweep().expired == 1
+    assert desk.status(filed_first) == "pending_approval"
+    assert desk.sweep().expired == 1
+    assert desk.status(filed_first) == "expired"

@@ -53,6 +53,23 @@ def test_queue_filters_by_status_stage_type_and_account(console_app: Any, staff:
     assert staff.get("/console/?status=bogus").status_code == 400
 
 
+def test_counts_per_status_follow_the_stage_type_and_account_filters(console_app: Any, staff: Any,
+                                                                    world: World) -> None:
+    api = console_app.test_client()
+    file(api, world)
+    api.post("/v1/tickets", json=change_body(world.envs["customer_b_dev"]), headers=world.auth("customer_b"))
+
+    def pending(query: str) -> str:
+        page = staff.get("/console/?" + query).get_data(as_text=True)
+        return re.search(r"pending approval <strong>(\d+)</strong>", page).group(1)  # type: ignore[union-attr]
+
+    assert pending("") == "2"
+    assert pending("stage=dev") == "1" and pending("stage=stage") == "1" and pending("stage=prod") == "0"
+    assert pending("type=upscale") == "1"
+    assert pending(f"account_id={world.accounts['customer_b']}") == "1"
+    assert pending("status=failed&stage=dev") == "1"  # the counts ignore the status filter
+
+
 def test_queue_pages_with_a_cursor(console_app: Any, staff: Any, world: World) -> None:
     import sqlalchemy as sa
 

@@ -1,0 +1,109 @@
+"""One sweep pass (what `envdesk beat` asks for every few seconds) at 10k and 1M tickets, mostly
+closed: timed in-process with a no-op dispatch, and the plan of every query it sends."""
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from datetime import datetime, timezone
+from typing import Any, Callable
+
+from bench import common
+from bench.console import OPEN_EVERY
+
+REPEAT = 20
+SWEEP_ENV = {"SLA_DECISION_HOURS": "stage=24,prod=4", "WEBHOOK_SECRET": "bench-webhook-secret",
+             "STAFF_WEBHOOK_URL": "http://127.0.0.1:9/staff"}  # never called: nothing is delivered
+
+
+def _no_dispatch(ticket_id: str, ticket_type: str, stage: str, *, countdown: float = 0) -> bool:
+    return True
+
+
+def one_pass() -> Callable[[], Any]:
+    """A sweep as workers.tasks.sweep_due_work runs it (alerts and webhook hand-out included),
+    with a dispatch that publishes nothing."""
+    os.environ.update(common.bench_env(**SWEEP_ENV))
+    from service.config import Settings
+    from service.db import UnitOfWork, make_engine, make_session_factory
+    from service.notifications import claim_due_deliveries, status_listener
+    from service.staff_alerts import StaffAlerts, alert_overdue
+    from service.sweep import sweep
+
+    settings = Settings.from_env()
+    sessions = make_session_factory(make_engine(settings.database_url, pool_size=2, max_overflow=2))
+    alerts, listener = StaffAlerts(settings.console_url), status_listener(settings)
+
+    def run() -> Any:
+        now = datetime.now(timezone.utc)
+        return sweep(uow=UnitOfWork(sessions), now=now, lease=settings.lease_seconds,
+                     dispatch=_no_dispatch, listener=listener,
+                     deliver_webhooks=lambda: len(claim_due_deliveries(
+                         UnitOfWork(sessions), now=now, lease=settings.lease_seconds,
+                         urls=settings.webhook_urls, staff_url=settings.staff_webhook_url)),
+                     alert_overdue=lambda: alert_overdue(alerts, uow=UnitOfWork(sessions), now=now,
+                                                         sla_hours=settings.sla_decision_hours))
+
+    run.engine = sessions.kw["bind"]  # type: ignore[attr-defined]
+    return run
+
+
+def measure(label: str, repeat: int = REPEAT) -> dict[str, Any]:
+    """Two passes to reach the steady state (what was due is done), then ``repeat`` timed ones."""
+    sweep_once = one_pass()
+    first = [sweep_once(), sweep_once()]
+    took = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        report = sweep_once()
+        took.append((time.perf_counter() - started) * 1000)
+    took.sort()
+    r = {"median_ms": statistics.median(took), "p99_ms": took[min(len(took) - 1, round(0.99 * len(took)))],
+         "min_ms": took[0], "repeat": repeat, "warm_up": [p.__dict__ for p in first],
+         "last": report.__dict__, "load1": os.getloadavg()[0]}
+    print(f"sweep {label:>4} median {r['median_ms']:6.1f} ms  p99 {r['p99_ms']:6.1f} ms  "
+          f"min {r['min_ms']:6.1f} ms  n={repeat}  warm-up passes did {r['warm_up']}  "
+          f"load1={r['load1']:.1f}", flush=True)
+    return r
+
+
+def plans() -> dict[str, str]:
+    """EXPLAIN (ANALYZE, BUFFERS) of every distinct statement one pass sends."""
+    sweep_once = one_pass()
+    with common.captured_sql() as seen:
+        sweep_once()
+    out: dict[str, str] = {}
+    for statement, params in seen:
+        if statement.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE", "INSERT")):
+            out.setdefault(statement, common.explain(sweep_once.engine, statement, params))  # type: ignore[attr-defined]
+    return out
+
+
+def run(repeat: int = REPEAT) -> dict[str, Any]:
+    common.reset_database()
+    common.seed_registry(accounts=400, envs_per_account=20, prod_per_account=2)
+    figures: dict[str, Any] = {}
+    for label, total in (("10k", 10_000), ("1M", 1_000_000)):
+        figures[f"seed_{label}_seconds"] = common.seed_to(total, open_every=OPEN_EVERY,
+                                                          stages=("stage", "prod"))
+        with common.connect() as conn:  # staff were told about the old ones long ago
+            conn.execute("UPDATE tickets SET sla_alerted_at = now() WHERE status = 'pending_approval' "
+                         "AND sla_alerted_at IS NULL")
+            conn.commit()
+        figures[label] = measure(label, repeat)
+        found = plans()
+        figures[f"plans_{label}"] = [{"sql": s, "plan": p, "seq_scans": common.seq_scanned(p)}
+                                     for s, p in found.items()]
+    for i, item in enumerate(figures["plans_1M"], 1):
+        verdict = (f"NOT an index scan: Seq Scan on {', '.join(item['seq_scans'])}" if item["seq_scans"]
+                   else "index scans only")
+        print(f"\n--- sweep query {i} at 1M: {verdict}\n{item['sql']}\n{item['plan']}", flush=True)
+    figures["seq_scans_1M"] = sum(bool(item["seq_scans"]) for item in figures["plans_1M"])
+    figures["seq_scans_tickets_1M"] = sum("tickets" in item["seq_scans"] for item in figures["plans_1M"])
+    figures["ratio_median"] = figures["1M"]["median_ms"] / figures["10k"]["median_ms"]
+    figures["ratio_p99"] = figures["1M"]["p99_ms"] / figures["10k"]["p99_ms"]
+    print(f"sweep 1M / 10k: median {figures['ratio_median']:.2f}, p99 {figures['ratio_p99']:.2f}; "
+          f"queries with a Seq Scan at 1M: {figures['seq_scans_1M']} of {len(figures['plans_1M'])} "
+          f"({figures['seq_scans_tickets_1M']} on tickets)",
+          flush=True)
+    return common.save("sweep", figures)
