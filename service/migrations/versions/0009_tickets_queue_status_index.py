@@ -4,15 +4,15 @@ The staff console counts its queue per status, also for one stage, on every page
 index of the queued tickets' (status, environment_id) answers that with an index-only scan,
 without reading a heap page per open ticket.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-11-28
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

@@ -4,15 +4,15 @@ Every sweep looks for scheduled upscales whose period began, and for open or com
 period ended. Without these partial indexes the completed case walked every completed ticket in
 creation order (≈ 1 s at 1M tickets); with them it reads only what is due.
 
-Revision ID: 0009
-Revises: 0008
+Revision ID: 0010
+Revises: 0009
 Create Date: 2026-11-28
 """
 from alembic import op
 import sqlalchemy as sa
 
-revision = "0009"
-down_revision = "0008"
+revision = "0010"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
