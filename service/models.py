@@ -221,9 +221,18 @@ class Comment(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+_UNADDRESSED = "url IN ('', 'staff')"
+"""An event's url before a worker addresses it: '' for the portal, 'staff' for staff."""
+
+
 class WebhookDelivery(Base):
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (Index("ix_webhook_deliveries_due", "delivered_at", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_webhook_deliveries_due", "delivered_at", "next_attempt_at"),
+        # Events the workers have not yet addressed to their receivers (service.notifications).
+        Index("ix_webhook_deliveries_unaddressed", "created_at",
+              postgresql_where=text(_UNADDRESSED), sqlite_where=text(_UNADDRESSED)),
+    )
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     event_id: Mapped[str] = mapped_column(String(36))
     url: Mapped[str] = mapped_column(Text)
