@@ -14,6 +14,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from service.domain.errors import Forbidden
+from service.domain.policy import AccountKind
 from service.identity import Principal
 from service.models import QUEUE_STATUSES, Account, Environment, Ticket
 from service.pagination import Page, encode_cursor, paginate
@@ -62,7 +63,8 @@ def staff_queue(
     """Queued tickets (or those of one status) oldest first, with the count per queued status."""
     ensure_staff(principal)
     statuses = [filters["status"]] if filters.get("status") else sorted(QUEUE_STATUSES)
-    query = _filtered(select(Ticket, Environment.name, Environment.stage, Account.name).join(
+    # Only the columns a row shows: a page of ORM objects would cost more than the query.
+    query = _filtered(select(*ROW_COLUMNS, Environment.name, Environment.stage, Account.name).join(
         Environment, Environment.id == Ticket.environment_id).join(
         Account, Account.id == Ticket.account_id), filters)
     query, size = paginate(query.where(Ticket.status.in_(statuses)), created=Ticket.created_at,
@@ -86,12 +88,14 @@ def _filtered(query: Select[Any], filters: Mapping[str, Any]) -> Select[Any]:
     return query
 
 
-def _row(ticket: Ticket, env_name: str, stage: str, account_name: str, *,
-         sla_hours: Mapping[str, float]) -> QueueRow:
-    return QueueRow(id=ticket.id, created_at=ticket.created_at, type=ticket.type,
-                    status=ticket.status, summary=ticket.summary, account_name=account_name,
-                    environment_name=env_name, stage=stage,
-                    due_at=due_at(ticket.created_at, stage, sla_hours))
+ROW_COLUMNS = (Ticket.id, Ticket.created_at, Ticket.type, Ticket.status, Ticket.summary)
+
+
+def _row(id_: str, created_at: datetime, type_: str, status: str, summary: str, env_name: str,
+         stage: str, account_name: str, *, sla_hours: Mapping[str, float]) -> QueueRow:
+    return QueueRow(id=id_, created_at=created_at, type=type_, status=status, summary=summary,
+                    account_name=account_name, environment_name=env_name, stage=stage,
+                    due_at=due_at(created_at, stage, sla_hours))
 
 
 def _counts(session: Session, filters: Mapping[str, Any]) -> dict[str, int]:
@@ -105,6 +109,6 @@ def _counts(session: Session, filters: Mapping[str, Any]) -> dict[str, int]:
 
 def _accounts(session: Session) -> list[tuple[str, str]]:
     """Customer accounts for the filter, by name (bounded)."""
-    return [(a.id, a.name) for a in session.scalars(
-        select(Account).where(Account.kind == "customer").order_by(Account.name, Account.id)
-        .limit(MAX_ACCOUNTS))]
+    return [(row.id, row.name) for row in session.execute(
+        select(Account.id, Account.name).where(Account.kind == AccountKind.CUSTOMER.value)
+        .order_by(Account.name, Account.id).limit(MAX_ACCOUNTS))]

@@ -9,7 +9,7 @@ from flask import flash, redirect, render_template, request, url_for
 from service import comments, tickets
 from service.api.runtime import now, runtime, session, uow
 from service.console import blp
-from service.console.forms import ActionForm, choices, CommentForm, QueueFilterForm, RejectForm, SignOutForm
+from service.console.forms import ActionForm, CommentForm, QueueFilterForm, RejectForm, SignOutForm
 from service.console.security import staff, staff_required
 from service.domain.errors import InvalidTransition, PeriodEnded, PreconditionFailed
 from service.domain.lifecycle import Action
@@ -31,7 +31,6 @@ def queue() -> Any:
         queue = staff_queue(session(), staff(), key=runtime().settings.cursor_key, filters=filters,
                             sla_hours=runtime().settings.sla_decision_hours,
                             cursor=form.cursor.data or None)
-        form.account_id.choices = choices([("", "any account"), *queue.accounts])
     status = 200 if queue is not None else 400
     return render_template("console/queue.html", form=form, queue=queue, now=now(),
                            filters=request.args.to_dict(), signout=SignOutForm()), status
