@@ -10,17 +10,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from service.domain.errors import Forbidden
-from service.domain.policy import AccountKind
 from service.identity import Principal
 from service.models import QUEUE_STATUSES, Account, Environment, Ticket
 from service.pagination import Page, encode_cursor, paginate
 
 QUEUE_ORDER = ("pending_approval", "failed", "approved", "provisioning")
-MAX_ACCOUNTS = 500
 
 
 @dataclass(frozen=True)
@@ -43,7 +41,6 @@ class QueueRow:
 class Queue:
     page: Page
     counts: dict[str, int]
-    accounts: list[tuple[str, str]]
 
 
 def due_at(created_at: datetime, stage: str, sla_hours: Mapping[str, float]) -> datetime | None:
@@ -74,7 +71,7 @@ def staff_queue(
     rows = rows[:size]
     next_cursor = encode_cursor(key, rows[-1].created_at, rows[-1].id) if more else None
     return Queue(page=Page(items=rows, next_cursor=next_cursor),
-                 counts=_counts(session, filters), accounts=_accounts(session))
+                 counts=_counts(session, filters))
 
 
 def _filtered(query: Select[Any], filters: Mapping[str, Any]) -> Select[Any]:
@@ -83,9 +80,16 @@ def _filtered(query: Select[Any], filters: Mapping[str, Any]) -> Select[Any]:
     if filters.get("stage"):  # a semi-join: the counts need no columns of the environment
         query = query.where(Ticket.environment_id.in_(
             select(Environment.id).where(Environment.stage == filters["stage"])))
-    if filters.get("account_id"):
-        query = query.where(Ticket.account_id == filters["account_id"])
+    if filters.get("account"):
+        query = query.where(Ticket.account_id.in_(_accounts_named(filters["account"])))
     return query
+
+
+def _accounts_named(text: str) -> Select[Any]:
+    """Accounts the staff member means: by id, by the contract system's id, or by the start of
+    their name (any case)."""
+    return select(Account.id).where(or_(Account.id == text, Account.external_id == text,
+                                        Account.name.istartswith(text, autoescape=True)))
 
 
 ROW_COLUMNS = (Ticket.id, Ticket.created_at, Ticket.type, Ticket.status, Ticket.summary)
@@ -105,10 +109,3 @@ def _counts(session: Session, filters: Mapping[str, Any]) -> dict[str, int]:
         Ticket.status.in_(sorted(QUEUE_STATUSES))).group_by(Ticket.status)
     found = dict(session.execute(query).all())
     return {status: found.get(status, 0) for status in QUEUE_ORDER}
-
-
-def _accounts(session: Session) -> list[tuple[str, str]]:
-    """Customer accounts for the filter, by name (bounded)."""
-    return [(row.id, row.name) for row in session.execute(
-        select(Account.id, Account.name).where(Account.kind == AccountKind.CUSTOMER.value)
-        .order_by(Account.name, Account.id).limit(MAX_ACCOUNTS))]

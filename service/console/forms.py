@@ -70,7 +70,6 @@ class QueueFilterForm(FlaskForm):
     status = SelectField("Status", choices=_choices(Status, "open or failed status"), default="")
     stage = SelectField("Stage", choices=_choices(Stage, "stage"), default="")
     type = SelectField("Type", choices=_choices(TicketType, "type"), default="")
-    # Any account id is accepted (an unknown one lists nothing); the choices are for display.
-    account_id = SelectField("Account", choices=choices([("", "any account")]), default="",
-                             validate_choice=False, validators=[Length(max=64), _no_nul])
+    account = StringField("Account", description="name (its start), id or contract id",
+                          validators=[Optional(), Length(max=200), _no_nul])
     cursor = StringField(validators=[Optional(), Length(max=200), _no_nul])

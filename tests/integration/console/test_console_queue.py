@@ -47,7 +47,10 @@ def test_queue_filters_by_status_stage_type_and_account(console_app: Any, staff:
     ids = lambda query: [t for t, _ in rows(staff.get("/console/?" + query).get_data(as_text=True))]  # noqa: E731
     assert ids("stage=dev") == [change["id"]]
     assert ids("type=upscale") == [upscale["id"]]
-    assert ids(f"account_id={world.accounts['customer_b']}") == [change["id"]]
+    assert ids(f"account={world.accounts['customer_b']}") == [change["id"]]
+    assert ids("account=CUSTOMER_B") == [change["id"]]  # the start of the name, any case
+    assert ids("account=customer_") == [upscale["id"], change["id"]]
+    assert ids("account=%25") == [] and ids("account=customer%25b") == []  # % is a character
     assert ids("status=failed") == []
     assert ids("status=pending_approval&stage=stage") == [upscale["id"]]
     assert staff.get("/console/?status=bogus").status_code == 400
@@ -66,7 +69,7 @@ def test_counts_per_status_follow_the_stage_type_and_account_filters(console_app
     assert pending("") == "2"
     assert pending("stage=dev") == "1" and pending("stage=stage") == "1" and pending("stage=prod") == "0"
     assert pending("type=upscale") == "1"
-    assert pending(f"account_id={world.accounts['customer_b']}") == "1"
+    assert pending(f"account={world.accounts['customer_b']}") == "1"
     assert pending("status=failed&stage=dev") == "1"  # the counts ignore the status filter
 
 
@@ -261,3 +264,17 @@ def test_the_history_names_the_part_of_the_system_that_moved_the_ticket(
         uow.commit()
     page = staff.get(f"/console/tickets/{ticket['id']}").get_data(as_text=True)
     assert "system: worker" in page
+
+
+def test_the_account_filter_finds_an_account_by_its_contract_id(
+        console_app: Any, staff: Any, world: World, uow_factory_pg: Any) -> None:
+    from service.models import Account
+
+    api = console_app.test_client()
+    ticket = file(api, world)
+    with uow_factory_pg() as uow:
+        uow.session.get(Account, world.accounts["customer_a"]).external_id = "CRM-4711"
+        uow.commit()
+    page = staff.get("/console/?account=CRM-4711").get_data(as_text=True)
+    assert [t for t, _ in rows(page)] == [ticket["id"]]
+    assert rows(staff.get("/console/?account=CRM-47").get_data(as_text=True)) == []

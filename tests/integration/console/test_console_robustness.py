@@ -29,8 +29,8 @@ def test_odd_form_values_get_a_page_not_an_error(console_app: Any, staff: Any, w
     assert "<script>alert(1)</script>" not in page
 
 
-@pytest.mark.parametrize("query", ["status=\x00", "stage=moon", "type=", "account_id=" + "x" * 100,
-                                   "cursor=%00", "cursor=" + "A" * 150, "account_id=%ff%fe"])
+@pytest.mark.parametrize("query", ["status=\x00", "stage=moon", "type=", "account=" + "x" * 300,
+                                   "cursor=%00", "cursor=" + "A" * 150, "account=%ff%fe"])
 def test_odd_queue_filters_get_a_page_not_an_error(staff: Any, query: str) -> None:
     response = staff.get("/console/?" + query)
     assert response.status_code < 500 and response.mimetype == "text/html"
