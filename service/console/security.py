@@ -16,7 +16,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import Forbidden
 
-from service.api.runtime import session as db_session
+from service.api.runtime import runtime, session as db_session
 from service.config import Settings
 from service.console import blp
 from service.identity import Principal
@@ -81,13 +81,26 @@ def staff() -> Principal:
     return g.principal
 
 
+def _signed_in_staff(user_id: Any) -> Principal | None:
+    """The session's staff member, remembered for AUTH_CACHE_SECONDS like an API token's owner:
+    a revoked role ends the session within that time."""
+    if not isinstance(user_id, str):
+        return None
+    cache, key = runtime().principals, f"console-user:{user_id}"
+    principal = cache.get(key) if cache is not None else None
+    if principal is None:
+        principal = staff_by_id(db_session(), user_id)
+        if principal is not None and cache is not None:
+            cache.put(key, principal)
+    return principal
+
+
 def staff_required(view: Callable[..., Any]) -> Callable[..., Any]:
-    """The signed-in staff member, read afresh; anyone else goes to the sign-in page."""
+    """The signed-in staff member; anyone else goes to the sign-in page."""
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        user_id = session.get("user_id")
-        principal = staff_by_id(db_session(), user_id) if isinstance(user_id, str) else None
+        principal = _signed_in_staff(session.get("user_id"))
         if principal is None:
             if "user_id" in session:
                 session.pop("user_id")

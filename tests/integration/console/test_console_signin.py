@@ -1,6 +1,7 @@
 """Console sign-in and page security, through Flask's test client on PostgreSQL."""
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from tests.support.world import World
@@ -98,8 +99,6 @@ def test_the_session_expires_after_its_lifetime(staff: Any, monkeypatch: Any) ->
 
 
 def test_without_a_secret_key_nobody_signs_in(console_settings: Any, world: World) -> None:
-    import dataclasses
-
     from service import console
     from service.api import create_app
 
@@ -112,3 +111,32 @@ def test_without_a_secret_key_nobody_signs_in(console_settings: Any, world: Worl
     assert "The console needs SECRET_KEY" in page.get_data(as_text=True)
     assert client.post("/console/login", data={"token": world.tokens["support"]}).status_code in (400, 403)
     assert client.get("/console/").status_code == 303
+
+
+def _demote_support(uow_factory_pg: Any) -> None:
+    from service import operators
+
+    operators.set_role("support@example.com", "member", uow=uow_factory_pg())
+
+
+def test_a_staff_member_whose_role_is_revoked_is_signed_out(staff: Any, uow_factory_pg: Any) -> None:
+    assert staff.get("/console/").status_code == 200
+    _demote_support(uow_factory_pg)
+    response = staff.get("/console/")
+    assert response.status_code == 303 and "/console/login" in response.headers["Location"]
+
+
+def test_with_a_cache_the_role_is_read_once_per_cache_period(console_settings: Any, world: World,
+                                                             uow_factory_pg: Any) -> None:
+    from service import console
+    from service.api import create_app
+
+    cached = dataclasses.replace(console_settings, auth_cache_seconds=300)
+    app = create_app(cached)
+    console.register(app, cached)
+    client = app.test_client()
+    assert sign_in(client, world.tokens["support"]).status_code == 303
+    assert client.get("/console/").status_code == 200
+    _demote_support(uow_factory_pg)
+    # Within AUTH_CACHE_SECONDS the session still works, as an API token would.
+    assert client.get("/console/").status_code == 200
