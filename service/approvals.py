@@ -8,11 +8,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from service.db import UnitOfWork
+from service.db import STALE, UnitOfWork
 from service.domain.approval import (
     ApprovalPolicy, Decision, RequestFacts, ensure_second_approver, within_every_cap,
 )
 from service.domain.actors import POLICY, Actor
+from service.domain.errors import ConcurrentChange
 from service.domain.lifecycle import Action, Status, action_for
 from service.domain.policy import Stage, TicketType
 from service.events import StatusListener, move, new_event
@@ -67,7 +68,11 @@ def record_approval(session: Session, principal: Principal, ticket: Ticket, *, n
     and moves to approved. Short of that it stays pending, with an event saying so."""
     if ticket.status != Status.PENDING_APPROVAL:
         return True  # the transition table answers 409 invalid_transition
-    ensure_second_approver([a.user_id for a in ticket.approvals], principal.user_id)
+    given_by = [a.user_id for a in ticket.approvals]
+    if len(given_by) >= ticket.approvals_required:
+        # The approvals were read after the status: a concurrent approval completed it meanwhile.
+        raise ConcurrentChange(STALE)
+    ensure_second_approver(given_by, principal.user_id)
     ticket.approvals.append(TicketApproval(user_id=principal.user_id, at=now))
     given, needed = len(ticket.approvals), ticket.approvals_required
     if given >= needed:
