@@ -12,6 +12,7 @@ from service import operators
 from service.api import create_app
 from service.config import Settings
 from service.models import Comment, Ticket
+from tests.support.world import file_via_api
 from tests.helpers import assert_problem, change_body, upscale_body
 
 
@@ -28,10 +29,7 @@ def stored(uow_factory: Any) -> Any:
 
 @pytest.fixture
 def a_ticket(client: Any, world: Any) -> str:
-    response = client.post("/v1/tickets", json=upscale_body(world.envs["customer_a_stage"]),
-                           headers=world.auth("customer_a"))
-    assert response.status_code == 201
-    return response.get_json()["id"]
+    return file_via_api(client, world).get_json()["id"]
 
 
 # --- 401 -----------------------------------------------------------------------------------

@@ -14,27 +14,26 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 from sqlalchemy import func, select
 
-from service.models import Comment, Ticket, TicketEvent, WebhookDelivery
+from service.models import Comment, Draft, Ticket, TicketEvent, WebhookDelivery
 from tests.helpers import assert_problem, upscale_body
+from tests.support.world import file_via_api
 
 WRITES = ("/v1/tickets", "/v1/tickets/{id}/approve", "/v1/tickets/{id}/reject",
-          "/v1/tickets/{id}/cancel", "/v1/tickets/{id}/retry", "/v1/tickets/{id}/comments")
-WHO = {"approve": "support", "reject": "support", "retry": "support"}
+          "/v1/tickets/{id}/cancel", "/v1/tickets/{id}/retry", "/v1/tickets/{id}/comments",
+          "/v1/drafts")
+WHO = {"approve": "support", "reject": "support", "retry": "support", "drafts": "partner_linked"}
 HUGE = "9" * 5000
 
 
 def _stored(uow_factory: Any) -> tuple[int, ...]:
     with uow_factory() as uow:
         return tuple(uow.session.scalar(select(func.count()).select_from(model))
-                     for model in (Ticket, TicketEvent, Comment, WebhookDelivery))
+                     for model in (Ticket, TicketEvent, Comment, WebhookDelivery, Draft))
 
 
 @pytest.fixture
 def pending(client: Any, world: Any) -> str:
-    response = client.post("/v1/tickets", json=upscale_body(world.envs["customer_a_stage"]),
-                           headers=world.auth("customer_a"))
-    assert response.status_code == 201
-    return response.get_json()["id"]
+    return file_via_api(client, world).get_json()["id"]
 
 
 def _post(client: Any, world: Any, path: str, ticket_id: str, text: str) -> Any:
