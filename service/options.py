@@ -18,7 +18,7 @@ from service.models import Environment, Ticket
 from service.queries import get_environment
 from service.registry import environment_facts
 # The same duplicate and open-request checks that filing runs.
-from service.tickets import _ensure_no_open_request, _open_count
+from service.tickets import ensure_no_open_request, open_count
 
 MAX_CANDIDATES = 20
 
@@ -31,8 +31,8 @@ def environment_options(session: Session, principal: Principal, environment_id: 
 
     def refusal(type_: policy.TicketType) -> policy.Refusal | None:
         return policy.filing_refusal(principal.kind, facts, type_) or policy.refusal_of(
-            lambda: _ensure_no_open_request(session, env.id, type_.value)) or policy.refusal_of(
-            lambda: policy.check_open_ticket_cap(_open_count(session, env.account_id), max_open))
+            lambda: ensure_no_open_request(session, env.id, type_.value)) or policy.refusal_of(
+            lambda: policy.check_open_ticket_cap(open_count(session, env.account_id), max_open))
 
     upscale, temporary, change = _decisions(session, approval, env, now)
     verify = policy.needs_staging_verification(facts)

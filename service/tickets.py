@@ -80,7 +80,7 @@ def file_ticket(
                 raise
             return earlier, False
         if max_open:
-            policy.check_open_ticket_cap(_open_count(uow.session, principal.account_id), max_open)
+            policy.check_open_ticket_cap(open_count(uow.session, principal.account_id), max_open)
         ticket = _new_ticket(principal, env, data, now=now, key=idempotency_key, digest=digest)
         approvals.stamp(ticket, decision, env, drafter_id=drafter_id)
         return _insert(uow, principal, ticket, now=now, key=idempotency_key, digest=digest,
@@ -128,7 +128,7 @@ def _check_rules(session: Session, env: Environment, data: dict[str, Any], *, no
                  for ticket_id in cited_ids(data)]
         check_verification(facts, data["change"], cited, required=decision.verify_on,
                            stages_in_account=_stages(session, env.account_id))
-    _ensure_no_open_request(session, env.id, data["type"])
+    ensure_no_open_request(session, env.id, data["type"])
 
 
 def _verification_facts(
@@ -161,7 +161,7 @@ def _stages(session: Session, account_id: str) -> frozenset[policy.Stage]:
         select(Environment.stage).where(Environment.account_id == account_id).distinct()))
 
 
-def _open_count(session: Session, account_id: str) -> int:
+def open_count(session: Session, account_id: str) -> int:
     return session.scalar(select(func.count()).select_from(Ticket).where(
         Ticket.account_id == account_id,
         Ticket.status.in_([s.value for s in OPEN_STATUSES]),
@@ -178,7 +178,7 @@ def _open_request(session: Session, environment_id: str, type_: str) -> Ticket |
     )
 
 
-def _ensure_no_open_request(session: Session, environment_id: str, type_: str) -> None:
+def ensure_no_open_request(session: Session, environment_id: str, type_: str) -> None:
     open_ticket = _open_request(session, environment_id, type_)
     if open_ticket is not None:
         raise _duplicate(open_ticket)
