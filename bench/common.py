@@ -28,7 +28,9 @@ DB_NAME = os.environ.get("BENCH_DB", "envdesk_bench")
 DB_URL = f"{PG}/{DB_NAME}"
 REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "14"))
 REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
-API_PORT, FLOOR_PORT, SIM_PORT = 18080, 18090, 18081
+# BENCH_PORT_BASE moves the three ports, so two benchmark runs can share the machine.
+_BASE = int(os.environ.get("BENCH_PORT_BASE", "18080"))
+API_PORT, FLOOR_PORT, SIM_PORT = _BASE, _BASE + 10, _BASE + 1
 API = f"http://127.0.0.1:{API_PORT}"
 SIM_TOKEN = "bench-provisioning-token"
 # What `envdesk serve` picks by default on this machine (service/cli/processes.py).
