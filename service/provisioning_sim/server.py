@@ -35,6 +35,12 @@ class SimServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: SimServer
     server_version = "envdesk-provisioning-sim"
+    # Keep-alive: a client sends its next request on the same connection (every reply has a
+    # Content-Length), as it would to a real provisioning API.
+    protocol_version = "HTTP/1.1"
+    # Headers and body leave as two writes: without TCP_NODELAY the body waits for the client's
+    # delayed ACK of the headers (≈ 40 ms) on a kept-alive connection.
+    disable_nagle_algorithm = True
 
     def do_GET(self) -> None:
         self._dispatch()
@@ -94,8 +100,10 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
+            self.close_connection = True  # the body's end is unknown: this connection is done
             raise SimError(400, "invalid Content-Length") from None
         if length > MAX_BODY_BYTES:
+            self.close_connection = True  # the unread body must not be taken for a request
             raise SimError(413, "body too large")
         return self.rfile.read(length) if length > 0 else b""
 
@@ -108,6 +116,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(data)))
             for name, value in headers.items():
                 self.send_header(name, value)
+            if self.close_connection:
+                self.send_header("Connection", "close")
             self.end_headers()
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):

@@ -75,9 +75,9 @@ class SimState:
     """Thread-safe operations, counters and settings of one simulator."""
 
     def __init__(self, settings: SimSettings, *, clock: Callable[[], float] = time.monotonic,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, wall: Callable[[], float] = time.time) -> None:
         self._settings = check_settings(replace(settings))
-        self._clock = clock
+        self._clock, self._wall = clock, wall
         self._rng = rng or random.Random()
         self._lock = threading.Lock()
         self.reset()
@@ -104,6 +104,7 @@ class SimState:
             self._operations: dict[str, _SimOperation] = {}
             self._by_key: dict[str, _SimOperation] = {}
             self._created_per_key: Counter[str] = Counter()
+            self._first_submitted: dict[str, float] = {}
             self._posts = 0
             self._injected = 0
 
@@ -125,7 +126,8 @@ class SimState:
             if existing is not None:
                 return 200, existing.view(now), {}
             operation = self._create(key, body, now)
-            return 202, {"id": operation.id, "status": "pending"}, {}
+            # What provisioning knows at this instant: with no latency, the operation is done.
+            return 202, operation.view(now), {}
 
     def _create(self, key: str, body: dict, now: float) -> _SimOperation:
         fails = self._rng.random() < self._settings.terminal_failure_rate
@@ -138,6 +140,7 @@ class SimState:
         self._operations[operation.id] = operation
         self._by_key[key] = operation
         self._created_per_key[key] += 1
+        self._first_submitted.setdefault(key, self._wall())
         return operation
 
     def lookup(self, operation_id: str) -> Reply:
@@ -161,6 +164,7 @@ class SimState:
                 "by_key": dict(self._created_per_key),
                 "applied": dict(applied),
                 "injected_failures": self._injected,
+                "first_submitted_at": dict(self._first_submitted),
             }
 
 

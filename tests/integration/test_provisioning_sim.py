@@ -1,5 +1,8 @@
+import http.client
+import json
 import threading
 import time
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -70,12 +73,67 @@ def test_submitted_operation_moves_through_pending_and_running_to_succeeded(star
     assert stats(url)["applied"] == {"T-1:apply": 1}
 
 
-def test_without_latency_the_first_poll_is_already_finished(start_sim):
+def test_without_latency_the_submit_answer_is_already_finished(start_sim):
     client = client_for(start_sim())
 
     operation = submit(client)
 
+    assert operation.status == "succeeded"
     assert client.get(operation.id).status == "succeeded"
+
+
+def test_without_latency_a_terminal_failure_is_in_the_submit_answer(start_sim):
+    client = client_for(start_sim(terminal_failure_rate=1.0))
+
+    operation = submit(client)
+
+    assert operation.status == "failed" and "quota exceeded" in operation.error
+
+
+def test_one_client_sends_its_calls_over_one_kept_alive_connection(start_sim):
+    url = start_sim()
+    conn = http.client.HTTPConnection(urlsplit(url).hostname, urlsplit(url).port, timeout=5)
+    auth = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    sockets = []
+    for n in range(3):
+        body = {"ticket_id": f"T-{n}", "action": "apply", "environment": ENVIRONMENT, "request": UPSCALE}
+        conn.request("POST", "/v1/operations", body=json.dumps(body),
+                     headers={**auth, "Idempotency-Key": f"T-{n}:apply"})
+        answer = conn.getresponse()
+        operation = json.loads(answer.read())
+        conn.request("GET", f"/v1/operations/{operation['id']}", headers=auth)
+        looked = conn.getresponse()
+        looked.read()
+        assert (answer.status, looked.status, answer.will_close, looked.will_close) == (202, 200, False, False)
+        sockets.append(conn.sock)
+    conn.close()
+
+    assert sockets[0] is not None and sockets.count(sockets[0]) == 3
+    assert stats(url)["operations"] == 3
+
+
+def test_an_oversized_body_closes_the_connection_instead_of_being_read_as_a_request(start_sim):
+    url = start_sim()
+    with requests.Session() as http:
+        refused = http.post(f"{url}/v1/operations", data=b"x" * (1 << 20 + 1),
+                            headers={"Authorization": f"Bearer {TOKEN}", "Idempotency-Key": "k"}, timeout=5)
+        after = http.get(f"{url}/_sim/stats", timeout=5)
+
+    assert refused.status_code == 413 and refused.headers["Connection"] == "close"
+    assert after.status_code == 200 and after.json()["operations"] == 0
+
+
+def test_stats_tell_when_each_key_was_first_submitted(start_sim):
+    url = start_sim(latency=0.2)
+    before = time.time()
+    submit(client_for(url), ticket_id="T-1")
+    submit(client_for(url), ticket_id="T-1")
+    after = time.time()
+
+    submitted = stats(url)["first_submitted_at"]
+
+    assert list(submitted) == ["T-1:apply"]
+    assert before <= submitted["T-1:apply"] <= after
 
 
 def test_submitting_the_same_key_twice_creates_one_operation(start_sim):
@@ -143,7 +201,7 @@ def test_client_recovers_once_failures_stop(start_sim):
     )
 
     assert changed.status_code == 200
-    assert submit(client).status == "pending"
+    assert submit(client).status == "succeeded"
     assert stats(url)["operations"] == 1
 
 
