@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
 
 from service.db import UnitOfWork
 from service.domain.actors import WORKER
@@ -101,8 +102,11 @@ def _claim(ticket_id: str, *, uow: UnitOfWork, now: datetime, timing: Timing,
            listener: StatusListener | None) -> Work | None:
     try:
         with uow:
-            ticket = uow.session.get(Ticket, ticket_id)
-            if ticket is None or ticket.status not in ACTIVE_STATUSES:
+            found = _load(uow.session, ticket_id)
+            if found is None:
+                return None
+            ticket, env = found
+            if ticket.status not in ACTIVE_STATUSES:
                 return None
             if ticket.next_attempt_at is not None and ticket.next_attempt_at > now:
                 return None
@@ -111,7 +115,6 @@ def _claim(ticket_id: str, *, uow: UnitOfWork, now: datetime, timing: Timing,
                      reason="the period ended before the upscale was applied")
                 uow.commit()
                 return None
-            env = uow.session.get(Environment, ticket.environment_id)
             if ticket.status == Status.APPROVED:
                 move(uow, ticket, Action.START, actor=WORKER, now=now,
                      reason="handed to provisioning", listener=listener)
@@ -121,6 +124,19 @@ def _claim(ticket_id: str, *, uow: UnitOfWork, now: datetime, timing: Timing,
     except ConcurrentChange:
         return None
     return work
+
+
+def _load(session: Session, ticket_id: str, *, lock_environment: bool = False
+          ) -> tuple[Ticket, Environment] | None:
+    """The ticket with its approvals (every status change's webhook shows them) and its
+    environment, in one statement; ``lock_environment`` holds the environment's row until the
+    commit, for a read-modify-write of its sizes."""
+    query = (select(Ticket, Environment).join(Environment, Environment.id == Ticket.environment_id)
+             .where(Ticket.id == ticket_id).options(joinedload(Ticket.approvals)))
+    if lock_environment:
+        query = query.with_for_update(of=Environment)
+    row = session.execute(query).unique().one_or_none()
+    return None if row is None else (row[0], row[1])
 
 
 def _period_over(ticket: Ticket, now: datetime) -> bool:
@@ -165,27 +181,30 @@ class _Recorder:
         self.dispatch, self.listener = dispatch, listener
         self.operation_id: str | None = None
 
-    def _apply(self, change: Callable[[Session, Ticket, datetime], str]) -> str:
+    def _apply(self, change: Callable[[Session, Ticket, Environment, datetime], str], *,
+               lock_environment: bool = False) -> str:
         try:
             with self.uow:
-                ticket = self.uow.session.get(Ticket, self.work.ticket_id)
-                if (ticket is None or ticket.status != self.work.status
-                        or ticket.round != self.work.attempt_round):
+                found = _load(self.uow.session, self.work.ticket_id, lock_environment=lock_environment)
+                if found is None:
+                    return "skipped"
+                ticket, env = found
+                if ticket.status != self.work.status or ticket.round != self.work.attempt_round:
                     return "skipped"
                 # Stored with the outcome it led to, in the transaction right after it became known.
                 ticket.operation_id = ticket.operation_id or self.operation_id
-                outcome = change(self.uow.session, ticket, self.clock())
+                outcome = change(self.uow.session, ticket, env, self.clock())
                 self.uow.commit()
         except ConcurrentChange:
             return "skipped"
         return outcome
 
     def _move(self, ticket: Ticket, action: Action, now: datetime, reason: str) -> None:
-        move(self.uow, ticket, action, actor=WORKER, now=now, reason=reason, listener=self.listener)
+        move(self.uow, ticket, action, actor=WORKER, now=now, reason=reason, listener=self.listener,
+             stage=self.work.stage)
 
     def finish(self) -> str:
-        def finish(session: Session, ticket: Ticket, now: datetime) -> str:
-            env = session.get(Environment, ticket.environment_id, with_for_update=True)
+        def finish(_session: Session, ticket: Ticket, env: Environment, now: datetime) -> str:
             env.updated_at = now
             if ticket.status == Status.REVERTING:
                 give_back, keep = revert_plan(ticket.baseline or {}, new_sizes(ticket), env.sizes)
@@ -197,7 +216,7 @@ class _Recorder:
             env.sizes = {**env.sizes, **sizes}
             self._move(ticket, Action.COMPLETE, now, "provisioning succeeded")
             return "completed"
-        return self._apply(finish)
+        return self._apply(finish, lock_environment=True)
 
     def _mark_failed(self, ticket: Ticket, now: datetime, reason: str) -> str:
         ticket.failed_action = self.work.action.value
@@ -207,12 +226,12 @@ class _Recorder:
     def fail(self, reason: str) -> str:
         """Give up without knowing the operation's end: a retry resumes the same operation
         (or resubmits under the same key, which provisioning answers with the same operation)."""
-        return self._apply(lambda _session, ticket, now: self._mark_failed(ticket, now, reason))
+        return self._apply(lambda _session, ticket, _env, now: self._mark_failed(ticket, now, reason))
 
     def operation_failed(self, reason: str) -> str:
         """The operation ended ``failed``, so nothing was applied: a retry needs a new operation,
         hence a new round and idempotency key."""
-        def fail(_session: Session, ticket: Ticket, now: datetime) -> str:
+        def fail(_session: Session, ticket: Ticket, _env: Environment, now: datetime) -> str:
             outcome = self._mark_failed(ticket, now, reason)
             ticket.round += 1
             ticket.operation_id = None
@@ -221,7 +240,7 @@ class _Recorder:
 
     def retry_later(self, exc: RetryLater) -> str:
         """Back off and try again; the attempt counter in the row ends a poison ticket."""
-        def retry(_session: Session, ticket: Ticket, now: datetime) -> str:
+        def retry(_session: Session, ticket: Ticket, _env: Environment, now: datetime) -> str:
             ticket.attempts += 1
             if ticket.attempts >= self.timing.max_attempts:
                 reason = f"provisioning unavailable after {ticket.attempts} attempts: {exc.reason}"
@@ -233,7 +252,7 @@ class _Recorder:
         return self._apply(retry)
 
     def poll_later(self) -> str:
-        def poll(_s: Session, ticket: Ticket, now: datetime) -> str:
+        def poll(_s: Session, ticket: Ticket, _env: Environment, now: datetime) -> str:
             hand_off(self.uow, ticket, now=now, dispatch=self.dispatch, delay=self.timing.poll_interval,
                      stage=self.work.stage)
             return "polling"
