@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from service import approvals
 from service.db import STALE, UnitOfWork
@@ -252,7 +252,7 @@ def change_status(
     lifecycle.ensure_reason(action, reason)
     try:
         with uow:
-            ticket = load_visible_ticket(uow.session, principal, ticket_id)
+            ticket, stage = _ticket_to_change(uow.session, principal, ticket_id)
             permissions.ensure_may_act(action, kind=principal.kind, role=principal.role,
                                        owns_ticket=principal.account_id == ticket.account_id)
             if if_match is not None and not _etag_matches(if_match, ticket):
@@ -260,7 +260,7 @@ def change_status(
             if action is not Action.APPROVE or approvals.record_approval(
                     uow.session, principal, ticket, now=now, reason=reason, listener=listener):
                 move(uow, ticket, _move_for(action, ticket, now), actor=Actor.user(principal.user_id),
-                     now=now, reason=reason, listener=listener, dispatch=dispatch)
+                     now=now, reason=reason, listener=listener, dispatch=dispatch, stage=stage)
             uow.commit()
     except IntegrityError:
         # One person's two approvals at once: the unique index lets one of them count.
@@ -270,6 +270,19 @@ def change_status(
             raise PreconditionFailed("the ticket changed since you read it") from None
         raise
     return ticket
+
+
+def _ticket_to_change(session: Session, principal: Principal, ticket_id: str) -> tuple[Ticket, str]:
+    """The ticket as ``principal`` may see it, with its approvals and its environment's stage
+    (which the hand-off and the decision metrics name), in one statement."""
+    row = session.execute(
+        select(Ticket, Environment.stage).join(Environment, Environment.id == Ticket.environment_id)
+        .where(Ticket.id == ticket_id, visible(principal, Ticket.account_id))
+        .options(joinedload(Ticket.approvals))
+    ).unique().one_or_none()
+    if row is None:
+        raise NotFound("no such ticket")
+    return row[0], row[1]
 
 
 def _move_for(action: Action, ticket: Ticket, now: datetime) -> Action:
