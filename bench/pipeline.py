@@ -64,6 +64,18 @@ def latencies(ids: list[str]) -> tuple[list[float], float, float]:
     return lat, min(a for a, _ in rows).timestamp(), max(c for _, c in rows).timestamp()
 
 
+def call_started(ids: list[str]) -> list[float]:
+    """Seconds from each approval to the moment provisioning received the ticket's operation:
+    the simulator's record of the first submit under the ticket's key (not the `provisioning`
+    audit event, which the worker writes before it calls)."""
+    submitted = requests.get(f"http://127.0.0.1:{common.SIM_PORT}/_sim/stats", timeout=10).json()
+    first = submitted["first_submitted_at"]
+    with common.connect() as conn:
+        rows = conn.execute("SELECT ticket_id, at FROM ticket_events WHERE ticket_id = ANY(%s) "
+                            "AND to_status = 'approved'", (ids,)).fetchall()
+    return [first[f"{ticket_id}:apply"] - at.timestamp() for ticket_id, at in rows]
+
+
 def pct(values: list[float], p: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
@@ -78,7 +90,7 @@ def seed_prod_tickets(count: int) -> list[str]:
             tid = str(uuid.uuid4())
             conn.execute(f"""INSERT INTO tickets ({common.TICKET_COLUMNS}) VALUES (%s, 'change',
                 'pending_approval', 1, %s, %s, %s, 'prod change', NULL,
-                '{{"kind": "config", "parameters": {{"FEATURE_X": "on"}}}}'::json, 0, 1, now(), now())""",
+                '{{"kind": "config", "parameters": {{"FEATURE_X": "on"}}}}'::json, 0, 1, NULL, NULL, now(), now())""",
                          (tid, env_id, account_id, user_id))
             ids.append(tid)
         conn.commit()
@@ -144,6 +156,8 @@ def run() -> dict[str, Any]:
             fig["approve_non200"] = sum(1 for c in codes if c != 200)
             wait_status(batch_a, "completed")
         lat, first, last = latencies(batch_a)
+        started = call_started(batch_a)
+        fig.update(call_p50_s=pct(started, 50), call_p99_s=pct(started, 99), call_max_s=max(started))
         with common.connect() as conn:
             last_approval, after = conn.execute("""
                 SELECT max(a.at), count(*) FILTER (WHERE c.at > (SELECT max(at) FROM ticket_events
@@ -151,13 +165,16 @@ def run() -> dict[str, Any]:
                 FROM ticket_events a JOIN ticket_events c ON c.ticket_id = a.ticket_id
                 WHERE a.ticket_id = ANY(%(ids)s) AND a.to_status = 'approved' AND c.to_status = 'completed'""",
                                                 {"ids": batch_a}).fetchone()
+        fig["load1"] = os.getloadavg()[0]
         fig["drain_per_s"] = after / max(last - last_approval.timestamp(), 1e-3)
         fig.update(tickets_per_s=N / (last - first), p50_s=pct(lat, 50), p99_s=pct(lat, 99), max_s=max(lat))
-        print(f"pipeline: {N} tickets approve->completed {fig['tickets_per_s']:.0f} tickets/s, "
+        print(f"pipeline: {N} tickets approve->provisioning call started p50 {fig['call_p50_s'] * 1000:.0f} ms, "
+              f"p99 {fig['call_p99_s'] * 1000:.0f} ms (max {fig['call_max_s'] * 1000:.0f}); "
+              f"approve->completed {fig['tickets_per_s']:.0f} tickets/s, "
               f"p50 {fig['p50_s'] * 1000:.0f} ms, p99 {fig['p99_s'] * 1000:.0f} ms "
               f"(approvals over HTTP {fig['approve_http_per_s']:.0f}/s, non-200 {fig['approve_non200']}; "
               f"worker drain after the last approval {fig['drain_per_s']:.0f}/s); "
-              f"celery no-op {fig['noop_per_s']:.0f} tasks/s", flush=True)
+              f"celery no-op {fig['noop_per_s']:.0f} tasks/s; load1 {fig['load1']:.1f}", flush=True)
         fig.update(prod_wait(batch_b, prod, support))
     return common.save("pipeline", fig)
 
