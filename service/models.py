@@ -95,6 +95,10 @@ QUEUE_STATUSES = frozenset({*OPEN_STATUSES, Status.FAILED})
 _QUEUE = ", ".join(f"'{s.value}'" for s in sorted(QUEUE_STATUSES))
 
 
+SLA_OWED = f"status = '{Status.PENDING_APPROVAL.value}' AND sla_alerted_at IS NULL"
+"""A ticket waiting for a decision whose SLA alert has not been sent (it may not be due yet)."""
+
+
 class Ticket(Base):
     __tablename__ = "tickets"
     __table_args__ = (
@@ -121,6 +125,10 @@ class Ticket(Base):
         # The console's count per status (also per stage) read from the index alone.
         Index("ix_tickets_queue_status", "status", "environment_id",
               postgresql_where=text(f"status IN ({_QUEUE})"), sqlite_where=text(f"status IN ({_QUEUE})")),
+        # Pending tickets staff were not yet told are past their SLA (service/staff_alerts.py),
+        # with what the sweep's look needs, so that it is an index-only scan of what is owed.
+        Index("ix_tickets_sla_owed", "created_at", postgresql_include=["id", "environment_id"],
+              postgresql_where=text(SLA_OWED), sqlite_where=text(SLA_OWED)),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     type: Mapped[str] = mapped_column(String(16))
@@ -225,10 +233,16 @@ _UNADDRESSED = "url IN ('', 'staff')"
 """An event's url before a worker addresses it: '' for the portal, 'staff' for staff."""
 
 
+_OWED = "delivered_at IS NULL AND given_up_at IS NULL"
+"""A delivery neither made nor given up."""
+
+
 class WebhookDelivery(Base):
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
-        Index("ix_webhook_deliveries_due", "delivered_at", "next_attempt_at"),
+        # Deliveries still to be made: the sweep hands out the due ones (service.notifications).
+        Index("ix_webhook_deliveries_owed", "next_attempt_at",
+              postgresql_where=text(_OWED), sqlite_where=text(_OWED)),
         # Events the workers have not yet addressed to their receivers (service.notifications).
         Index("ix_webhook_deliveries_unaddressed", "created_at",
               postgresql_where=text(_UNADDRESSED), sqlite_where=text(_UNADDRESSED)),

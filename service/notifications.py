@@ -12,7 +12,7 @@ import json
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from schemas.tickets import CommentSchema, EventSchema, TicketSchema
@@ -81,6 +81,12 @@ def _record(session: Session, body: dict[str, object], at: datetime) -> None:
                                 next_attempt_at=at, created_at=at))
 
 
+# The urls written into the SQL (not bound parameters) so that PostgreSQL can use the partial
+# index ix_webhook_deliveries_unaddressed in any plan, generic ones included.
+_UNADDRESSED_URLS = bindparam("unaddressed", [UNADDRESSED, STAFF_UNADDRESSED], expanding=True,
+                              literal_execute=True)
+
+
 def address_new_events(uow: UnitOfWork, urls: Sequence[str], *, staff_url: str = "",
                        limit: int = 500) -> int:
     """One delivery per receiver for each event not yet addressed: portal events to ``urls``,
@@ -88,7 +94,7 @@ def address_new_events(uow: UnitOfWork, urls: Sequence[str], *, staff_url: str =
     how many events were addressed."""
     with uow:
         events = list(uow.session.scalars(
-            select(WebhookDelivery).where(WebhookDelivery.url.in_((UNADDRESSED, STAFF_UNADDRESSED)))
+            select(WebhookDelivery).where(WebhookDelivery.url.in_(_UNADDRESSED_URLS))
             .order_by(WebhookDelivery.created_at).limit(limit)
             # Two overlapping sweeps never address one event twice.
             .with_for_update(skip_locked=True)))
