@@ -64,16 +64,29 @@ def latencies(ids: list[str]) -> tuple[list[float], float, float]:
     return lat, min(a for a, _ in rows).timestamp(), max(c for _, c in rows).timestamp()
 
 
-def call_started(ids: list[str]) -> list[float]:
-    """Seconds from each approval to the moment provisioning received the ticket's operation:
-    the simulator's record of the first submit under the ticket's key (not the `provisioning`
-    audit event, which the worker writes before it calls)."""
-    submitted = requests.get(f"http://127.0.0.1:{common.SIM_PORT}/_sim/stats", timeout=10).json()
-    first = submitted["first_submitted_at"]
+def call_started(ids: list[str]) -> dict[str, list[float]]:
+    """Where each ticket's time went, in seconds: ``call`` from its approval to the moment
+    provisioning received its operation (the simulator's record of the first submit under the
+    ticket's key; the `provisioning` audit event is written before the worker calls, so it would
+    flatter the figure), split into ``queued`` (approval committed → the worker's claim: publish,
+    broker, prefetch, waiting for a free worker process), ``claim`` (claim → provisioning has the
+    call: the claim transaction and the HTTP request) and ``record`` (→ completed: the answer and
+    the record transaction)."""
+    first = requests.get(f"http://127.0.0.1:{common.SIM_PORT}/_sim/stats", timeout=10).json()["first_submitted_at"]
     with common.connect() as conn:
-        rows = conn.execute("SELECT ticket_id, at FROM ticket_events WHERE ticket_id = ANY(%s) "
-                            "AND to_status = 'approved'", (ids,)).fetchall()
-    return [first[f"{ticket_id}:apply"] - at.timestamp() for ticket_id, at in rows]
+        rows = conn.execute("""
+            SELECT a.ticket_id, a.at, p.at, c.at FROM ticket_events a
+            JOIN ticket_events p ON p.ticket_id = a.ticket_id AND p.to_status = 'provisioning'
+            JOIN ticket_events c ON c.ticket_id = a.ticket_id AND c.to_status = 'completed'
+            WHERE a.ticket_id = ANY(%s) AND a.to_status = 'approved'""", (ids,)).fetchall()
+    out: dict[str, list[float]] = {"call": [], "queued": [], "claim": [], "record": []}
+    for ticket_id, approved, claimed, completed in rows:
+        submitted = first[f"{ticket_id}:apply"]
+        out["call"].append(submitted - approved.timestamp())
+        out["queued"].append((claimed - approved).total_seconds())
+        out["claim"].append(submitted - claimed.timestamp())
+        out["record"].append(completed.timestamp() - submitted)
+    return out
 
 
 def pct(values: list[float], p: float) -> float:
@@ -156,8 +169,10 @@ def run() -> dict[str, Any]:
             fig["approve_non200"] = sum(1 for c in codes if c != 200)
             wait_status(batch_a, "completed")
         lat, first, last = latencies(batch_a)
-        started = call_started(batch_a)
-        fig.update(call_p50_s=pct(started, 50), call_p99_s=pct(started, 99), call_max_s=max(started))
+        parts = call_started(batch_a)
+        for part, values in parts.items():
+            fig.update({f"{part}_p50_s": pct(values, 50), f"{part}_p99_s": pct(values, 99),
+                        f"{part}_max_s": max(values)})
         with common.connect() as conn:
             last_approval, after = conn.execute("""
                 SELECT max(a.at), count(*) FILTER (WHERE c.at > (SELECT max(at) FROM ticket_events
@@ -175,6 +190,9 @@ def run() -> dict[str, Any]:
               f"(approvals over HTTP {fig['approve_http_per_s']:.0f}/s, non-200 {fig['approve_non200']}; "
               f"worker drain after the last approval {fig['drain_per_s']:.0f}/s); "
               f"celery no-op {fig['noop_per_s']:.0f} tasks/s; load1 {fig['load1']:.1f}", flush=True)
+        print("pipeline: where the time went (p50 / p99 ms): " + ", ".join(
+            f"{part} {fig[f'{part}_p50_s'] * 1000:.1f} / {fig[f'{part}_p99_s'] * 1000:.1f}"
+            for part in ("queued", "claim", "record")), flush=True)
         fig.update(prod_wait(batch_b, prod, support))
     return common.save("pipeline", fig)
 
