@@ -1,0 +1,156 @@
+"""The two statements of a filing: what the rules need, read at once, and the new rows, written
+at once.
+
+Filing is the hottest write. Its reads (the environment, the account's external id, the open
+request it would duplicate, the account's open requests up to the cap, an earlier ticket with
+the same Idempotency-Key) go to the database as one SELECT, and everything the filing adds —
+the ticket, its audit events, the outbox rows the listeners recorded — as one INSERT whose other
+tables ride along as data-modifying CTEs. The unique indexes still decide races (see
+service.tickets._resolve_conflict)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Insert, Integer, Select, and_, bindparam, func, insert, inspect, literal, select
+from sqlalchemy.orm import Session
+
+from service.domain.lifecycle import OPEN_STATUSES
+from service.models import Account, Base, Environment, Ticket
+
+_OPEN = sorted(s.value for s in OPEN_STATUSES)
+
+
+@dataclass(frozen=True)
+class FilingFacts:
+    """What the filing rules read, as of one snapshot."""
+
+    environment: Environment | None
+    external_id: str | None = None
+    open_ticket: tuple[str, str] | None = None
+    """(id, status) of the open request of the same type on the environment."""
+    open_count: int = 0
+    """The account's open requests, counted up to the cap."""
+    earlier: tuple[str, str | None] | None = None
+    """(id, request hash) of the account's ticket with the same Idempotency-Key."""
+
+
+def read_facts(session: Session, *, account_id: str, environment_id: str, type_: str,
+               key: str | None, max_open: int) -> FilingFacts:
+    """One SELECT; ``environment`` is None when the account has no such environment."""
+    row = session.execute(_facts_query(bool(key), bool(max_open)), {
+        "account_id": account_id, "environment_id": environment_id, "type": type_,
+        "key": key, "max_open": max_open}).first()
+    if row is None:
+        return FilingFacts(environment=None)
+    env, external_id, count, dup_id, dup_status, *replayed = row
+    return FilingFacts(environment=env, external_id=external_id, open_count=count or 0,
+                       open_ticket=(dup_id, dup_status) if dup_id else None,
+                       earlier=(replayed[0], replayed[1]) if replayed and replayed[0] else None)
+
+
+@cache
+def _facts_query(with_key: bool, capped: bool) -> Select[Any]:
+    """The SELECT of read_facts, built once (its parameters are bound by name)."""
+    account_id, environment_id = bindparam("account_id"), bindparam("environment_id")
+    dup = select(Ticket.id, Ticket.status).where(
+        Ticket.environment_id == environment_id, Ticket.type == bindparam("type"),
+        Ticket.status.in_(_OPEN),
+    ).limit(1)
+    earlier = select(Ticket.id, Ticket.request_hash).where(
+        Ticket.account_id == account_id, Ticket.idempotency_key == bindparam("key"))
+    return (select(Environment, Account.external_id, _open_count(account_id, capped),
+                   *_columns(dup), *(_columns(earlier) if with_key else ()))
+            .join(Account, Account.id == Environment.account_id)
+            .where(Environment.id == environment_id, Environment.account_id == account_id))
+
+
+def _columns(query: Any) -> tuple[Any, ...]:
+    """Each column of a one-row query as a scalar subquery (SQLite has no LATERAL)."""
+    return tuple(query.with_only_columns(column).scalar_subquery()
+                 for column in query.selected_columns)
+
+
+def _open_count(account_id: Any, capped: bool) -> Any:
+    """The account's open requests, read no further than ``max_open`` index entries."""
+    if not capped:
+        return literal(0)
+    counted = select(literal(1).label("one")).where(
+        and_(Ticket.account_id == account_id, Ticket.status.in_(_OPEN))
+    ).limit(bindparam("max_open", type_=Integer)).subquery()
+    return select(func.count()).select_from(counted).scalar_subquery()
+
+
+def insert_new(session: Session) -> None:
+    """Write every object added to ``session`` (none may be changed or deleted) as one INSERT,
+    then forget them: they stay readable, detached, as written."""
+    new = list(session.new)
+    if session.dirty or session.deleted:
+        raise RuntimeError("a filing only adds rows")
+    groups = [(table, [_row(table, obj) for obj in objects]) for table, objects in _by_table(new)]
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":  # no INSERT inside WITH: one statement per table
+        for table, rows in groups:
+            connection.execute(insert(table), rows)
+    elif groups:
+        sql, processors = _statement(tuple((table, tuple(rows[0]), len(rows)) for table, rows in groups),
+                                     connection.dialect)
+        connection.exec_driver_sql(sql, {
+            name: processors[name](value) if name in processors else value
+            for name, value in ((_name(t, i, key), value) for t, (_, rows) in enumerate(groups)
+                                for i, row in enumerate(rows) for key, value in row.items())})
+    for obj in new:
+        session.expunge(obj)
+
+
+_SHAPES: dict[tuple[Any, ...], tuple[str, dict[str, Any]]] = {}
+
+
+def _statement(shape: tuple[tuple[Any, tuple[str, ...], int], ...],
+               dialect: Any) -> tuple[str, dict[str, Any]]:
+    """The SQL for rows of this shape (table, columns, how many) with its parameters' bind
+    processors, compiled once: SQLAlchemy caches neither a multi-row INSERT nor one in a CTE."""
+    key = (shape, dialect.name)
+    if key not in _SHAPES:
+        main, *others = [insert(table).values([{k: bindparam(_name(t, i, k), type_=table.c[k].type)
+                                                 for k in keys} for i in range(count)])
+                         for t, (table, keys, count) in enumerate(shape)]
+        statement = main.add_cte(*(stmt.cte(f"rows_{i}") for i, stmt in enumerate(others)))
+        processors = {_name(t, i, k): table.c[k].type.dialect_impl(dialect).bind_processor(dialect)
+                      for t, (table, keys, count) in enumerate(shape) for i in range(count) for k in keys}
+        _SHAPES[key] = (str(statement.compile(dialect=dialect)),
+                        {name: proc for name, proc in processors.items() if proc is not None})
+    return _SHAPES[key]
+
+
+def _name(table_index: int, row: int, key: str) -> str:
+    return f"t{table_index}_{row}_{key}"
+
+
+def _by_table(objects: list[Any]) -> list[tuple[Any, list[Any]]]:
+    """Objects grouped by table, parents before children."""
+    grouped: dict[Any, list[Any]] = {}
+    for obj in objects:
+        grouped.setdefault(inspect(obj).mapper.local_table, []).append(obj)
+    return [(table, grouped[table]) for table in Base.metadata.sorted_tables if table in grouped]
+
+
+def _row(table: Any, obj: Any) -> dict[str, Any]:
+    """The columns as given on ``obj``, the others' Python defaults computed here (so that no
+    two tables' default parameters share a name in the one statement)."""
+    row = _values(obj)
+    for column in table.c:
+        if column.default is not None and column.key not in row:
+            row[column.key] = _default(column.default)
+    return dict(sorted(row.items()))
+
+
+def _values(obj: Any) -> dict[str, Any]:
+    state = inspect(obj)
+    return {attr.columns[0].key: state.dict[attr.key] for attr in state.mapper.column_attrs
+            if attr.key in state.dict}
+
+
+def _default(default: Any) -> Any:
+    return default.arg(None) if default.is_callable else default.arg
