@@ -132,8 +132,13 @@ def _by_table(objects: list[Any]) -> list[tuple[Any, list[Any]]]:
     """Objects grouped by table, parents before children."""
     grouped: dict[Any, list[Any]] = {}
     for obj in objects:
-        grouped.setdefault(inspect(obj).mapper.local_table, []).append(obj)
-    return [(table, grouped[table]) for table in Base.metadata.sorted_tables if table in grouped]
+        grouped.setdefault(type(obj).__table__, []).append(obj)
+    return sorted(grouped.items(), key=lambda item: _table_order()[item[0]])
+
+
+@cache
+def _table_order() -> dict[Any, int]:
+    return {table: i for i, table in enumerate(Base.metadata.sorted_tables)}
 
 
 def _row(table: Any, obj: Any) -> dict[str, Any]:

@@ -72,8 +72,10 @@ class TicketCollection(MethodView):
         return queries.list_tickets(session(), principal(), key=runtime().settings.cursor_key,
                                     filters=filters, limit=limit, cursor=cursor)
 
-    @blp.arguments(IdempotencyHeaderSchema, location="headers", as_kwargs=True)
-    @blp.arguments(TicketCreateSchema)
+    # Schema instances, not classes: webargs would build a new schema (and its nested ones) for
+    # every request from a class.
+    @blp.arguments(IdempotencyHeaderSchema(), location="headers", as_kwargs=True)
+    @blp.arguments(TicketCreateSchema())
     @blp.response(201, TicketSchema, headers={"Location": {"schema": {"type": "string"}},
                                               "ETag": {"schema": {"type": "string"}}})
     @document(400, 401, 403, 404, 409, 413, 415, 422, 429, links={201: CREATED_TICKET_LINKS})
