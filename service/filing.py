@@ -13,13 +13,17 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, Integer, Select, and_, bindparam, func, insert, inspect, literal, select
+from sqlalchemy import (
+    Insert, Integer, Select, and_, bindparam, func, insert, inspect, literal, literal_column, select,
+)
 from sqlalchemy.orm import Session
 
 from service.domain.lifecycle import OPEN_STATUSES
 from service.models import Account, Base, Environment, Ticket
 
-_OPEN = sorted(s.value for s in OPEN_STATUSES)
+# Inline, not an expanding parameter: SQLAlchemy would render the statement again at every
+# execution, and the partial indexes' predicate is this very list.
+_OPEN = [literal_column(f"'{s.value}'") for s in sorted(OPEN_STATUSES)]
 
 
 @dataclass(frozen=True)
