@@ -97,9 +97,14 @@ def _ping_when_idle(engine: Engine, seconds: float) -> None:
 READ_ONLY = "envdesk_read_only"
 
 
-def make_session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
-    """Sessions for a unit of work, or (``read_only``) for queries that take no write lock."""
+def make_session_factory(engine: Engine, *, read_only: bool = False,
+                         autocommit: bool = False) -> sessionmaker[Session]:
+    """Sessions for a unit of work, or (``read_only``) for queries that take no write lock;
+    ``autocommit`` (PostgreSQL): each statement on its own, without BEGIN and ROLLBACK round
+    trips, for a single lookup."""
     bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    if autocommit and engine.dialect.name != "sqlite":
+        bind = bind.execution_options(isolation_level="AUTOCOMMIT")
     return sessionmaker(bind=bind, expire_on_commit=False)
 
 
