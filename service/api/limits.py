@@ -1,7 +1,7 @@
 """Per-token rate limit on writes: a fixed window per caller and endpoint, counted in Redis when
-the broker is Redis — one pipelined round trip a write (INCR, EXPIRE NX, TTL), so every gunicorn
-worker counts against the same window — and in process memory otherwise and whenever Redis does
-not answer. Every write answer says where its caller stands (X-RateLimit-Limit, -Remaining,
+the broker is Redis — one round trip a write (a script: INCR, EXPIRE when new, TTL), so every
+gunicorn worker counts against the same window — and in process memory otherwise and whenever
+Redis does not answer. Every write answer says where its caller stands (X-RateLimit-Limit, -Remaining,
 -Reset, Retry-After); the write past the limit is 429 with Retry-After."""
 from __future__ import annotations
 
@@ -61,21 +61,29 @@ class MemoryWindows:
         return count + 1, ends - now
 
 
+# One command, one round trip: the count and what is left of the window (EVALSHA; redis-py
+# loads the script when the server does not know it yet).
+_HIT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+return {count, redis.call('TTL', KEYS[1])}
+"""
+
+
 class RedisWindows:
     """Fixed windows in Redis, one round trip a hit; process memory for a while when Redis fails."""
 
     def __init__(self, client: redis.Redis, fallback: Windows,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.client, self.fallback, self.clock = client, fallback, clock
+        self._hit = client.register_script(_HIT)
         self._down_until = 0.0
 
     def hit(self, key: str, seconds: int) -> tuple[int, float]:
         if self._down_until > self.clock():
             return self.fallback.hit(key, seconds)
         try:
-            pipe = self.client.pipeline(transaction=False)
-            pipe.incr(key).expire(key, seconds, nx=True).ttl(key)
-            count, _, ttl = pipe.execute()
+            count, ttl = self._hit(keys=[key], args=[seconds])
         except (redis.RedisError, OSError) as exc:
             log.warning("rate limit storage unreachable, counting in memory for %.0f s: %s",
                         REDIS_RETRY_SECONDS, exc)
