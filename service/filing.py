@@ -89,42 +89,39 @@ def _open_count(account_id: Any, capped: bool) -> Any:
 def insert_new(session: Session) -> None:
     """Write every object added to ``session`` (none may be changed or deleted) as one INSERT,
     then forget them: they stay readable, detached, as written."""
-    new = list(session.new)
     if session.dirty or session.deleted:
         raise RuntimeError("a filing only adds rows")
-    groups = [(table, [_row(table, obj) for obj in objects]) for table, objects in _by_table(new)]
+    groups = _groups(list(session.new))
     connection = session.connection()
     if connection.dialect.name == "sqlite":  # no INSERT inside WITH: one statement per table
         for table, rows in groups:
             connection.execute(insert(table), rows)
     elif groups:
-        sql, processors = _statement(tuple((table, tuple(rows[0]), len(rows)) for table, rows in groups),
-                                     connection.dialect)
-        connection.exec_driver_sql(sql, {
-            name: processors[name](value) if name in processors else value
-            for name, value in ((_name(t, i, key), value) for t, (_, rows) in enumerate(groups)
-                                for i, row in enumerate(rows) for key, value in row.items())})
-    for obj in new:
-        session.expunge(obj)
+        sql, binds = _statement(tuple((table, tuple(rows[0]), len(rows)) for table, rows in groups),
+                                connection.dialect)
+        values = [value for _, rows in groups for row in rows for value in row.values()]
+        connection.exec_driver_sql(sql, {name: value if process is None else process(value)
+                                         for (name, process), value in zip(binds, values)})
+    session.expunge_all()  # the unit of work ends here; nothing is left for a flush
 
 
-_SHAPES: dict[tuple[Any, ...], tuple[str, dict[str, Any]]] = {}
+_SHAPES: dict[tuple[Any, ...], tuple[str, list[tuple[str, Any]]]] = {}
 
 
 def _statement(shape: tuple[tuple[Any, tuple[str, ...], int], ...],
-               dialect: Any) -> tuple[str, dict[str, Any]]:
-    """The SQL for rows of this shape (table, columns, how many) with its parameters' bind
-    processors, compiled once: SQLAlchemy caches neither a multi-row INSERT nor one in a CTE."""
+               dialect: Any) -> tuple[str, list[tuple[str, Any]]]:
+    """The SQL for rows of this shape (table, columns, how many) with its parameters' names and
+    bind processors in the order of the rows' values, compiled once: SQLAlchemy caches neither a
+    multi-row INSERT nor one in a CTE."""
     key = (shape, dialect.name)
     if key not in _SHAPES:
         main, *others = [insert(table).values([{k: bindparam(_name(t, i, k), type_=table.c[k].type)
                                                  for k in keys} for i in range(count)])
                          for t, (table, keys, count) in enumerate(shape)]
         statement = main.add_cte(*(stmt.cte(f"rows_{i}") for i, stmt in enumerate(others)))
-        processors = {_name(t, i, k): table.c[k].type.dialect_impl(dialect).bind_processor(dialect)
-                      for t, (table, keys, count) in enumerate(shape) for i in range(count) for k in keys}
-        _SHAPES[key] = (str(statement.compile(dialect=dialect)),
-                        {name: proc for name, proc in processors.items() if proc is not None})
+        binds = [(_name(t, i, k), table.c[k].type.dialect_impl(dialect).bind_processor(dialect))
+                 for t, (table, keys, count) in enumerate(shape) for i in range(count) for k in keys]
+        _SHAPES[key] = (str(statement.compile(dialect=dialect)), binds)
     return _SHAPES[key]
 
 
@@ -132,12 +129,16 @@ def _name(table_index: int, row: int, key: str) -> str:
     return f"t{table_index}_{row}_{key}"
 
 
-def _by_table(objects: list[Any]) -> list[tuple[Any, list[Any]]]:
-    """Objects grouped by table, parents before children."""
-    grouped: dict[Any, list[Any]] = {}
+def _groups(objects: list[Any]) -> list[tuple[Any, list[dict[str, Any]]]]:
+    """The objects' rows by table, parents before children, and within a table by the columns
+    they give (each group is one multi-row INSERT)."""
+    grouped: dict[tuple[Any, tuple[str, ...]], list[dict[str, Any]]] = {}
     for obj in objects:
-        grouped.setdefault(type(obj).__table__, []).append(obj)
-    return sorted(grouped.items(), key=lambda item: _table_order()[item[0]])
+        table = type(obj).__table__
+        row = _row(table, obj)
+        grouped.setdefault((table, tuple(row)), []).append(row)
+    order = _table_order()
+    return [(table, rows) for (table, _), rows in sorted(grouped.items(), key=lambda g: order[g[0][0]])]
 
 
 @cache
@@ -147,18 +148,19 @@ def _table_order() -> dict[Any, int]:
 
 def _row(table: Any, obj: Any) -> dict[str, Any]:
     """The columns as given on ``obj``, the others' Python defaults computed here (so that no
-    two tables' default parameters share a name in the one statement)."""
-    row = _values(obj)
+    two tables' default parameters share a name in the one statement), in a fixed order."""
+    given = inspect(obj).dict
+    row = {column: given[attr] for attr, column in _columns_of(type(obj)) if attr in given}
     for column in table.c:
         if column.default is not None and column.key not in row:
             row[column.key] = _default(column.default)
     return dict(sorted(row.items()))
 
 
-def _values(obj: Any) -> dict[str, Any]:
-    state = inspect(obj)
-    return {attr.columns[0].key: state.dict[attr.key] for attr in state.mapper.column_attrs
-            if attr.key in state.dict}
+@cache
+def _columns_of(cls: type) -> tuple[tuple[str, str], ...]:
+    """(attribute, column) of a mapped class's column attributes."""
+    return tuple((attr.key, attr.columns[0].key) for attr in inspect(cls).column_attrs)
 
 
 def _default(default: Any) -> Any:
