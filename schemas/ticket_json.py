@@ -25,8 +25,9 @@ def ticket_json(ticket: Any, *, version: bool = True) -> dict[str, Any]:
         "period": _period(ticket),
         "change": _change(ticket.change),
         "verified_on": _text(ticket.verified_on),
-        "verified_on_ids": None if ticket.verified_on_ids is None else [str(i) for i in ticket.verified_on_ids],
-        "baseline": None if ticket.baseline is None else {str(k): _text(v) for k, v in ticket.baseline.items()},
+        "verified_on_ids": _texts(ticket.verified_on_ids),
+        "baseline": None if ticket.baseline is None else {
+            str(k): _text(v) for k, v in ticket.baseline.items()},
         "reason": _text(ticket.reason),
         "approvals_required": _int(ticket.approvals_required),
         "approval_rule": _text(ticket.approval_rule),
@@ -42,6 +43,10 @@ def ticket_json(ticket: Any, *, version: bool = True) -> dict[str, Any]:
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
+
+
+def _texts(values: list[Any] | None) -> list[str] | None:
+    return None if values is None else [str(v) for v in values]
 
 
 def _int(value: Any) -> int | None:
