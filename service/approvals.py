@@ -27,6 +27,12 @@ def decide(session: Session, approval: ApprovalPolicy, env: Environment, data: d
     """The policy's decision for a request about to be filed (``data`` needs only its ``type``,
     and ``change``/``period`` where they apply)."""
     external_id = session.scalar(select(Account.external_id).where(Account.id == env.account_id))
+    return decide_for(approval, env, data, external_id=external_id)
+
+
+def decide_for(approval: ApprovalPolicy, env: Environment, data: dict[str, Any], *,
+               external_id: str | None) -> Decision:
+    """``decide`` with the account's external id already read."""
     period = data.get("period")
     return approval.decide(RequestFacts(
         type=TicketType(data["type"]), stage=Stage(env.stage),
@@ -50,7 +56,8 @@ def stamp(ticket: Ticket, decision: Decision, env: Environment, *, drafter_id: s
 
 
 def approve_at_filing(uow: UnitOfWork, ticket: Ticket, *, now: datetime,
-                      listener: StatusListener | None, dispatch: Dispatch | None) -> None:
+                      listener: StatusListener | None, dispatch: Dispatch | None,
+                      stage: str | None = None) -> None:
     """A ticket that needs no staff approval is approved by the policy rule, in the filing's
     transaction, like an approval by a person: a temporary upscale whose period starts later
     is scheduled, anything else is handed to the workers once the filing commits."""
@@ -59,7 +66,7 @@ def approve_at_filing(uow: UnitOfWork, ticket: Ticket, *, now: datetime,
     action = action_for(Action.APPROVE, status=ticket.status, failed=None,
                         period=(ticket.period_start, ticket.period_end), now=now)
     move(uow, ticket, action, actor=POLICY, now=now, listener=listener, dispatch=dispatch,
-         reason=f"approved by the approval policy, rule {ticket.approval_rule!r}")
+         reason=f"approved by the approval policy, rule {ticket.approval_rule!r}", stage=stage)
 
 
 def record_approval(session: Session, principal: Principal, ticket: Ticket, *, now: datetime,

@@ -1,10 +1,12 @@
 """Database adapter: engine, sessions and the unit of work."""
 from __future__ import annotations
 
+import time
 from datetime import datetime, timezone
 from typing import Any, Callable
 
 from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.types import TypeDecorator
@@ -61,18 +63,48 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         _configure_sqlite(engine)
         return engine
     kwargs.setdefault("hide_parameters", True)
-    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    if not kwargs.get("pool_pre_ping"):
+        _ping_when_idle(engine, PING_AFTER_IDLE_SECONDS)
+    return engine
+
+
+PING_AFTER_IDLE_SECONDS = 10.0
+
+
+def _ping_when_idle(engine: Engine, seconds: float) -> None:
+    """Test a pooled connection before use only when it sat idle for ``seconds``: a connection
+    in steady use needs no extra round trip per checkout (pool_pre_ping's cost), and one that
+    the server or a proxy dropped while idle is replaced before a request sees it. A server
+    restart under load fails the statements in flight, and SQLAlchemy then renews the pool."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        if time.monotonic() - record.info.get("idle_since", -float("inf")) < seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:  # noqa: BLE001 - any failure: the pool connects afresh
+            raise DisconnectionError(f"a pooled connection did not answer: {type(exc).__name__}") from exc
 
 
 READ_ONLY = "envdesk_read_only"
 
 
-def make_session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
-    """Sessions for a unit of work, or (``read_only``) for queries that take no write lock."""
+def make_session_factory(engine: Engine, *, read_only: bool = False,
+                         autocommit: bool = False) -> sessionmaker[Session]:
+    """Sessions for a unit of work, or (``read_only``) for queries that take no write lock;
+    ``autocommit`` (PostgreSQL): each statement on its own, without BEGIN and ROLLBACK round
+    trips, for a single lookup."""
     bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
+    if autocommit and engine.dialect.name != "sqlite":
+        bind = bind.execution_options(isolation_level="AUTOCOMMIT")
     return sessionmaker(bind=bind, expire_on_commit=False)
 
 

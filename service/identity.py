@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from sqlalchemy import ColumnElement, Select, false, select, true
+from sqlalchemy import ColumnElement, Select, bindparam, false, select, true
 from sqlalchemy.orm import Session
 
 from service.domain import permissions
@@ -87,19 +87,21 @@ class PrincipalCache:
 def authenticate(session: Session, token: str) -> Principal | None:
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    row = session.execute(
-        select(User, Account)
-        .join(ApiToken, ApiToken.user_id == User.id)
-        .join(Account, Account.id == User.account_id)
-        .where(ApiToken.token_hash == hash_token(token), ApiToken.revoked_at.is_(None))
-    ).first()
+    row = session.execute(_OWNER, {"token_hash": hash_token(token)}).first()
     if row is None:
         return None
-    user, account = row
-    return Principal(
-        user_id=user.id, email=user.email, account_id=account.id, account_name=account.name,
-        kind=AccountKind(account.kind), role=user.role,
-    )
+    user_id, email, role, account_id, account_name, kind = row
+    return Principal(user_id=user_id, email=email, account_id=account_id, account_name=account_name,
+                     kind=AccountKind(kind), role=role)
+
+
+# Built once, columns only: no statement to construct nor ORM objects to load per request.
+_OWNER = (
+    select(User.id, User.email, User.role, Account.id, Account.name, Account.kind)
+    .join(ApiToken, ApiToken.user_id == User.id)
+    .join(Account, Account.id == User.account_id)
+    .where(ApiToken.token_hash == bindparam("token_hash"), ApiToken.revoked_at.is_(None))
+)
 
 
 def revoke_tokens(session: Session, user: User, prefix: str | None = None) -> int:

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from schemas.tickets import CommentSchema, EventSchema, TicketSchema
+from schemas.ticket_json import ticket_json
+from schemas.tickets import CommentSchema, EventSchema
 from service.db import UnitOfWork
 from service.models import Comment, Ticket, TicketEvent, WebhookDelivery, new_id
 from service.outbound import GiveUp, RetryLater, backoff_delay
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from service.config import Settings
     from service.events import StatusListener
 
-_TICKET = TicketSchema(exclude=("version",))
 _COMMENT = CommentSchema()
 _EVENT = EventSchema(only=("actor", "reason"))
 UNADDRESSED = ""
@@ -42,7 +42,7 @@ def event_body(ticket: Ticket, event: TicketEvent) -> dict[str, object]:
         "from_status": event.from_status,
         "to_status": event.to_status,
         **_EVENT.dump(event),
-        "ticket": _TICKET.dump(ticket),
+        "ticket": ticket_json(ticket, version=False),
     }
 
 
@@ -52,7 +52,7 @@ def comment_body(ticket: Ticket, comment: Comment) -> dict[str, object]:
         "event": "comment.created",
         "occurred_at": comment.created_at.isoformat(),
         "comment": _COMMENT.dump(comment),
-        "ticket": _TICKET.dump(ticket),
+        "ticket": ticket_json(ticket, version=False),
     }
 
 

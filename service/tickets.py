@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
-from service import approvals
+from service import approvals, filing
 from service.db import STALE, UnitOfWork
 from service.domain import lifecycle, permissions, policy
 from service.domain.actors import Actor
@@ -24,7 +24,7 @@ from service.domain.verification import check_verification
 from service.events import StatusListener, move, record_creation
 from service.handoff import Dispatch
 from service.identity import Principal, visible
-from service.models import Environment, Ticket
+from service.models import Environment, Ticket, new_id
 from service.registry import environment_facts
 
 
@@ -61,61 +61,70 @@ def file_ticket(
     """File an upscale or change request; returns the ticket and whether it was created now.
     ``max_open`` caps the account's open requests (0: no cap), read before the insert like the
     duplicate check, so racing requests can overshoot it by their number; ``approval`` decides
-    what the request needs (``drafter_id``: the partner's user who prepared it as a draft)."""
+    what the request needs (``drafter_id``: the partner's user who prepared it as a draft).
+    One SELECT reads what the rules need and one INSERT writes the ticket with its events and
+    outbox rows (service.filing); the unique indexes decide races."""
     policy.ensure_may_file(principal.kind)
     digest = request_hash(data)
     with uow:
-        if idempotency_key:
-            earlier = _replay(uow.session, principal, idempotency_key, digest)
-            if earlier is not None:
-                return earlier, False
-        env = _own_environment(uow.session, principal, data["environment_id"])
-        decision = approvals.decide(uow.session, approval, env, data)
-        try:
-            _check_rules(uow.session, env, data, now=now, decision=decision)
-        except DuplicateOpenRequest:
-            # A concurrent request with this key may have committed since _replay looked.
-            earlier = _replay(uow.session, principal, idempotency_key, digest) if idempotency_key else None
-            if earlier is None:
-                raise
+        facts = filing.read_facts(uow.session, account_id=principal.account_id,
+                                  environment_id=data["environment_id"], type_=data["type"],
+                                  key=idempotency_key, max_open=max_open)
+        earlier = _replayed(uow.session, principal, facts, idempotency_key, digest)
+        if earlier is not None:
             return earlier, False
-        if max_open:
-            policy.check_open_ticket_cap(open_count(uow.session, principal.account_id), max_open)
+        env = facts.environment
+        if env is None:
+            raise NotFound("no such environment", errors={"environment_id": ["no such environment"]})
+        decision = approvals.decide_for(approval, env, data, external_id=facts.external_id)
+        _check_rules(uow.session, env, data, now=now, decision=decision, open_ticket=facts.open_ticket)
+        policy.check_open_ticket_cap(facts.open_count, max_open)
         ticket = _new_ticket(principal, env, data, now=now, key=idempotency_key, digest=digest)
         approvals.stamp(ticket, decision, env, drafter_id=drafter_id)
         return _insert(uow, principal, ticket, now=now, key=idempotency_key, digest=digest,
-                       listener=listener, dispatch=dispatch)
+                       listener=listener, dispatch=dispatch, stage=env.stage)
 
 
-def _own_environment(session: Session, principal: Principal, environment_id: str) -> Environment:
-    env = session.scalar(select(Environment).where(
-        Environment.id == environment_id, Environment.account_id == principal.account_id))
-    if env is None:
-        raise NotFound("no such environment", errors={"environment_id": ["no such environment"]})
-    return env
+def _replayed(session: Session, principal: Principal, facts: filing.FilingFacts, key: str | None,
+              digest: str) -> Ticket | None:
+    """The ticket an earlier request with this Idempotency-Key filed, if the body is the same."""
+    if not key:
+        return None
+    if facts.environment is None:  # no such environment: the key may still name another body
+        return _replay(session, principal, key, digest)
+    if facts.earlier is None:
+        return None
+    if facts.earlier[1] != digest:
+        raise _mismatch()
+    return session.get(Ticket, facts.earlier[0])
 
 
 def _insert(uow: UnitOfWork, principal: Principal, ticket: Ticket, *, now: datetime,
             key: str | None, digest: str, listener: StatusListener | None,
-            dispatch: Dispatch | None = None) -> tuple[Ticket, bool]:
+            dispatch: Dispatch | None = None, stage: str | None = None) -> tuple[Ticket, bool]:
     """Insert with its creation event; a unique index that a concurrent request won decides."""
-    uow.session.add(ticket)
-    try:
-        uow.session.flush()
-        created = record_creation(uow.session, ticket, actor=Actor.user(principal.user_id), now=now,
+    session = uow.session
+    with session.no_autoflush:
+        session.add(ticket)
+        created = record_creation(session, ticket, actor=Actor.user(principal.user_id), now=now,
                                   listener=listener)
         if ticket.drafter_id:
             created.reason = f"filed from a draft prepared by user {ticket.drafter_id}: {ticket.summary}"
-        approvals.approve_at_filing(uow, ticket, now=now, listener=listener, dispatch=dispatch)
+        approvals.approve_at_filing(uow, ticket, now=now, listener=listener, dispatch=dispatch,
+                                    stage=stage)
+    try:
+        filing.insert_new(session)
         uow.commit()
     except IntegrityError:
         uow.rollback()
-        return _resolve_conflict(uow.session, principal, ticket, key, digest), False
+        return _resolve_conflict(session, principal, ticket, key, digest), False
     return ticket, True
 
 
 def _check_rules(session: Session, env: Environment, data: dict[str, Any], *, now: datetime,
-                 decision: Decision = Decision()) -> None:
+                 decision: Decision = Decision(), open_ticket: tuple[str, str] | None = None) -> None:
+    """Every rule of the request, in order; ``open_ticket`` (id, status): the open request of the
+    same type on ``env`` that filing it would duplicate."""
     facts = environment_facts(env)
     if data["type"] == policy.TicketType.UPSCALE:
         period = data.get("period")
@@ -128,7 +137,8 @@ def _check_rules(session: Session, env: Environment, data: dict[str, Any], *, no
                  for ticket_id in cited_ids(data)]
         check_verification(facts, data["change"], cited, required=decision.verify_on,
                            stages_in_account=_stages(session, env.account_id))
-    ensure_no_open_request(session, env.id, data["type"])
+    if open_ticket is not None:
+        raise _duplicate_of(*open_ticket)
 
 
 def _verification_facts(
@@ -185,9 +195,13 @@ def ensure_no_open_request(session: Session, environment_id: str, type_: str) ->
 
 
 def _duplicate(open_ticket: Ticket) -> DuplicateOpenRequest:
+    return _duplicate_of(open_ticket.id, open_ticket.status)
+
+
+def _duplicate_of(ticket_id: str, status: str) -> DuplicateOpenRequest:
     return DuplicateOpenRequest(
-        f"ticket {open_ticket.id} is still {open_ticket.status} for this environment",
-        open_ticket_id=open_ticket.id, params={"open_ticket_status": open_ticket.status},
+        f"ticket {ticket_id} is still {status} for this environment",
+        open_ticket_id=ticket_id, params={"open_ticket_status": status},
     )
 
 
@@ -204,7 +218,7 @@ def _new_ticket(
         period_start=period["start"] if period else None,
         period_end=period["end"] if period else None,
         idempotency_key=key, request_hash=digest if key else None,
-        created_at=now, updated_at=now,
+        created_at=now, updated_at=now, id=new_id(), version=1,
     )
 
 
@@ -213,11 +227,15 @@ def _replay(session: Session, principal: Principal, key: str, digest: str) -> Ti
         select(Ticket).where(Ticket.account_id == principal.account_id, Ticket.idempotency_key == key)
     )
     if earlier is not None and earlier.request_hash != digest:
-        raise IdempotencyMismatch(
-            "this Idempotency-Key was already used with a different request body",
-            errors={"Idempotency-Key": ["already used with a different request body"]},
-        )
+        raise _mismatch()
     return earlier
+
+
+def _mismatch() -> IdempotencyMismatch:
+    return IdempotencyMismatch(
+        "this Idempotency-Key was already used with a different request body",
+        errors={"Idempotency-Key": ["already used with a different request body"]},
+    )
 
 
 def _resolve_conflict(

@@ -1,6 +1,7 @@
 """gunicorn, embedded: `envdesk serve` runs the API under it."""
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -38,6 +39,21 @@ LOG_CONFIG = {
 }
 
 
+GC_THRESHOLDS = (10_000, 20, 20)
+"""Young-generation collections every 10,000 net allocations instead of Python's 700: a request
+allocates thousands of short-lived objects (rows, SQL parameters, JSON), and collecting them
+every few hundred costs CPU without freeing more."""
+
+
+def _post_worker_init(_worker: Any) -> None:
+    """Once the worker has loaded the app, its objects (modules, SQLAlchemy mappers, schemas)
+    live for the whole process: frozen, the collector stops walking them on every full collection,
+    which took milliseconds out of a request at random (the tail of the latency)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def _child_exit(_server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
@@ -60,6 +76,7 @@ def gunicorn_options(*, host: str, port: int, workers: int, threads: int) -> dic
         "errorlog": "-",
         "logconfig_dict": LOG_CONFIG,
         "child_exit": _child_exit,
+        "post_worker_init": _post_worker_init,
         "max_requests": 0,
     }
 

@@ -391,3 +391,22 @@ def test_invalid_body_names_every_offending_field(client, world) -> None:
     problem = assert_problem(file(client, world, "customer_a", body), 422, "validation_failed")
 
     assert {"summary", "resources.0.component", "resources.0.size"} <= set(problem["errors"])
+
+
+@pytest.mark.parametrize("case", ["upscale", "temporary upscale", "change", "replayed"])
+def test_the_filing_answer_is_byte_for_byte_the_ticket_as_read_back(client, world, case: str) -> None:
+    env = world.envs["customer_a_stage"]
+    body = {"upscale": upscale_body(env), "change": change_body(env), "replayed": upscale_body(env),
+            "temporary upscale": upscale_body(env, period={"start": in_future(days=1),
+                                                           "end": in_future(days=2)})}[case]
+    key = {"Idempotency-Key": "same-key"} if case == "replayed" else {}
+    filed = file(client, world, "customer_a", body, **key)
+    if case == "replayed":
+        filed = file(client, world, "customer_a", body, **key)
+        assert filed.headers["Idempotent-Replayed"] == "true"
+
+    read = client.get(filed.headers["Location"], headers=world.auth("customer_a"))
+
+    assert filed.status_code == 201, filed.get_data(as_text=True)
+    assert filed.get_data() == read.get_data()
+    assert filed.headers["ETag"] == read.headers["ETag"]

@@ -62,3 +62,31 @@ def test_a_cap_of_zero_means_no_cap(settings, world, uow_factory):
                                            uow=uow_factory()).id
         assert client.post("/v1/tickets", json=upscale_body(env_id),
                            headers=world.auth("customer_a")).status_code == 201
+
+
+def _redis_settings(settings, url):  # type: ignore[no-untyped-def]
+    return replace(settings, broker_url=url, write_rate_limit="3/minute")
+
+
+def test_processes_sharing_redis_count_one_window_per_token(settings, world):
+    from tests.support import servers
+
+    shared = _redis_settings(settings, f"{servers.redis().url}/13")
+    first, second = create_app(shared).test_client(), create_app(shared).test_client()
+    answers = [client.post("/v1/tickets", json=upscale_body("no-such-env"), headers=world.auth("customer_a"))
+               for client in (first, second, first, second)]
+
+    assert [r.status_code for r in answers] == [404, 404, 404, 429]
+    assert [r.headers["X-RateLimit-Remaining"] for r in answers] == ["2", "1", "0", "0"]
+    assert {r.headers["X-RateLimit-Limit"] for r in answers} == {"3"}
+    assert int(answers[3].headers["Retry-After"]) > 0
+
+
+def test_writes_are_still_limited_in_memory_when_redis_does_not_answer(settings, world):
+    from tests.support import servers
+
+    client = create_app(_redis_settings(settings, f"redis://127.0.0.1:{servers.free_port()}/0")).test_client()
+    statuses = [client.post("/v1/tickets", json=upscale_body("x"), headers=world.auth("customer_a")).status_code
+                for _ in range(4)]
+
+    assert statuses == [404, 404, 404, 429]
