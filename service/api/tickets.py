@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, url_for
+from flask import Response, current_app, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema
 
 from schemas.common import Text
+from schemas.ticket_bodies import page_body
 from schemas.tickets import (
     CommentCreateSchema, CommentListSchema, CommentSchema, EmptyQuerySchema, EventListSchema,
     ActionSchema, RejectSchema, TicketCreateSchema, TicketListQuerySchema, TicketPageSchema, TicketSchema,
@@ -69,8 +70,10 @@ class TicketCollection(MethodView):
     @blp.doc(operationId="listTickets")
     def get(self, limit: int | None = None, cursor: str | None = None, **filters: Any) -> Any:
         """List the tickets the caller may see, newest first."""
-        return queries.list_tickets(session(), principal(), key=runtime().settings.cursor_key,
+        page = queries.list_tickets(session(), principal(), key=runtime().settings.cursor_key,
                                     filters=filters, limit=limit, cursor=cursor)
+        # The body TicketPageSchema documents, built without marshmallow (schemas.ticket_bodies).
+        return current_app.json.response(page_body(page.items, page.next_cursor))
 
     @blp.arguments(IdempotencyHeaderSchema, location="headers", as_kwargs=True)
     @blp.arguments(TicketCreateSchema)
