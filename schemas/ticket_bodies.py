@@ -7,12 +7,20 @@ tests/unit/test_ticket_bodies.py holds the two equal, byte for byte once encoded
 type, status, null and period. Dumping a page of 50 through marshmallow costs more than
 everything else the list does; this is a plain dict per ticket.
 
-A ticket is anything with the ticket's attributes (a model, or a row of its columns); its
-approvals are passed beside it, each with ``user_id`` and ``at``."""
+A ticket comes as the values of ``FIELDS`` in that order (a row of those columns, or
+``values_of`` a model): unpacking a tuple costs a fraction of 21 attribute lookups on a row.
+Its approvals come beside it, each with ``user_id`` and ``at``."""
 from __future__ import annotations
 
+from operator import attrgetter
 from typing import Any, Iterable, Mapping, Sequence
 
+FIELDS = (
+    "id", "type", "status", "environment_id", "account_id", "requester_id", "drafter_id", "summary",
+    "resources", "period_start", "period_end", "change", "verified_on", "verified_on_ids", "baseline",
+    "reason", "approvals_required", "approval_rule", "version", "created_at", "updated_at",
+)
+values_of = attrgetter(*FIELDS)
 RESOURCE_FIELDS = ("component", "size")
 
 
@@ -42,33 +50,27 @@ def _change(change: Mapping[str, Any] | None) -> dict[str, Any] | None:
     return body
 
 
-def _period(ticket: Any) -> dict[str, str] | None:
-    if ticket.period_start is None:
-        return None
-    return {"start": ticket.period_start.isoformat(), "end": ticket.period_end.isoformat()}
-
-
-def ticket_body(ticket: Any, approvals: Iterable[Any]) -> dict[str, Any]:
-    """TicketSchema().dump(ticket), given the ticket's approvals oldest first."""
-    ids, baseline = ticket.verified_on_ids, ticket.baseline
+def ticket_body(values: Sequence[Any], approvals: Iterable[Any]) -> dict[str, Any]:
+    """TicketSchema().dump(ticket), given ``values_of(ticket)`` and its approvals oldest first."""
+    (id_, type_, status, environment_id, account_id, requester_id, drafter_id, summary, resources,
+     period_start, period_end, change, verified_on, verified_on_ids, baseline, reason,
+     approvals_required, approval_rule, version, created_at, updated_at) = values
     return {
-        "id": ticket.id, "type": ticket.type, "status": ticket.status,
-        "environment_id": ticket.environment_id, "account_id": ticket.account_id,
-        "requester_id": ticket.requester_id, "drafter_id": ticket.drafter_id,
-        "summary": ticket.summary, "resources": _resources(ticket.resources),
-        "period": _period(ticket), "change": _change(ticket.change),
-        "verified_on": ticket.verified_on,
-        "verified_on_ids": None if ids is None else [_text(i) for i in ids],
+        "id": id_, "type": type_, "status": status, "environment_id": environment_id,
+        "account_id": account_id, "requester_id": requester_id, "drafter_id": drafter_id,
+        "summary": summary, "resources": _resources(resources),
+        "period": None if period_start is None else {
+            "start": period_start.isoformat(), "end": period_end.isoformat()},
+        "change": _change(change), "verified_on": verified_on,
+        "verified_on_ids": None if verified_on_ids is None else [_text(i) for i in verified_on_ids],
         "baseline": None if baseline is None else {str(k): _text(v) for k, v in baseline.items()},
-        "reason": ticket.reason, "approvals_required": ticket.approvals_required,
-        "approval_rule": ticket.approval_rule,
+        "reason": reason, "approvals_required": approvals_required, "approval_rule": approval_rule,
         "approvals": [{"user_id": a.user_id, "at": a.at.isoformat()} for a in approvals],
-        "version": ticket.version,
-        "created_at": ticket.created_at.isoformat(), "updated_at": ticket.updated_at.isoformat(),
+        "version": version, "created_at": created_at.isoformat(), "updated_at": updated_at.isoformat(),
     }
 
 
 def page_body(items: Iterable[tuple[Any, Iterable[Any]]], next_cursor: str | None) -> dict[str, Any]:
-    """TicketPageSchema().dump(page), given (ticket, approvals) pairs."""
-    return {"items": [ticket_body(ticket, approvals) for ticket, approvals in items],
+    """TicketPageSchema().dump(page), given (ticket values, approvals) pairs."""
+    return {"items": [ticket_body(values, approvals) for values, approvals in items],
             "next_cursor": next_cursor}

@@ -7,23 +7,19 @@ from typing import Any, NamedTuple, Sequence
 from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.orm import Session
 
+from schemas.ticket_bodies import FIELDS
 from service.domain import permissions
 from service.domain.errors import NotFound
 from service.identity import Principal, visibility, visible, visible_to
 from service.models import Comment, Environment, Ticket, TicketApproval, TicketEvent
-from service.pagination import Page, keyset, keyset_params, page_of, paginate
+from service.pagination import Page, encode_cursor, keyset, keyset_params, page_of, paginate
 from service.tickets import load_visible_ticket
 
 
-# What a ticket's body shows (schemas.ticket_bodies): a page of rows of these columns costs a
-# fraction of a page of ORM objects.
-TICKET_BODY_COLUMNS = (
-    Ticket.id, Ticket.type, Ticket.status, Ticket.environment_id, Ticket.account_id,
-    Ticket.requester_id, Ticket.drafter_id, Ticket.summary, Ticket.resources, Ticket.period_start,
-    Ticket.period_end, Ticket.change, Ticket.verified_on, Ticket.verified_on_ids, Ticket.baseline,
-    Ticket.reason, Ticket.approvals_required, Ticket.approval_rule, Ticket.version,
-    Ticket.created_at, Ticket.updated_at,
-)
+# What a ticket's body shows (schemas.ticket_bodies), in its order: a page of rows of these columns
+# costs a fraction of a page of ORM objects.
+TICKET_BODY_COLUMNS = tuple(getattr(Ticket, name) for name in FIELDS)
+_CREATED_AT = FIELDS.index("created_at")
 
 
 class Approval(NamedTuple):
@@ -39,15 +35,17 @@ def list_tickets(
     session: Session, principal: Principal, *, key: bytes, filters: dict[str, Any],
     limit: int | None = None, cursor: str | None = None,
 ) -> Page:
-    """The caller's tickets newest first, as (ticket row, its approvals oldest first) pairs, in
-    one statement built once per shape (visibility, filters given, first page or not)."""
+    """The caller's tickets newest first, as (ticket values, its approvals oldest first) pairs,
+    in one statement built once per shape (visibility, filters given, first page or not)."""
     given = tuple(name for name in LIST_FILTERS if filters.get(name))
     params, size = keyset_params(key, limit, cursor)
     params.update({name: filters[name] for name in given}, visible_account=principal.account_id)
     statement = _list_statement(visibility(principal), given, bool(cursor))
-    tickets, approvals = _with_approvals(session.connection().execute(statement, params).all())
-    found = page_of(tickets, size, key)
-    return Page(items=[(t, approvals[t.id]) for t in found.items], next_cursor=found.next_cursor)
+    tickets = _with_approvals(session.connection().execute(statement, params).all())
+    if len(tickets) <= size:
+        return Page(items=tickets, next_cursor=None)
+    last = tickets[size - 1][0]
+    return Page(items=tickets[:size], next_cursor=encode_cursor(key, last[_CREATED_AT], last[0]))
 
 
 @cache
@@ -64,25 +62,23 @@ def _list_statement(scope: str, given: tuple[str, ...], after: bool) -> Select[A
         else:
             ids = ids.where(getattr(Ticket, name) == bindparam(name))
     ids = keyset(ids, created=Ticket.created_at, ident=Ticket.id, after=after)
-    return (select(*TICKET_BODY_COLUMNS, TicketApproval.user_id.label("approval_user"),
-                   TicketApproval.at.label("approval_at"))
+    return (select(TicketApproval.user_id, TicketApproval.at, *TICKET_BODY_COLUMNS)
             .outerjoin(TicketApproval, TicketApproval.ticket_id == Ticket.id)
             .where(Ticket.id.in_(ids.scalar_subquery()))
             .order_by(Ticket.created_at.desc(), Ticket.id.desc(), TicketApproval.at, TicketApproval.id))
 
 
-def _with_approvals(rows: Sequence[Row[Any]]) -> tuple[list[Row[Any]], dict[str, list[Approval]]]:
-    """One row per ticket, and each ticket's approvals, from the page joined to its approvals."""
-    tickets: list[Row[Any]] = []
-    approvals: dict[str, list[Approval]] = {}
-    for row in rows:
-        given = approvals.get(row.id)
-        if given is None:
-            tickets.append(row)
-            given = approvals[row.id] = []
-        if row.approval_user is not None:
-            given.append(Approval(row.approval_user, row.approval_at))
-    return tickets, approvals
+def _with_approvals(rows: Sequence[Row[Any]]) -> list[tuple[list[Any], list[Approval]]]:
+    """(ticket values, approvals) per ticket, from the page joined to its approvals."""
+    tickets: list[tuple[list[Any], list[Approval]]] = []
+    last_id = None
+    for user_id, at, *values in rows:
+        if values[0] != last_id:
+            last_id = values[0]
+            tickets.append((values, []))
+        if user_id is not None:
+            tickets[-1][1].append(Approval(user_id, at))
+    return tickets
 
 
 def get_ticket(session: Session, principal: Principal, ticket_id: str) -> Ticket:
