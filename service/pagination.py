@@ -95,15 +95,21 @@ def keyset(
     created: InstrumentedAttribute[datetime],
     ident: InstrumentedAttribute[str],
     after: bool,
+    oldest_first: bool = False,
 ) -> Select[Any]:
-    """``paginate`` (newest first) with bind parameters instead of values: ``cursor_at`` and
-    ``cursor_id`` when ``after`` a cursor, ``page_rows`` for the limit (``keyset_params`` gives
-    them). One statement then serves every page of its shape; SQLAlchemy builds and keys a fresh
-    statement for more than it takes PostgreSQL to run it."""
+    """``paginate`` with bind parameters instead of values: ``cursor_at`` and ``cursor_id`` when
+    ``after`` a cursor, ``page_rows`` for the limit (``keyset_params`` gives them). One statement
+    then serves every page of its shape; SQLAlchemy builds and keys a fresh statement for more
+    than it takes PostgreSQL to run it."""
     if after:
+        row = tuple_(created, ident)
         position = tuple_(bindparam("cursor_at", type_=created.type), bindparam("cursor_id", type_=ident.type))
-        query = query.where(tuple_(created, ident) < position)
-    return query.order_by(created.desc(), ident.desc()).limit(bindparam("page_rows", type_=Integer()))
+        query = query.where(row > position if oldest_first else row < position)
+    if oldest_first:
+        query = query.order_by(created.asc(), ident.asc())
+    else:
+        query = query.order_by(created.desc(), ident.desc())
+    return query.limit(bindparam("page_rows", type_=Integer()))
 
 
 def keyset_params(key: bytes, limit: int | None, cursor: str | None) -> tuple[dict[str, Any], int]:
