@@ -50,22 +50,21 @@ def list_tickets(
 
 @cache
 def _list_statement(scope: str, given: tuple[str, ...], after: bool) -> Select[Any]:
-    """The page's ticket ids (the keyset query, on the list indexes), then their columns and
-    approvals."""
-    ids = select(Ticket.id).where(visible_to(scope, Ticket.account_id, bindparam("visible_account")))
+    """The page (the keyset query, on the list indexes), then each ticket's approvals."""
+    page = select(*TICKET_BODY_COLUMNS).where(
+        visible_to(scope, Ticket.account_id, bindparam("visible_account")))
     for name in given:
         if name == "updated_since":
-            ids = ids.where(Ticket.updated_at >= bindparam(name))
+            page = page.where(Ticket.updated_at >= bindparam(name))
         elif name == "stage":
-            ids = ids.join(Environment, Environment.id == Ticket.environment_id).where(
+            page = page.join(Environment, Environment.id == Ticket.environment_id).where(
                 Environment.stage == bindparam(name))
         else:
-            ids = ids.where(getattr(Ticket, name) == bindparam(name))
-    ids = keyset(ids, created=Ticket.created_at, ident=Ticket.id, after=after)
-    return (select(TicketApproval.user_id, TicketApproval.at, *TICKET_BODY_COLUMNS)
-            .outerjoin(TicketApproval, TicketApproval.ticket_id == Ticket.id)
-            .where(Ticket.id.in_(ids.scalar_subquery()))
-            .order_by(Ticket.created_at.desc(), Ticket.id.desc(), TicketApproval.at, TicketApproval.id))
+            page = page.where(getattr(Ticket, name) == bindparam(name))
+    page = keyset(page, created=Ticket.created_at, ident=Ticket.id, after=after).subquery("page")
+    return (select(TicketApproval.user_id, TicketApproval.at, *page.c)
+            .outerjoin(TicketApproval, TicketApproval.ticket_id == page.c.id)
+            .order_by(page.c.created_at.desc(), page.c.id.desc(), TicketApproval.at, TicketApproval.id))
 
 
 def _with_approvals(rows: Sequence[Row[Any]]) -> list[tuple[list[Any], list[Approval]]]:
