@@ -99,11 +99,14 @@ READ_ONLY = "envdesk_read_only"
 
 def make_session_factory(engine: Engine, *, read_only: bool = False,
                          autocommit: bool = False) -> sessionmaker[Session]:
-    """Sessions for a unit of work, or (``read_only``) for queries that take no write lock;
-    ``autocommit`` (PostgreSQL): each statement on its own, without BEGIN and ROLLBACK round
-    trips, for a single lookup."""
+    """Sessions for a unit of work, or (``read_only``) for queries that take no write lock.
+
+    On PostgreSQL a read-only session's statements run in autocommit, as do those of an
+    ``autocommit`` session (a single lookup): under READ COMMITTED each statement takes its own
+    snapshot inside a transaction too, so readers see the same data, and a request spares the
+    BEGIN and ROLLBACK round trips around its queries."""
     bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
-    if autocommit and engine.dialect.name != "sqlite":
+    if (read_only or autocommit) and engine.dialect.name == "postgresql":
         bind = bind.execution_options(isolation_level="AUTOCOMMIT")
     return sessionmaker(bind=bind, expire_on_commit=False)
 

@@ -6,7 +6,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from sqlalchemy import ColumnElement, Select, bindparam, false, select, true
 from sqlalchemy.orm import Session
@@ -114,24 +114,29 @@ def revoke_tokens(session: Session, user: User, prefix: str | None = None) -> in
     return len(tokens)
 
 
-def visible_accounts(principal: Principal) -> Select[tuple[str]] | None:
-    """Accounts whose objects the principal may read; ``None`` means every account."""
+def visibility(principal: Principal) -> str:
+    """Which accounts' objects the principal reads: ``every``, ``none``, ``partner`` (its
+    customers) or ``own``. The shape of its tenant-isolation clause depends on nothing else."""
     if permissions.sees_every_account(principal.kind, principal.role):
-        return None
+        return "every"
     if permissions.sees_no_account(principal.kind, principal.role):
-        return select(Account.id).where(false())
-    if principal.kind is AccountKind.PARTNER:
-        return select(PartnerLink.customer_account_id).where(
-            PartnerLink.partner_account_id == principal.account_id
-        )
-    return select(Account.id).where(Account.id == principal.account_id)
+        return "none"
+    return "partner" if principal.kind is AccountKind.PARTNER else "own"
+
+
+def visible_to(scope: str, account_column: ColumnElement[str], account: Any) -> ColumnElement[bool]:
+    """The tenant-isolation clause of a ``visibility`` scope for the principal's ``account`` (a
+    value, or a bind parameter so that one statement serves every caller of that scope)."""
+    if scope == "every":
+        return true()
+    if scope == "none":
+        return account_column.in_(select(Account.id).where(false()).scalar_subquery())
+    if scope == "partner":
+        return account_column.in_(select(PartnerLink.customer_account_id).where(
+            PartnerLink.partner_account_id == account).scalar_subquery())
+    return account_column == account
 
 
 def visible(principal: Principal, account_column: ColumnElement[str]) -> ColumnElement[bool]:
     """A WHERE clause for tenant isolation on any table with an account column."""
-    accounts = visible_accounts(principal)
-    if accounts is None:
-        return true()
-    if principal.kind is AccountKind.CUSTOMER:
-        return account_column == principal.account_id
-    return account_column.in_(accounts.scalar_subquery())
+    return visible_to(visibility(principal), account_column, principal.account_id)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timezone
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
@@ -35,6 +35,22 @@ TIME_TO_DECISION = Histogram("envdesk_time_to_decision_seconds",
                              ["type", "stage"],
                              buckets=(300, 900, 1800, 3600, 2 * 3600, 4 * 3600, 8 * 3600, 24 * 3600,
                                       2 * 86400, 7 * 86400))
+
+
+_REQUEST_CHILDREN: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def observe_request(method: str, route: str, status: int, seconds: float) -> None:
+    """Count one HTTP request and its latency. The labelled children are looked up once per
+    (method, route, status), not on every request (bounded: methods are anyone's to invent)."""
+    children = _REQUEST_CHILDREN.get((method, route, status))
+    if children is None:
+        if len(_REQUEST_CHILDREN) >= 1000:
+            _REQUEST_CHILDREN.clear()
+        children = _REQUEST_CHILDREN[(method, route, status)] = (
+            HTTP_REQUESTS.labels(method, route, str(status)), HTTP_LATENCY.labels(method, route))
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def observe_decision(ticket_type: str, stage: str, seconds: float) -> None:

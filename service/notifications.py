@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from schemas.ticket_json import ticket_json
+from schemas.ticket_bodies import ticket_json
 from schemas.tickets import CommentSchema, EventSchema
 from service.db import UnitOfWork
 from service.models import Comment, Ticket, TicketEvent, WebhookDelivery, new_id

@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 from itsdangerous import BadData, Signer
 from itsdangerous.encoding import base64_decode, base64_encode
-from sqlalchemy import Select, tuple_
+from sqlalchemy import Integer, Select, bindparam, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from service.domain.errors import RuleViolation
@@ -87,6 +87,38 @@ def paginate(
     if oldest_first:
         return query.order_by(created.asc(), ident.asc()).limit(size + 1), size
     return query.order_by(created.desc(), ident.desc()).limit(size + 1), size
+
+
+def keyset(
+    query: Select[Any],
+    *,
+    created: InstrumentedAttribute[datetime],
+    ident: InstrumentedAttribute[str],
+    after: bool,
+    oldest_first: bool = False,
+) -> Select[Any]:
+    """``paginate`` with bind parameters instead of values: ``cursor_at`` and ``cursor_id`` when
+    ``after`` a cursor, ``page_rows`` for the limit (``keyset_params`` gives them). One statement
+    then serves every page of its shape; SQLAlchemy builds and keys a fresh statement for more
+    than it takes PostgreSQL to run it."""
+    if after:
+        row = tuple_(created, ident)
+        position = tuple_(bindparam("cursor_at", type_=created.type), bindparam("cursor_id", type_=ident.type))
+        query = query.where(row > position if oldest_first else row < position)
+    if oldest_first:
+        query = query.order_by(created.asc(), ident.asc())
+    else:
+        query = query.order_by(created.desc(), ident.desc())
+    return query.limit(bindparam("page_rows", type_=Integer()))
+
+
+def keyset_params(key: bytes, limit: int | None, cursor: str | None) -> tuple[dict[str, Any], int]:
+    """The parameters of a ``keyset`` statement, and the page size."""
+    size = clamp_limit(limit)
+    params: dict[str, Any] = {"page_rows": size + 1}
+    if cursor:
+        params["cursor_at"], params["cursor_id"] = decode_cursor(key, cursor)
+    return params, size
 
 
 def page_of(rows: Sequence[Any], size: int, key: bytes) -> Page:

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, Mapping
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from service.domain.errors import Forbidden
 from service.identity import Principal
 from service.models import QUEUE_STATUSES, Account, Environment, Ticket
-from service.pagination import Page, encode_cursor, paginate
+from service.pagination import Page, encode_cursor, keyset, keyset_params
 
 QUEUE_ORDER = ("pending_approval", "failed", "approved", "provisioning")
 
@@ -57,39 +58,63 @@ def staff_queue(
     session: Session, principal: Principal, *, key: bytes, filters: Mapping[str, Any],
     sla_hours: Mapping[str, float], limit: int | None = None, cursor: str | None = None,
 ) -> Queue:
-    """Queued tickets (or those of one status) oldest first, with the count per queued status."""
+    """Queued tickets (or those of one status) oldest first, with the count per queued status;
+    two statements, each built once per shape (filters given, first page or not)."""
     ensure_staff(principal)
-    statuses = [filters["status"]] if filters.get("status") else sorted(QUEUE_STATUSES)
-    # Only the columns a row shows: a page of ORM objects would cost more than the query.
-    query = _filtered(select(*ROW_COLUMNS, Environment.name, Environment.stage, Account.name).join(
-        Environment, Environment.id == Ticket.environment_id).join(
-        Account, Account.id == Ticket.account_id), filters)
-    query, size = paginate(query.where(Ticket.status.in_(statuses)), created=Ticket.created_at,
-                           ident=Ticket.id, key=key, limit=limit, cursor=cursor, oldest_first=True)
-    rows = [_row(*found, sla_hours=sla_hours) for found in session.execute(query).all()]
+    given = tuple(name for name in QUEUE_FILTERS if filters.get(name))
+    params, size = keyset_params(key, limit, cursor)
+    params.update(_filter_params(filters, given), queued=sorted(QUEUE_STATUSES),
+                  statuses=[filters["status"]] if filters.get("status") else sorted(QUEUE_STATUSES))
+    connection = session.connection()
+    found = connection.execute(_queue_statement(given, bool(cursor)), params).all()
+    rows = [_row(*values, sla_hours=sla_hours) for values in found]
     more = len(rows) > size
     rows = rows[:size]
     next_cursor = encode_cursor(key, rows[-1].created_at, rows[-1].id) if more else None
+    counted = dict(connection.execute(_counts_statement(given), params).all())
     return Queue(page=Page(items=rows, next_cursor=next_cursor),
-                 counts=_counts(session, filters))
+                 counts={status: counted.get(status, 0) for status in QUEUE_ORDER})
 
 
-def _filtered(query: Select[Any], filters: Mapping[str, Any]) -> Select[Any]:
-    if filters.get("type"):
-        query = query.where(Ticket.type == filters["type"])
-    if filters.get("stage"):  # a semi-join: the counts need no columns of the environment
+# The filters besides status, each compared with bind parameters (see _filter_params).
+QUEUE_FILTERS = ("type", "stage", "account")
+
+
+def _filter_params(filters: Mapping[str, Any], given: tuple[str, ...]) -> dict[str, Any]:
+    params = {name: filters[name] for name in given}
+    if "account" in given:  # the start of a name: % and _ are characters, escaped by /
+        params["account_prefix"] = (filters["account"].replace("/", "//").replace("%", "/%")
+                                    .replace("_", "/_"))
+    return params
+
+
+@cache
+def _queue_statement(given: tuple[str, ...], after: bool) -> Select[Any]:
+    """Only the columns a row shows: a page of ORM objects would cost more than the query."""
+    query = _filtered(select(*ROW_COLUMNS, Environment.name, Environment.stage, Account.name).join(
+        Environment, Environment.id == Ticket.environment_id).join(
+        Account, Account.id == Ticket.account_id), given)
+    return keyset(query.where(Ticket.status.in_(bindparam("statuses", expanding=True))),
+                  created=Ticket.created_at, ident=Ticket.id, after=after, oldest_first=True)
+
+
+def _filtered(query: Select[Any], given: tuple[str, ...]) -> Select[Any]:
+    if "type" in given:
+        query = query.where(Ticket.type == bindparam("type"))
+    if "stage" in given:  # a semi-join: the counts need no columns of the environment
         query = query.where(Ticket.environment_id.in_(
-            select(Environment.id).where(Environment.stage == filters["stage"])))
-    if filters.get("account"):
-        query = query.where(Ticket.account_id.in_(_accounts_named(filters["account"])))
+            select(Environment.id).where(Environment.stage == bindparam("stage"))))
+    if "account" in given:
+        query = query.where(Ticket.account_id.in_(_accounts_named()))
     return query
 
 
-def _accounts_named(text: str) -> Select[Any]:
+def _accounts_named() -> Select[Any]:
     """Accounts the staff member means: by id, by the contract system's id, or by the start of
     their name (any case)."""
-    return select(Account.id).where(or_(Account.id == text, Account.external_id == text,
-                                        Account.name.istartswith(text, autoescape=True)))
+    return select(Account.id).where(or_(
+        Account.id == bindparam("account"), Account.external_id == bindparam("account"),
+        Account.name.istartswith(bindparam("account_prefix"), escape="/")))
 
 
 ROW_COLUMNS = (Ticket.id, Ticket.created_at, Ticket.type, Ticket.status, Ticket.summary)
@@ -102,10 +127,9 @@ def _row(id_: str, created_at: datetime, type_: str, status: str, summary: str, 
                     due_at=due_at(created_at, stage, sla_hours))
 
 
-def _counts(session: Session, filters: Mapping[str, Any]) -> dict[str, int]:
+@cache
+def _counts_statement(given: tuple[str, ...]) -> Select[Any]:
     """Tickets per queued status under the filters but the status filter (an index-only scan of
     ix_tickets_queue_status: no join with accounts, environments only for a stage)."""
-    query = _filtered(select(Ticket.status, func.count()), filters).where(
-        Ticket.status.in_(sorted(QUEUE_STATUSES))).group_by(Ticket.status)
-    found = dict(session.execute(query).all())
-    return {status: found.get(status, 0) for status in QUEUE_ORDER}
+    return _filtered(select(Ticket.status, func.count()), given).where(
+        Ticket.status.in_(bindparam("queued", expanding=True))).group_by(Ticket.status)

@@ -71,9 +71,11 @@ def _refuse_odd_requests() -> None:
     for value in (request.view_args or {}).values():
         if isinstance(value, str) and ("\x00" in value or len(value) > 64):
             raise NotFound("no such object")
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return
     has_body = (request.content_length or 0) > 0 or "chunked" in request.headers.get(
         "Transfer-Encoding", "")
-    if request.method in ("POST", "PUT", "PATCH") and has_body and request.blueprint != "console":
+    if has_body and request.blueprint != "console":
         mimetype = request.mimetype or ""
         if mimetype not in JSON_TYPES and not mimetype.endswith("+json"):
             raise UnsupportedMediaType("send the body as application/json")

@@ -13,9 +13,15 @@ SECURITY_HEADERS = {
 }
 
 
+_BY_LOWER_NAME = {name.lower(): (name, value) for name, value in SECURITY_HEADERS.items()}
+
+
 def _secure(response: Response) -> Response:
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
+    """Add each header the response does not set already (one pass over its headers)."""
+    missing = dict(_BY_LOWER_NAME)
+    for name in response.headers.keys():
+        missing.pop(name.lower(), None)
+    response.headers.extend(missing.values())
     return response
 
 

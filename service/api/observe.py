@@ -33,8 +33,7 @@ def _start() -> None:
 def _finish(response: Response) -> Response:
     elapsed = time.perf_counter() - g.get("started", time.perf_counter())
     route = request.url_rule.rule if request.url_rule else "unmatched"
-    metrics.HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-    metrics.HTTP_LATENCY.labels(request.method, route).observe(elapsed)
+    metrics.observe_request(request.method, route, response.status_code, elapsed)
     response.headers["X-Request-ID"] = g.get("request_id", "")
     principal = g.get("principal")
     log.info("request", extra={

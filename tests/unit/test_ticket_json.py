@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from schemas.ticket_json import ticket_json
+from schemas.ticket_bodies import ticket_json
 from schemas.tickets import TicketSchema
 from service.models import Ticket, TicketApproval
 

@@ -1,0 +1,41 @@
+"""The console queue's stage filter reads the environments of that stage from their index, not
+the whole table (which grows with every environment hosted): both statements of a queue page."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session
+
+from service.db import make_engine
+from service.domain.policy import AccountKind
+from service.identity import Principal
+from service.worklist import staff_queue
+
+SUPPORT = Principal(user_id="u", email="s@example.com", account_id="a", account_name="Provider",
+                    kind=AccountKind.PROVIDER, role="support")
+
+
+def test_a_stage_filtered_queue_page_reads_the_stages_environments_from_their_index(
+        pg_database_url: str) -> None:
+    engine = make_engine(pg_database_url)
+    sent: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, sql: str, params: Any, *_: Any) -> None:
+        sent.append((sql, params))
+
+    try:
+        event.listen(engine, "before_cursor_execute", record)
+        with Session(engine) as session:
+            staff_queue(session, SUPPORT, key=b"k", filters={"stage": "prod"}, sla_hours={})
+        event.remove(engine, "before_cursor_execute", record)
+        plans = []
+        with engine.connect() as conn:
+            conn.execute(text("SET enable_seqscan = off"))
+            for sql, params in sent:
+                plans.append("\n".join(row[0] for row in conn.exec_driver_sql("EXPLAIN " + sql, params)))
+    finally:
+        engine.dispose()
+    assert len(plans) == 2
+    for plan in plans:
+        assert "ix_environments_stage" in plan, plan
