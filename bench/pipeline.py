@@ -5,6 +5,7 @@ backlog of 1,000 tickets (separate prod and non-prod workers, as in docker-compo
 from __future__ import annotations
 
 import os
+import socket
 import statistics
 import threading
 import time
@@ -117,8 +118,25 @@ def worker(name: str, queues: str | None = None) -> Proc:
     if queues:
         argv += ["-Q", queues]
     p = Proc(name, argv, common.bench_env())
-    time.sleep(4)  # prefork children up and connected
+    _wait_ready(name)
     return p
+
+
+def _wait_ready(name: str, timeout: float = 120) -> None:
+    """Until the worker answers a remote-control ping: its pool is up and consuming. A fixed
+    sleep let approvals queue up behind a worker still starting on a busy machine, which the
+    figures then counted as pipeline latency."""
+    os.environ.update(common.bench_env())
+    from service.config import Settings
+    from workers.app import make_celery
+
+    app = make_celery(Settings.from_env())
+    destination = f"{name}@{socket.gethostname()}"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if app.control.ping(destination=[destination], timeout=0.5):
+            return
+    raise RuntimeError(f"worker {destination} did not answer a ping within {timeout:.0f} s")
 
 
 def noop_rate(count: int = 5000) -> float:
