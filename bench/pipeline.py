@@ -124,8 +124,8 @@ def worker(name: str, queues: str | None = None) -> Proc:
 
 def _wait_ready(name: str, timeout: float = 120) -> None:
     """Until the worker answers a remote-control ping: its pool is up and consuming. A fixed
-    sleep let approvals queue up behind a worker still starting on a busy machine, which the
-    figures then counted as pipeline latency."""
+    sleep could let approvals queue up behind a worker still starting on a busy machine, and the
+    figures would count that as pipeline latency."""
     os.environ.update(common.bench_env())
     from service.config import Settings
     from workers.app import make_celery
