@@ -97,16 +97,14 @@ def _ping_when_idle(engine: Engine, seconds: float) -> None:
 READ_ONLY = "envdesk_read_only"
 
 
-def make_session_factory(engine: Engine, *, read_only: bool = False,
-                         autocommit: bool = False) -> sessionmaker[Session]:
+def make_session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
     """Sessions for a unit of work, or (``read_only``) for queries that take no write lock.
 
-    On PostgreSQL a read-only session's statements run in autocommit, as do those of an
-    ``autocommit`` session (a single lookup): under READ COMMITTED each statement takes its own
-    snapshot inside a transaction too, so readers see the same data, and a request spares the
-    BEGIN and ROLLBACK round trips around its queries."""
+    On PostgreSQL a read-only session's statements run in autocommit: under READ COMMITTED each
+    statement takes its own snapshot inside a transaction too, so readers see the same data, and
+    a request spares the BEGIN and ROLLBACK round trips around its queries."""
     bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
-    if (read_only or autocommit) and engine.dialect.name == "postgresql":
+    if read_only and engine.dialect.name == "postgresql":
         bind = bind.execution_options(isolation_level="AUTOCOMMIT")
     return sessionmaker(bind=bind, expire_on_commit=False)
 

@@ -31,12 +31,10 @@ def _resolve(token: str) -> tuple[Principal | None, float | None]:
 
 
 def _lookup(token: str) -> Principal | None:
-    """An opaque token's owner, read in one statement on a connection given back at once: no
-    transaction round trips, and a write that follows takes its own connection."""
-    lookups = runtime().lookups
-    if lookups is None:
-        return authenticate(session(), token)
-    with lookups() as lookup:
+    """An opaque token's owner, read in a read-only session of its own that gives its connection
+    back at once (autocommit on PostgreSQL: no transaction round trips), so a write that follows
+    holds one connection, not two."""
+    with runtime().read_sessions() as lookup:
         return authenticate(lookup, token)
 
 

@@ -25,8 +25,6 @@ class Runtime:
     settings: Settings
     sessions: sessionmaker[Session]
     read_sessions: sessionmaker[Session]
-    lookups: sessionmaker[Session] | None = None
-    """Single-statement reads outside any transaction (a token's owner); read_sessions if None."""
     dispatch: Dispatch | None = None
     listener: StatusListener | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
@@ -79,5 +77,4 @@ def build_runtime(settings: Settings, **adapters: object) -> Runtime:
         account_claim=settings.oidc_account_claim, jwks_url=settings.oidc_jwks_url))
     return Runtime(settings=settings, sessions=make_session_factory(engine),
                    read_sessions=make_session_factory(engine, read_only=True), principals=principals,
-                   lookups=make_session_factory(engine, read_only=True, autocommit=True),
                    **adapters)  # type: ignore[arg-type]
