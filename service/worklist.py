@@ -76,6 +76,12 @@ def staff_queue(
                  counts={status: counted.get(status, 0) for status in QUEUE_ORDER})
 
 
+def _QUEUED_STATUSES(name: str) -> Any:  # noqa: N802 - reads as the constant list it stands for
+    """The statuses, written into the SQL at execution (not bound), so that PostgreSQL can match
+    the partial queue indexes' predicate in any plan, generic prepared ones included."""
+    return bindparam(name, expanding=True, literal_execute=True)
+
+
 # The filters besides status, each compared with bind parameters (see _filter_params).
 QUEUE_FILTERS = ("type", "stage", "account")
 
@@ -94,7 +100,7 @@ def _queue_statement(given: tuple[str, ...], after: bool) -> Select[Any]:
     query = _filtered(select(*ROW_COLUMNS, Environment.name, Environment.stage, Account.name).join(
         Environment, Environment.id == Ticket.environment_id).join(
         Account, Account.id == Ticket.account_id), given)
-    return keyset(query.where(Ticket.status.in_(bindparam("statuses", expanding=True))),
+    return keyset(query.where(Ticket.status.in_(_QUEUED_STATUSES("statuses"))),
                   created=Ticket.created_at, ident=Ticket.id, after=after, oldest_first=True)
 
 
@@ -132,4 +138,4 @@ def _counts_statement(given: tuple[str, ...]) -> Select[Any]:
     """Tickets per queued status under the filters but the status filter (an index-only scan of
     ix_tickets_queue_status: no join with accounts, environments only for a stage)."""
     return _filtered(select(Ticket.status, func.count()), given).where(
-        Ticket.status.in_(bindparam("queued", expanding=True))).group_by(Ticket.status)
+        Ticket.status.in_(_QUEUED_STATUSES("queued"))).group_by(Ticket.status)

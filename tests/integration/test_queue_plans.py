@@ -11,6 +11,7 @@ from service.db import make_engine
 from service.domain.policy import AccountKind
 from service.identity import Principal
 from service.worklist import staff_queue
+from tests.support.plans import generic_plan
 
 SUPPORT = Principal(user_id="u", email="s@example.com", account_id="a", account_name="Provider",
                     kind=AccountKind.PROVIDER, role="support")
@@ -39,3 +40,25 @@ def test_a_stage_filtered_queue_page_reads_the_stages_environments_from_their_in
     assert len(plans) == 2
     for plan in plans:
         assert "ix_environments_stage" in plan, plan
+
+
+def test_a_queue_page_reads_the_partial_queue_indexes_in_a_generic_plan(pg_database_url: str) -> None:
+    """The statuses are written into the SQL, so a prepared statement's generic plan still
+    matches the partial indexes that hold only queued tickets."""
+    engine = make_engine(pg_database_url)
+    sent: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, sql: str, params: Any, *_: Any) -> None:
+        sent.append((sql, params))
+
+    try:
+        event.listen(engine, "before_cursor_execute", record)
+        with Session(engine) as session:
+            staff_queue(session, SUPPORT, key=b"k", filters={}, sla_hours={})
+        event.remove(engine, "before_cursor_execute", record)
+        plans = [generic_plan(engine, sql, params) for sql, params in sent]
+    finally:
+        engine.dispose()
+    assert len(plans) == 2
+    for plan in plans:
+        assert "ix_tickets_queue" in plan, plan

@@ -3,16 +3,15 @@ choose: a long-running worker's statements are prepared after a few runs, and a 
 use a partial index only if the query names the index's predicate in its SQL, not as parameters."""
 from __future__ import annotations
 
-import re
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from psycopg import sql
 from sqlalchemy import Engine, event
 
 from service.db import UnitOfWork, make_engine, make_session_factory
 from service.notifications import claim_due_deliveries
 from service.staff_alerts import StaffAlerts, alert_overdue
+from tests.support.plans import generic_plan
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)
 
@@ -33,28 +32,12 @@ def _sent(engine: Engine, run: Callable[[UnitOfWork], Any], start: str) -> tuple
                 if s.lstrip().startswith("SELECT") and f"FROM {start}" in " ".join(s.split()))
 
 
-def _generic_plan(engine: Engine, statement: str, params: dict[str, Any]) -> str:
-    """EXPLAIN of ``statement`` prepared and planned without its parameters' values."""
-    names = list(dict.fromkeys(re.findall(r"%\((\w+)\)s", statement)))
-    numbered = re.sub(r"%\((\w+)\)s", lambda m: f"${names.index(m.group(1)) + 1}", statement)
-    with engine.connect() as conn:
-        conn.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
-        conn.exec_driver_sql("SET enable_seqscan = off")  # the test's tables are nearly empty
-        conn.exec_driver_sql(f"PREPARE probe AS {numbered}")
-        raw = conn.connection.driver_connection
-        values = ", ".join(sql.Literal(params[n]).as_string(raw) for n in names)
-        rows = conn.exec_driver_sql(f"EXPLAIN EXECUTE probe({values})" if names else "EXPLAIN EXECUTE probe").all()
-        conn.exec_driver_sql("DEALLOCATE probe")
-        conn.rollback()
-    return "\n".join(row[0] for row in rows)
-
-
 def test_the_sla_alert_looks_only_at_tickets_staff_were_not_yet_told_about(pg_database_url: str) -> None:
     engine = make_engine(pg_database_url)
     try:
         statement, params = _sent(engine, lambda uow: alert_overdue(
             StaffAlerts(), uow=uow, now=NOW, sla_hours={"prod": 4.0}), "tickets")
-        plan = _generic_plan(engine, statement, params)
+        plan = generic_plan(engine, statement, params)
     finally:
         engine.dispose()
     assert "ix_tickets_sla_owed" in plan, plan
@@ -67,8 +50,8 @@ def _claim(uow: UnitOfWork) -> list[str]:
 def test_the_sweep_hands_out_deliveries_from_the_ones_still_owed(pg_database_url: str) -> None:
     engine = make_engine(pg_database_url)
     try:
-        owed = _generic_plan(engine, *_sent(engine, _claim, "webhook_deliveries WHERE (webhook_deliveries.url NOT IN"))
-        unaddressed = _generic_plan(engine, *_sent(engine, _claim, "webhook_deliveries WHERE webhook_deliveries.url IN"))
+        owed = generic_plan(engine, *_sent(engine, _claim, "webhook_deliveries WHERE (webhook_deliveries.url NOT IN"))
+        unaddressed = generic_plan(engine, *_sent(engine, _claim, "webhook_deliveries WHERE webhook_deliveries.url IN"))
     finally:
         engine.dispose()
     assert "ix_webhook_deliveries_owed" in owed, owed
