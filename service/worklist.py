@@ -57,7 +57,8 @@ Shape = tuple[tuple[str, str], ...]
 class CountsCache:
     """The count per status of each recent filter shape (the filters but status and cursor), for
     ``ttl`` seconds, in this process: counting reads every queued ticket under the filters, so
-    at most one count per shape and process every ``ttl`` seconds, whatever the page views."""
+    at most one count per shape and process every ``ttl`` seconds, whatever the page views. Only
+    staff read the queue and staff see every ticket, so a count is the same for each of them."""
 
     def __init__(self, ttl: float, *, clock: Callable[[], datetime], max_entries: int = 1000) -> None:
         self.ttl, self.clock, self.max_entries = timedelta(seconds=ttl), clock, max_entries

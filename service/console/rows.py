@@ -1,7 +1,7 @@
 """The queue's rows as HTML: one formatted string a ticket, each text escaped once.
 
 Written as a Jinja loop, a row cost ≈ 10 µs (26 outputs passed up through three generators, an
-escape per output, the filters and method calls), half the page's rendering at 50 rows. The
+escape per output, the filters and method calls), two thirds of the page's rendering at 50 rows. The
 markup is the loop's (tests/integration/console/test_console_queue_markup.py renders the page
 both ways, awkward texts included, and compares them byte for byte)."""
 from __future__ import annotations
