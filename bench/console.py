@@ -55,13 +55,19 @@ def plans(token: str) -> dict[str, Any]:
     csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
     assert client.post("/console/login", data={"csrf_token": csrf, "token": token}).status_code == 303
     first = client.get("/console/").get_data(as_text=True)
-    report: dict[str, Any] = {"queries": {}, "plans": {}, "in_process_ms": {}}
-    engine = app.extensions["envdesk"].sessions.kw["bind"]
+    report: dict[str, Any] = {"queries": {}, "plans": {}, "in_process_ms": {}, "in_process_ms_counted": {}}
+    runtime = app.extensions["envdesk"]
+    engine = runtime.sessions.kw["bind"]
     for name, url in (("queue", "/console/"), ("filtered", FILTERED), ("page 2", _next_page(first))):
-        report["in_process_ms"][name] = _service_time(client, url)
+        report["in_process_ms"][name] = _service_time(client, url)  # counts kept between pages
         with common.captured_sql() as seen:
             assert client.get(url).status_code == 200, url
         report["queries"][name] = len(seen)
+        kept, runtime.queue_counts = runtime.queue_counts, None  # counted at every page, as before
+        report["in_process_ms_counted"][name] = _service_time(client, url)
+        with common.captured_sql() as seen:
+            assert client.get(url).status_code == 200, url
+        runtime.queue_counts = kept
         for kind, marker in (("queue query", "ORDER BY tickets.created_at"), ("count per status", "count(*)")):
             statement, params = next(s for s in seen if marker in s[0])
             report["plans"][f"{name}: {kind}"] = common.explain(engine, statement, params)
@@ -95,8 +101,11 @@ def run(conns: int = int(os.environ.get("READ_CONNS", "4")), duration: float = 1
         figures[f"queries_{label}"] = report["queries"]
         figures[f"plans_{label}"] = report["plans"]
         figures[f"in_process_ms_{label}"] = report["in_process_ms"]
+        figures[f"in_process_ms_counted_{label}"] = report["in_process_ms_counted"]
         print(f"SQL statements per page at {label}: {report['queries']}; median ms per page "
-              f"in-process: { {k: round(v, 1) for k, v in report['in_process_ms'].items()} }", flush=True)
+              f"in-process: { {k: round(v, 1) for k, v in report['in_process_ms'].items()} }; "
+              f"counted at every page: "
+              f"{ {k: round(v, 1) for k, v in report['in_process_ms_counted'].items()} }", flush=True)
     for name, plan in figures["plans_1M"].items():
         print(f"\n--- EXPLAIN ANALYZE at 1M: {name}\n{plan}", flush=True)
     for name in figures["1M"]:

@@ -76,6 +76,7 @@ class Settings:
     sla_decision_hours: Mapping[str, float] = field(default_factory=dict)
     staff_webhook_url: str = ""
     console_url: str = ""
+    console_counts_seconds: float = 5.0
     # The approval policy file (YAML); empty: every request needs one support approval.
     approval_policy: str = ""
     routes: Mapping[str, str] = field(default_factory=dict)
@@ -162,6 +163,7 @@ def _portal(env: Mapping[str, str]) -> dict[str, Any]:
         sla_decision_hours=_parsed(_hours_per_stage, env.get("SLA_DECISION_HOURS")),
         staff_webhook_url=env.get("STAFF_WEBHOOK_URL"),
         console_url=_parsed(lambda url: url.rstrip("/"), env.get("CONSOLE_URL")),
+        console_counts_seconds=_parsed(float, env.get("CONSOLE_COUNTS_SECONDS")),
         approval_policy=env.get("APPROVAL_POLICY"),
     )
 

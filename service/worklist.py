@@ -3,13 +3,19 @@
 Every query is bounded and indexed: the list seeks the partial index of queued tickets (or the
 (status, created_at, id) index for one status) to its cursor, and the counts read only the
 partial (status, environment_id) index of queued tickets, joining nothing but the environments of
-a stage filter, so the page costs the same with a million closed tickets behind it."""
+a stage filter, so the page costs the same with a million closed tickets behind it.
+
+The counts read every queued ticket under the filters, so they are kept for a few seconds per
+filter shape (``CountsCache``) rather than taken at every page view; a page that holds the whole
+queue under its filters counts its own rows instead, exactly."""
 from __future__ import annotations
 
+import threading
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session
@@ -42,6 +48,39 @@ class QueueRow:
 class Queue:
     page: Page
     counts: dict[str, int]
+    counted_at: datetime | None = None  # when the counts were taken, if earlier than the page
+
+
+Shape = tuple[tuple[str, str], ...]
+
+
+class CountsCache:
+    """The count per status of each recent filter shape (the filters but status and cursor), for
+    ``ttl`` seconds, in this process: counting reads every queued ticket under the filters, so
+    at most one count per shape and process every ``ttl`` seconds, whatever the page views. Only
+    staff read the queue and staff see every ticket, so a count is the same for each of them."""
+
+    def __init__(self, ttl: float, *, clock: Callable[[], datetime], max_entries: int = 1000) -> None:
+        self.ttl, self.clock, self.max_entries = timedelta(seconds=ttl), clock, max_entries
+        self._entries: dict[Shape, tuple[datetime, dict[str, int]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, shape: Shape) -> tuple[datetime, dict[str, int]] | None:
+        now = self.clock()
+        with self._lock:
+            entry = self._entries.get(shape)
+            if entry is None or not entry[0] <= now < entry[0] + self.ttl:
+                self._entries.pop(shape, None)
+                return None
+            return entry
+
+    def put(self, shape: Shape, counts: dict[str, int]) -> datetime:
+        counted_at = self.clock()
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[shape] = (counted_at, counts)
+        return counted_at
 
 
 def due_at(created_at: datetime, stage: str, sla_hours: Mapping[str, float]) -> datetime | None:
@@ -57,9 +96,12 @@ def ensure_staff(principal: Principal) -> None:
 def staff_queue(
     session: Session, principal: Principal, *, key: bytes, filters: Mapping[str, Any],
     sla_hours: Mapping[str, float], limit: int | None = None, cursor: str | None = None,
+    counts: CountsCache | None = None,
 ) -> Queue:
     """Queued tickets (or those of one status) oldest first, with the count per queued status;
-    two statements, each built once per shape (filters given, first page or not)."""
+    two statements, each built once per shape (filters given, first page or not). With
+    ``counts``, the count is the one kept for the shape if it is recent (``Queue.counted_at``
+    says when it was taken), or the page's own rows when they are the whole queue."""
     ensure_staff(principal)
     given = tuple(name for name in QUEUE_FILTERS if filters.get(name))
     params, size = keyset_params(key, limit, cursor)
@@ -71,9 +113,25 @@ def staff_queue(
     more = len(rows) > size
     rows = rows[:size]
     next_cursor = encode_cursor(key, rows[-1].created_at, rows[-1].id) if more else None
+    page = Page(items=rows, next_cursor=next_cursor)
+    if counts is None:
+        return Queue(page=page, counts=_counted(connection, given, params))
+    shape = tuple((name, str(filters[name])) for name in given)
+    if not (more or cursor or filters.get("status")):  # the page is every queued ticket
+        tally = Counter(row.status for row in rows)
+        counts.put(shape, {status: tally[status] for status in QUEUE_ORDER})
+        return Queue(page=page, counts={status: tally[status] for status in QUEUE_ORDER})
+    kept = counts.get(shape)
+    if kept is not None:
+        return Queue(page=page, counts=kept[1], counted_at=kept[0])
+    counted = _counted(connection, given, params)
+    counts.put(shape, counted)
+    return Queue(page=page, counts=counted)
+
+
+def _counted(connection: Any, given: tuple[str, ...], params: Mapping[str, Any]) -> dict[str, int]:
     counted = dict(connection.execute(_counts_statement(given), params).all())
-    return Queue(page=Page(items=rows, next_cursor=next_cursor),
-                 counts={status: counted.get(status, 0) for status in QUEUE_ORDER})
+    return {status: counted.get(status, 0) for status in QUEUE_ORDER}
 
 
 def _QUEUED_STATUSES(name: str) -> Any:  # noqa: N802 - reads as the constant list it stands for

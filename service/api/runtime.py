@@ -16,6 +16,7 @@ from service.events import StatusListener
 from service.handoff import Dispatch
 from service.identity import Principal, PrincipalCache
 from service.oidc import AccessTokenVerifier, build_verifier
+from service.worklist import CountsCache
 
 
 @dataclass
@@ -32,6 +33,7 @@ class Runtime:
     principals: PrincipalCache | None = None
     access_tokens: AccessTokenVerifier | None = None
     approval: ApprovalPolicy = ApprovalPolicy()
+    queue_counts: CountsCache | None = None
 
 
 def runtime() -> Runtime:
@@ -75,6 +77,9 @@ def build_runtime(settings: Settings, **adapters: object) -> Runtime:
     adapters.setdefault("access_tokens", build_verifier(
         issuer=settings.oidc_issuer, audience=settings.oidc_audience,
         account_claim=settings.oidc_account_claim, jwks_url=settings.oidc_jwks_url))
-    return Runtime(settings=settings, sessions=make_session_factory(engine),
-                   read_sessions=make_session_factory(engine, read_only=True), principals=principals,
-                   **adapters)  # type: ignore[arg-type]
+    built = Runtime(settings=settings, sessions=make_session_factory(engine),
+                    read_sessions=make_session_factory(engine, read_only=True), principals=principals,
+                    **adapters)  # type: ignore[arg-type]
+    if built.queue_counts is None and settings.console_counts_seconds > 0:
+        built.queue_counts = CountsCache(settings.console_counts_seconds, clock=built.clock)
+    return built

@@ -30,7 +30,7 @@ def queue() -> Any:
         filters = {k: v for k, v in form.data.items() if k != "cursor" and v}
         queue = staff_queue(session(), staff(), key=runtime().settings.cursor_key, filters=filters,
                             sla_hours=runtime().settings.sla_decision_hours,
-                            cursor=form.cursor.data or None)
+                            cursor=form.cursor.data or None, counts=runtime().queue_counts)
     status = 200 if queue is not None else 400
     return render_template("console/queue.html", form=form, queue=queue, now=now(),
                            filters=request.args.to_dict(), signout=SignOutForm()), status
@@ -112,3 +112,8 @@ def age(then: datetime, now_: datetime) -> str:
 @blp.app_template_filter("when")
 def when(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+@blp.app_template_filter("time_of_day")
+def time_of_day(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%H:%M:%S UTC")

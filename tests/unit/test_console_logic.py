@@ -8,8 +8,9 @@ from flask import Flask
 from service.console.views import age
 from service.domain.lifecycle import Status
 from service.ticket_details import allowed_actions
-from service.worklist import QueueRow, due_at
+from service.worklist import CountsCache, QueueRow, due_at
 from tests.helpers import utc
+from tests.support.fakes import Clock
 
 FILED = utc(2026, 11, 28, 9, 0)
 
@@ -54,3 +55,21 @@ def test_sign_in_only_returns_to_a_console_page() -> None:
         for target in (None, "", "https://evil.example/", "//evil.example/console/", "/v1/tickets",
                        "/console/\\evil"):
             assert _safe_next(target) == "/console/", target
+
+
+def test_counts_are_kept_per_filter_shape_for_their_seconds_and_no_longer() -> None:
+    clock = Clock(FILED)
+    cache = CountsCache(5, clock=clock, max_entries=2)
+    taken = cache.put((("stage", "prod"),), {"failed": 3})
+    assert taken == FILED and cache.get((("stage", "prod"),)) == (FILED, {"failed": 3})
+    assert cache.get(()) is None  # another shape
+    clock.tick(4.9)
+    assert cache.get((("stage", "prod"),)) == (FILED, {"failed": 3})
+    clock.tick(0.1)
+    assert cache.get((("stage", "prod"),)) is None  # 5 s after the count
+    cache.put((), {"failed": 1})
+    clock.now = FILED - timedelta(seconds=1)  # a clock set back: what was kept is not trusted
+    assert cache.get(()) is None
+    for n in range(3):  # bounded: full, it starts afresh
+        cache.put((("account", str(n)),), {})
+    assert cache.get((("account", "0"),)) is None and cache.get((("account", "2"),)) is not None
