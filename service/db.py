@@ -97,14 +97,19 @@ def _ping_when_idle(engine: Engine, seconds: float) -> None:
 READ_ONLY = "envdesk_read_only"
 
 
-def make_session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
+def make_session_factory(engine: Engine, *, read_only: bool = False,
+                         autocommit: bool = False) -> sessionmaker[Session]:
     """Sessions for a unit of work, or (``read_only``) for queries that take no write lock.
 
     On PostgreSQL a read-only session's statements run in autocommit: under READ COMMITTED each
     statement takes its own snapshot inside a transaction too, so readers see the same data, and
-    a request spares the BEGIN and ROLLBACK round trips around its queries."""
+    a request spares the BEGIN and ROLLBACK round trips around its queries.
+
+    ``autocommit`` (PostgreSQL only; elsewhere an ordinary unit of work): for a use case whose
+    reads take no lock and whose writes are one statement, which is then its own transaction —
+    the filing (service.filing). It spares the BEGIN and COMMIT round trips."""
     bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
-    if read_only and engine.dialect.name == "postgresql":
+    if (read_only or autocommit) and engine.dialect.name == "postgresql":
         bind = bind.execution_options(isolation_level="AUTOCOMMIT")
     return sessionmaker(bind=bind, expire_on_commit=False)
 

@@ -32,6 +32,8 @@ class Runtime:
     principals: PrincipalCache | None = None
     access_tokens: AccessTokenVerifier | None = None
     approval: ApprovalPolicy = ApprovalPolicy()
+    filing_sessions: sessionmaker[Session] | None = None
+    """Sessions for a filing: autocommit on PostgreSQL (service.filing writes one statement)."""
 
 
 def runtime() -> Runtime:
@@ -51,6 +53,13 @@ def uow() -> UnitOfWork:
     # second from an exhausted pool.
     close_session()
     return UnitOfWork(runtime().sessions)
+
+
+def filing_uow() -> UnitOfWork:
+    """The unit of work of a filing (service.tickets.file_ticket): its reads take no lock and
+    its writes are one INSERT on PostgreSQL, which runs in autocommit, without BEGIN and COMMIT."""
+    close_session()
+    return UnitOfWork(runtime().filing_sessions or runtime().sessions)
 
 
 def now() -> datetime:
@@ -77,4 +86,5 @@ def build_runtime(settings: Settings, **adapters: object) -> Runtime:
         account_claim=settings.oidc_account_claim, jwks_url=settings.oidc_jwks_url))
     return Runtime(settings=settings, sessions=make_session_factory(engine),
                    read_sessions=make_session_factory(engine, read_only=True), principals=principals,
+                   filing_sessions=make_session_factory(engine, autocommit=True),
                    **adapters)  # type: ignore[arg-type]
