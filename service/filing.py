@@ -196,12 +196,18 @@ def _table_order() -> dict[Any, int]:
 def _row(table: Any, obj: Any) -> dict[str, Any]:
     """The columns as given on ``obj``, the others' Python defaults computed here (so that no
     two tables' default parameters share a name in the one statement), in a fixed order."""
-    given = inspect(obj).dict
+    given = obj.__dict__  # the instance's loaded and set attributes (InstanceState.dict)
     row = {column: given[attr] for attr, column in _columns_of(type(obj)) if attr in given}
-    for column in table.c:
-        if column.default is not None and column.key not in row:
-            row[column.key] = _default(column.default)
+    for key, default in _defaults_of(table):
+        if key not in row:
+            row[key] = _default(default)
     return dict(sorted(row.items()))
+
+
+@cache
+def _defaults_of(table: Any) -> tuple[tuple[str, Any], ...]:
+    """(column, default) of a table's columns that have a Python-side default."""
+    return tuple((column.key, column.default) for column in table.c if column.default is not None)
 
 
 @cache
