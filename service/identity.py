@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from sqlalchemy import ColumnElement, Select, bindparam, false, select, true
+from sqlalchemy import ColumnElement, Connection, Select, bindparam, false, select, true
 from sqlalchemy.orm import Session
 
 from service.db import DriverQuery
@@ -86,9 +86,14 @@ class PrincipalCache:
 
 
 def authenticate(session: Session, token: str) -> Principal | None:
+    return token_owner(session.connection(), token)
+
+
+def token_owner(connection: Connection, token: str) -> Principal | None:
+    """``authenticate`` on a connection: no session needed for one statement."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    row = _OWNER.execute(session.connection(), {"token_hash": hash_token(token)}).first()
+    row = _OWNER.execute(connection, {"token_hash": hash_token(token)}).first()
     if row is None:
         return None
     user_id, email, role, account_id, account_name, kind = row

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from flask import current_app, g
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.approval_policy import load_policy
@@ -34,6 +35,11 @@ class Runtime:
     approval: ApprovalPolicy = ApprovalPolicy()
     filing_sessions: sessionmaker[Session] | None = None
     """Sessions for a filing: autocommit on PostgreSQL (service.filing writes one statement)."""
+
+    def read_connection(self) -> Connection:
+        """A connection of the read-only sessions' engine, for one statement without a session
+        (a token's owner); a context manager that gives it back to the pool."""
+        return self.read_sessions.kw["bind"].connect()
 
 
 def runtime() -> Runtime:
