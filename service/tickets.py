@@ -67,7 +67,7 @@ def file_ticket(
     but that INSERT, so on PostgreSQL ``uow`` may run in autocommit (the API's does:
     service.api.runtime.filing_uow): each statement its own transaction, no BEGIN or COMMIT."""
     policy.ensure_may_file(principal.kind)
-    digest = request_hash(data)
+    digest = request_hash(data) if idempotency_key else ""  # only a key's replay compares it
     with uow:
         facts = filing.read_facts(uow.session, account_id=principal.account_id,
                                   environment_id=data["environment_id"], type_=data["type"],
