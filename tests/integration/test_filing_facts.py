@@ -96,3 +96,38 @@ def test_the_environment_read_by_the_driver_is_in_the_session_as_loaded(pg: Any)
             assert len(statements) == 1
         finally:
             event.remove(Engine, "before_cursor_execute", count)
+
+
+def test_a_filing_through_the_api_is_one_select_and_one_insert_in_autocommit(
+        pg_database_url: str, tmp_path: Any) -> None:
+    """The filing's only write is one statement, so on PostgreSQL it runs without BEGIN and
+    COMMIT: what it sends is the token lookup, the SELECT and the INSERT, each in autocommit."""
+    from service.config import Settings
+    from service.entrypoints.wsgi import build_app
+    from service.models import Ticket, TicketEvent, WebhookDelivery
+
+    settings = Settings(database_url=pg_database_url, broker_url="memory://", home=tmp_path,
+                        secret_key="test-secret", write_rate_limit="", max_open_tickets=100,
+                        auth_cache_seconds=0)
+    engine = make_engine(pg_database_url)
+    world = build_world(lambda: UnitOfWork(make_session_factory(engine)))
+    client = build_app(settings).test_client()  # with the webhook and staff listeners
+    sent: list[tuple[str, bool]] = []
+
+    def record(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append((statement.split()[0], conn.connection.driver_connection.autocommit))
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        response = client.post("/v1/tickets", json=upscale_body(world.envs["customer_a_stage"]),
+                               headers=world.auth("customer_a"))
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    assert response.status_code == 201, response.get_json()
+    assert sent == [("SELECT", True), ("SELECT", True), ("WITH", True)]
+    with make_session_factory(engine)() as session:  # the ticket, its event and outbox rows
+        ticket_id = response.get_json()["id"]
+        assert session.get(Ticket, ticket_id) is not None
+        assert session.query(TicketEvent).filter_by(ticket_id=ticket_id).count() == 1
+        assert session.query(WebhookDelivery).count() == 2
+    engine.dispose()
