@@ -367,14 +367,65 @@ def wrk(base: str, *, data: Path | None = None, path: str = "/", conns: int = 32
     env["WRK_THREADS"] = str(threads)
     argv = ["wrk", "-t", str(threads), "-c", str(conns), "-d", f"{int(duration)}s", "--timeout", "10s",
             "-s", str(BENCH / "replay.lua"), base + path]
+    before = _cpu_by_process() if os.environ.get("BENCH_CPU_SPLIT") else None
     out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
     line = next(l for l in out.splitlines() if l.startswith("JSON "))
     r = json.loads(line[5:])
     secs = r["duration_us"] / 1e6
     errors = r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"]
+    if before is not None and r["requests"]:
+        _print_cpu_split(before, _cpu_by_process(), r["requests"], secs)
     return {"requests": r["requests"], "rps": r["requests"] / secs, "p50_ms": r["p50"] / 1000,
             "p99_ms": r["p99"] / 1000, "max_ms": r["max"] / 1000, "errors": errors,
             "non2xx": r["status"], "conns": conns, "load1": os.getloadavg()[0]}
+
+
+def _cpu_by_process() -> dict[int, tuple[float, float, str]]:
+    """CPU seconds (user + system, and system alone) so far and the command line of every
+    process (from /proc)."""
+    ticks, seen = os.sysconf("SC_CLK_TCK"), {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        seen[int(entry.name)] = ((int(fields[11]) + int(fields[12])) / ticks, int(fields[12]) / ticks, cmd)
+    return seen
+
+
+def _cpu_group(cmd: str) -> str:
+    if cmd.startswith("postgres: ") and f" {DB_NAME} " in cmd:
+        return "postgres backends (bench db)"
+    if cmd.startswith("postgres"):
+        return "postgres other (wal, checkpointer, other dbs)"
+    if "redis-server" in cmd:
+        return "redis-server"
+    if cmd.startswith("wrk "):
+        return "wrk"
+    if f"--port {API_PORT}" in cmd:
+        return "envdesk serve (this bench)"
+    if f"--port {FLOOR_PORT}" in cmd:
+        return "floor app (this bench)"
+    return "everything else"
+
+
+def _print_cpu_split(before: dict[int, tuple[float, float, str]],
+                     after: dict[int, tuple[float, float, str]], requests: int, secs: float) -> None:
+    """BENCH_CPU_SPLIT=1: CPU milliseconds per request of each group of processes during the
+    wrk run (what the figure costs end to end, and what the machine's other work took)."""
+    groups: dict[str, tuple[float, float]] = {}
+    for pid, (cpu, system, cmd) in after.items():
+        group = _cpu_group(cmd)
+        cpu0, system0, _ = before.get(pid, (0.0, 0.0, cmd))
+        total, in_kernel = groups.get(group, (0.0, 0.0))
+        groups[group] = (total + cpu - cpu0, in_kernel + system - system0)
+    print(f"  CPU over {secs:.1f} s, {requests} requests:", flush=True)
+    for group, (cpu, system) in sorted(groups.items(), key=lambda g: -g[1][0]):
+        print(f"    {cpu / requests * 1000:6.3f} ms/request ({system / requests * 1000:5.3f} system)  "
+              f"{cpu / secs:5.2f} cores  {group}", flush=True)
 
 
 def fmt(r: dict[str, Any]) -> str:

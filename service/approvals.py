@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from service.db import STALE, UnitOfWork
 from service.domain.approval import (
@@ -51,7 +52,9 @@ def stamp(ticket: Ticket, decision: Decision, env: Environment, *, drafter_id: s
         needed = 1
     ticket.approvals_required = needed
     ticket.approval_rule = decision.rule
-    ticket.approvals = []
+    # None yet, known without a query: set as loaded (an assignment fires the collection's
+    # events and cascades for an empty list), so the ticket's body reads it once detached too.
+    set_committed_value(ticket, "approvals", [])
     ticket.drafter_id = drafter_id
 
 

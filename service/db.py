@@ -97,14 +97,19 @@ def _ping_when_idle(engine: Engine, seconds: float) -> None:
 READ_ONLY = "envdesk_read_only"
 
 
-def make_session_factory(engine: Engine, *, read_only: bool = False) -> sessionmaker[Session]:
+def make_session_factory(engine: Engine, *, read_only: bool = False,
+                         autocommit: bool = False) -> sessionmaker[Session]:
     """Sessions for a unit of work, or (``read_only``) for queries that take no write lock.
 
     On PostgreSQL a read-only session's statements run in autocommit: under READ COMMITTED each
     statement takes its own snapshot inside a transaction too, so readers see the same data, and
-    a request spares the BEGIN and ROLLBACK round trips around its queries."""
+    a request spares the BEGIN and ROLLBACK round trips around its queries.
+
+    ``autocommit`` (PostgreSQL only; elsewhere an ordinary unit of work): for a use case whose
+    reads take no lock and whose writes are one statement, which is then its own transaction —
+    the filing (service.filing). It spares the BEGIN and COMMIT round trips."""
     bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
-    if read_only and engine.dialect.name == "postgresql":
+    if (read_only or autocommit) and engine.dialect.name == "postgresql":
         bind = bind.execution_options(isolation_level="AUTOCOMMIT")
     return sessionmaker(bind=bind, expire_on_commit=False)
 
@@ -152,3 +157,33 @@ class UnitOfWork:
 
     def after_commit(self, hook: Callable[[], None]) -> None:
         self._after_commit.append(hook)
+
+
+class DriverQuery:
+    """A statement compiled once per dialect and run on the connection with ``exec_driver_sql``:
+    no ORM execution, no statement-cache lookup, no result processing. For hot statements whose
+    result columns the driver already gives as Python wants them (strings, numbers, booleans;
+    JSON and datetimes only where the caller checks the dialect). Parameters are bound by name;
+    the statement's own literal parameters keep their values; bind processors run as usual."""
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any],
+                                        dict[str, Callable[[Any], Any]]]] = {}
+
+    def execute(self, connection: Any, params: dict[str, Any]) -> Any:
+        dialect = connection.dialect
+        entry = self._compiled.get(dialect.name)
+        if entry is None:
+            compiled = self.statement.compile(dialect=dialect)
+            positions = tuple(compiled.positiontup) if compiled.positional else None
+            entry = (compiled.string, positions, dict(compiled.params),
+                     dict(compiled._bind_processors))
+            self._compiled[dialect.name] = entry
+        sql, positions, defaults, processors = entry
+        values = {**defaults, **params}
+        for name, process in processors.items():
+            values[name] = process(values[name])
+        if positions is not None:
+            return connection.exec_driver_sql(sql, tuple(values[name] for name in positions))
+        return connection.exec_driver_sql(sql, values)

@@ -16,8 +16,10 @@ from typing import Any
 from sqlalchemy import (
     Insert, Integer, Select, and_, bindparam, func, insert, inspect, literal, literal_column, select,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 
+from service.db import DriverQuery
 from service.domain.lifecycle import OPEN_STATUSES
 from service.models import Account, Base, Environment, Ticket
 
@@ -42,10 +44,16 @@ class FilingFacts:
 
 def read_facts(session: Session, *, account_id: str, environment_id: str, type_: str,
                key: str | None, max_open: int) -> FilingFacts:
-    """One SELECT; ``environment`` is None when the account has no such environment."""
-    row = session.execute(_facts_query(bool(key), bool(max_open)), {
-        "account_id": account_id, "environment_id": environment_id, "type": type_,
-        "key": key, "max_open": max_open}).first()
+    """One SELECT; ``environment`` is None when the account has no such environment.
+
+    On PostgreSQL the statement, compiled once, runs on the session's connection without the
+    ORM (``DriverQuery``): the environment's columns come back as the driver gives them (JSON
+    parsed, booleans) and the Environment is put in the session as if loaded, its timestamps
+    left unloaded. Elsewhere the ORM loads it; a test holds both ways equal."""
+    params = {"account_id": account_id, "environment_id": environment_id, "type": type_,
+              "key": key, "max_open": max_open}
+    read = _read_driver if session.get_bind().dialect.name == "postgresql" else _read_orm
+    row = read(session, params, bool(key), bool(max_open))
     if row is None:
         return FilingFacts(environment=None)
     env, external_id, count, dup_id, dup_status, *replayed = row
@@ -54,9 +62,47 @@ def read_facts(session: Session, *, account_id: str, environment_id: str, type_:
                        earlier=(replayed[0], replayed[1]) if replayed and replayed[0] else None)
 
 
+def _read_orm(session: Session, params: dict[str, Any], with_key: bool,
+              capped: bool) -> tuple[Any, ...] | None:
+    row = session.execute(_facts_query(with_key, capped, True), params).first()
+    return None if row is None else tuple(row)
+
+
+def _read_driver(session: Session, params: dict[str, Any], with_key: bool,
+                 capped: bool) -> tuple[Any, ...] | None:
+    row = _driver_facts_query(with_key, capped).execute(session.connection(), params).first()
+    if row is None:
+        return None
+    env = Environment(**dict(zip(_ENV_KEYS, row[:len(_ENV_KEYS)])))
+    return (_loaded(session, env), *row[len(_ENV_KEYS):])
+
+
+# The environment's columns that the rules, the approval policy and the staff alert read (its
+# timestamps are neither read nor, as the driver gives them, in UTC).
+_ENV_KEYS = ("id", "account_id", "name", "stage", "sizes", "caps", "upscale_allowed",
+             "requires_staging_verification")
+
+
+def _loaded(session: Session, env: Environment) -> Environment:
+    """``env`` in ``session`` as if a query had loaded it (no SQL): persistent and clean, so a
+    session.get finds it; the columns not given stay unloaded (read on access)."""
+    held = session.identity_map.get(identity_key(Environment, env.id))
+    if held is not None:  # loaded earlier in this session: that object stays the one
+        return held
+    make_transient_to_detached(env)
+    session.add(env)
+    return env
+
+
 @cache
-def _facts_query(with_key: bool, capped: bool) -> Select[Any]:
-    """The SELECT of read_facts, built once (its parameters are bound by name)."""
+def _driver_facts_query(with_key: bool, capped: bool) -> DriverQuery:
+    return DriverQuery(_facts_query(with_key, capped, False))
+
+
+@cache
+def _facts_query(with_key: bool, capped: bool, entity: bool) -> Select[Any]:
+    """The SELECT of read_facts, built once (its parameters are bound by name): the environment
+    as an entity, or (``entity`` false) as the columns of _ENV_KEYS."""
     account_id, environment_id = bindparam("account_id"), bindparam("environment_id")
     dup = select(Ticket.id, Ticket.status).where(
         Ticket.environment_id == environment_id, Ticket.type == bindparam("type"),
@@ -64,7 +110,8 @@ def _facts_query(with_key: bool, capped: bool) -> Select[Any]:
     ).limit(1)
     earlier = select(Ticket.id, Ticket.request_hash).where(
         Ticket.account_id == account_id, Ticket.idempotency_key == bindparam("key"))
-    return (select(Environment, Account.external_id, _open_count(account_id, capped),
+    env = (Environment,) if entity else tuple(Environment.__table__.c[k] for k in _ENV_KEYS)
+    return (select(*env, Account.external_id, _open_count(account_id, capped),
                    *_columns(dup), *(_columns(earlier) if with_key else ()))
             .join(Account, Account.id == Environment.account_id)
             .where(Environment.id == environment_id, Environment.account_id == account_id))
@@ -149,12 +196,18 @@ def _table_order() -> dict[Any, int]:
 def _row(table: Any, obj: Any) -> dict[str, Any]:
     """The columns as given on ``obj``, the others' Python defaults computed here (so that no
     two tables' default parameters share a name in the one statement), in a fixed order."""
-    given = inspect(obj).dict
+    given = obj.__dict__  # the instance's loaded and set attributes (InstanceState.dict)
     row = {column: given[attr] for attr, column in _columns_of(type(obj)) if attr in given}
-    for column in table.c:
-        if column.default is not None and column.key not in row:
-            row[column.key] = _default(column.default)
+    for key, default in _defaults_of(table):
+        if key not in row:
+            row[key] = _default(default)
     return dict(sorted(row.items()))
+
+
+@cache
+def _defaults_of(table: Any) -> tuple[tuple[str, Any], ...]:
+    """(column, default) of a table's columns that have a Python-side default."""
+    return tuple((column.key, column.default) for column in table.c if column.default is not None)
 
 
 @cache

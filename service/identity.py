@@ -8,9 +8,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from sqlalchemy import ColumnElement, Select, bindparam, false, select, true
+from sqlalchemy import ColumnElement, Connection, Select, bindparam, false, select, true
 from sqlalchemy.orm import Session
 
+from service.db import DriverQuery
 from service.domain import permissions
 from service.domain.permissions import STAFF_ROLES  # noqa: F401  (re-exported)
 from service.domain.policy import AccountKind
@@ -85,9 +86,14 @@ class PrincipalCache:
 
 
 def authenticate(session: Session, token: str) -> Principal | None:
+    return token_owner(session.connection(), token)
+
+
+def token_owner(connection: Connection, token: str) -> Principal | None:
+    """``authenticate`` on a connection: no session needed for one statement."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    row = session.execute(_OWNER, {"token_hash": hash_token(token)}).first()
+    row = _OWNER.execute(connection, {"token_hash": hash_token(token)}).first()
     if row is None:
         return None
     user_id, email, role, account_id, account_name, kind = row
@@ -95,8 +101,9 @@ def authenticate(session: Session, token: str) -> Principal | None:
                      kind=AccountKind(kind), role=role)
 
 
-# Built once, columns only: no statement to construct nor ORM objects to load per request.
-_OWNER = (
+# Built and compiled once, columns only (strings, as the driver gives them): no statement to
+# construct, no ORM execution nor objects per request.
+_OWNER = DriverQuery(
     select(User.id, User.email, User.role, Account.id, Account.name, Account.kind)
     .join(ApiToken, ApiToken.user_id == User.id)
     .join(Account, Account.id == User.account_id)

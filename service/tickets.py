@@ -63,9 +63,11 @@ def file_ticket(
     duplicate check, so racing requests can overshoot it by their number; ``approval`` decides
     what the request needs (``drafter_id``: the partner's user who prepared it as a draft).
     One SELECT reads what the rules need and one INSERT writes the ticket with its events and
-    outbox rows (service.filing); the unique indexes decide races."""
+    outbox rows (service.filing); the unique indexes decide races. Nothing here locks or writes
+    but that INSERT, so on PostgreSQL ``uow`` may run in autocommit (the API's does:
+    service.api.runtime.filing_uow): each statement its own transaction, no BEGIN or COMMIT."""
     policy.ensure_may_file(principal.kind)
-    digest = request_hash(data)
+    digest = request_hash(data) if idempotency_key else ""  # only a key's replay compares it
     with uow:
         facts = filing.read_facts(uow.session, account_id=principal.account_id,
                                   environment_id=data["environment_id"], type_=data["type"],

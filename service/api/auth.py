@@ -9,7 +9,7 @@ from flask import Response, g, request
 from service.api.errors import problem
 from service.api.runtime import runtime, session, uow
 from service.domain.errors import UnknownAccount
-from service.identity import Principal, authenticate
+from service.identity import Principal, token_owner
 from service.oidc import InvalidToken, KeysUnavailable, looks_like_jwt
 from service.oidc_users import principal_for_claims
 
@@ -31,11 +31,11 @@ def _resolve(token: str) -> tuple[Principal | None, float | None]:
 
 
 def _lookup(token: str) -> Principal | None:
-    """An opaque token's owner, read in a read-only session of its own that gives its connection
-    back at once (autocommit on PostgreSQL: no transaction round trips), so a write that follows
-    holds one connection, not two."""
-    with runtime().read_sessions() as lookup:
-        return authenticate(lookup, token)
+    """An opaque token's owner, read on a read-only connection of its own (no session: one
+    statement) that goes back to the pool at once (autocommit on PostgreSQL: no transaction
+    round trips), so a write that follows holds one connection, not two."""
+    with runtime().read_connection() as connection:
+        return token_owner(connection, token)
 
 
 def _principal(token: str) -> Principal | None:

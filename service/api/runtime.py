@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from flask import current_app, g
+from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.approval_policy import load_policy
@@ -34,6 +35,13 @@ class Runtime:
     access_tokens: AccessTokenVerifier | None = None
     approval: ApprovalPolicy = ApprovalPolicy()
     queue_counts: CountsCache | None = None
+    filing_sessions: sessionmaker[Session] | None = None
+    """Sessions for a filing: autocommit on PostgreSQL (service.filing writes one statement)."""
+
+    def read_connection(self) -> Connection:
+        """A connection of the read-only sessions' engine, for one statement without a session
+        (a token's owner); a context manager that gives it back to the pool."""
+        return self.read_sessions.kw["bind"].connect()
 
 
 def runtime() -> Runtime:
@@ -53,6 +61,13 @@ def uow() -> UnitOfWork:
     # second from an exhausted pool.
     close_session()
     return UnitOfWork(runtime().sessions)
+
+
+def filing_uow() -> UnitOfWork:
+    """The unit of work of a filing (service.tickets.file_ticket): its reads take no lock and
+    its writes are one INSERT on PostgreSQL, which runs in autocommit, without BEGIN and COMMIT."""
+    close_session()
+    return UnitOfWork(runtime().filing_sessions or runtime().sessions)
 
 
 def now() -> datetime:
@@ -79,6 +94,7 @@ def build_runtime(settings: Settings, **adapters: object) -> Runtime:
         account_claim=settings.oidc_account_claim, jwks_url=settings.oidc_jwks_url))
     built = Runtime(settings=settings, sessions=make_session_factory(engine),
                     read_sessions=make_session_factory(engine, read_only=True), principals=principals,
+                    filing_sessions=make_session_factory(engine, autocommit=True),
                     **adapters)  # type: ignore[arg-type]
     if built.queue_counts is None and settings.console_counts_seconds > 0:
         built.queue_counts = CountsCache(settings.console_counts_seconds, clock=built.clock)

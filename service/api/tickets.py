@@ -16,7 +16,7 @@ from schemas.tickets import (
 )
 from service import comments, queries, tickets
 from service.api.docs import CREATED_TICKET_LINKS, FIRST_TICKET_LINKS, document
-from service.api.runtime import now, principal, runtime, session, uow
+from service.api.runtime import filing_uow, now, principal, runtime, session, uow
 from service.domain.lifecycle import Action
 
 blp = Blueprint("tickets", __name__, url_prefix="/v1/tickets", description="Upscale and change requests")
@@ -86,7 +86,7 @@ class TicketCollection(MethodView):
     def post(self, data: dict[str, Any], idempotency_key: str | None = None) -> Any:
         """File an upscale or change request (customers only)."""
         ticket, created = tickets.file_ticket(
-            principal(), data, uow=uow(), now=now(), idempotency_key=idempotency_key,
+            principal(), data, uow=filing_uow(), now=now(), idempotency_key=idempotency_key,
             listener=runtime().listener, max_open=runtime().settings.max_open_tickets,
             approval=runtime().approval, dispatch=runtime().dispatch)
         headers = {"Location": url_for("tickets.TicketItem", ticket_id=ticket.id),

@@ -1,0 +1,133 @@
+"""The filing's facts read without the ORM on PostgreSQL (service.filing._read_driver) are the
+ORM's (service.filing._read_orm): the same environment columns, external id, open count, open
+request and earlier ticket, for every shape of the statement; and the environment is in the
+session as if loaded, so the staff alert reads it without a query."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, event, update
+
+from service import filing
+from service.db import UnitOfWork, make_engine, make_session_factory
+from service.models import Account, Environment
+from service.tickets import file_ticket
+from tests.helpers import change_body, upscale_body
+from tests.support.world import build_world
+
+NOW = datetime(2031, 3, 1, 8, 0, tzinfo=timezone.utc)
+ENV_COLUMNS = filing._ENV_KEYS
+
+
+@pytest.fixture
+def pg(pg_database_url: str) -> Any:
+    engine = make_engine(pg_database_url)
+    yield make_session_factory(engine), make_session_factory(engine, autocommit=True)
+    engine.dispose()
+
+
+def _both(sessions: Any, params: dict[str, Any], with_key: bool, capped: bool) -> tuple[Any, Any]:
+    with sessions() as orm_session, sessions() as driver_session:
+        by_orm = filing._read_orm(orm_session, params, with_key, capped)
+        by_driver = filing._read_driver(driver_session, params, with_key, capped)
+        return _plain(by_orm), _plain(by_driver)
+
+
+def _plain(row: Any) -> Any:
+    if row is None:
+        return None
+    env, *rest = row
+    return {k: getattr(env, k) for k in ENV_COLUMNS}, rest
+
+
+def test_driver_facts_equal_the_orms_for_every_shape(pg: Any) -> None:
+    sessions, filing_sessions = pg
+    world = build_world(lambda: UnitOfWork(sessions))
+    with sessions() as s:  # an external id, caps and a refusal flag: every column has a value
+        s.execute(update(Account).where(Account.id == world.accounts["customer_a"])
+                  .values(external_id="crm-42"))
+        s.execute(update(Environment).where(Environment.id == world.envs["customer_a_prod"])
+                  .values(caps={"yves": "xl"}, upscale_allowed=False,
+                          requires_staging_verification=True))
+        s.commit()
+    principal = world.principal("customer_a")
+    file_ticket(principal, upscale_body(world.envs["customer_a_stage"]), uow=UnitOfWork(filing_sessions),
+                now=NOW, idempotency_key="k-1")
+    file_ticket(principal, change_body(world.envs["customer_a_stage"]), uow=UnitOfWork(sessions),
+                now=NOW)
+    account = world.accounts["customer_a"]
+    cases = [(env, type_, key, cap)
+             for env in ("customer_a_stage", "customer_a_prod", "customer_b_stage")
+             for type_ in ("upscale", "change") for key in (None, "k-1", "k-2") for cap in (0, 1, 100)]
+    seen = set()
+    for env, type_, key, cap in cases:
+        params = {"account_id": account, "environment_id": world.envs[env], "type": type_,
+                  "key": key, "max_open": cap}
+        by_orm, by_driver = _both(sessions, params, bool(key), bool(cap))
+        assert by_driver == by_orm, (env, type_, key, cap)
+        seen.add(None if by_orm is None else (bool(by_orm[1][2]), len(by_orm[1]) > 4 and bool(by_orm[1][4])))
+    # The cases reached: no such environment, an open request, none, and an earlier ticket.
+    assert {None, (True, True), (False, False), (True, False)} <= seen
+
+
+def test_the_environment_read_by_the_driver_is_in_the_session_as_loaded(pg: Any) -> None:
+    sessions, _ = pg
+    world = build_world(lambda: UnitOfWork(sessions))
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    params = {"account_id": world.accounts["customer_a"], "environment_id": world.envs["customer_a_stage"],
+              "type": "upscale", "key": None, "max_open": 0}
+    with sessions() as session:
+        row = filing._read_driver(session, params, False, False)
+        assert row is not None
+        event.listen(Engine, "before_cursor_execute", count)
+        try:
+            env = session.get(Environment, world.envs["customer_a_stage"])
+            assert env is row[0]
+            assert (env.name, env.stage, env.sizes["yves"]) == ("customer_a-stage", "stage", "medium")
+            assert not session.dirty and not session.new
+            assert statements == []
+            assert env.created_at.tzinfo is not None  # a column not read is loaded on access
+            assert len(statements) == 1
+        finally:
+            event.remove(Engine, "before_cursor_execute", count)
+
+
+def test_a_filing_through_the_api_is_one_select_and_one_insert_in_autocommit(
+        pg_database_url: str, tmp_path: Any) -> None:
+    """The filing's only write is one statement, so on PostgreSQL it runs without BEGIN and
+    COMMIT: what it sends is the token lookup, the SELECT and the INSERT, each in autocommit."""
+    from service.config import Settings
+    from service.entrypoints.wsgi import build_app
+    from service.models import Ticket, TicketEvent, WebhookDelivery
+
+    settings = Settings(database_url=pg_database_url, broker_url="memory://", home=tmp_path,
+                        secret_key="test-secret", write_rate_limit="", max_open_tickets=100,
+                        auth_cache_seconds=0)
+    engine = make_engine(pg_database_url)
+    world = build_world(lambda: UnitOfWork(make_session_factory(engine)))
+    client = build_app(settings).test_client()  # with the webhook and staff listeners
+    sent: list[tuple[str, bool]] = []
+
+    def record(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append((statement.split()[0], conn.connection.driver_connection.autocommit))
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        response = client.post("/v1/tickets", json=upscale_body(world.envs["customer_a_stage"]),
+                               headers=world.auth("customer_a"))
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    assert response.status_code == 201, response.get_json()
+    assert sent == [("SELECT", True), ("SELECT", True), ("WITH", True)]
+    with make_session_factory(engine)() as session:  # the ticket, its event and outbox rows
+        ticket_id = response.get_json()["id"]
+        assert session.get(Ticket, ticket_id) is not None
+        assert session.query(TicketEvent).filter_by(ticket_id=ticket_id).count() == 1
+        assert session.query(WebhookDelivery).count() == 2
+    engine.dispose()
