@@ -15,13 +15,16 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import os
 import random
 import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
+import requests.utils
 
 logger = logging.getLogger(__name__)
 
@@ -120,6 +123,15 @@ class HttpClient:
         self._session = session or requests.Session()
         self._session.headers.update(headers or {})
         self._secrets = _secrets_in(headers or {})
+        # The environment's proxy and CA-bundle settings are read once per origin, not on every
+        # call: requests scans all of os.environ twice per request to find them (half the CPU
+        # of a provisioning call). A .netrc is never consulted: every call carries its own
+        # Authorization header, or a signature.
+        self._session.trust_env = False
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if bundle and self._session.verify is True:
+            self._session.verify = bundle
+        self._proxies: dict[str, dict[str, str]] = {}
 
     def post_json(
         self, path_or_url: str, body: dict, headers: Mapping[str, str] | None = None
@@ -148,11 +160,20 @@ class HttpClient:
             return path_or_url
         return f"{self.base_url}/{path_or_url.lstrip('/')}"
 
+    def proxies_for(self, url: str) -> dict[str, str]:
+        """The proxies the environment names for ``url``'s origin (HTTP(S)_PROXY, NO_PROXY)."""
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        if origin not in self._proxies:
+            self._proxies[origin] = requests.utils.get_environ_proxies(origin)
+        return self._proxies[origin]
+
     def _send(self, method: str, path_or_url: str, **kwargs: Any) -> requests.Response:
         url = self.url_for(path_or_url)
         try:
             response = self._session.request(
-                method, url, timeout=self.timeout, allow_redirects=False, **kwargs
+                method, url, timeout=self.timeout, allow_redirects=False,
+                proxies=self.proxies_for(url), **kwargs
             )
         except requests.RequestException as exc:
             raise self._failed(method, url, _transport_failure(exc, self.name)) from exc

@@ -195,3 +195,26 @@ def test_retry_after_in_the_past_means_now():
     past = email.utils.formatdate(NOW - 100, usegmt=True)
 
     assert parse_retry_after(past, now=NOW) == 0.0
+
+
+def test_proxies_come_from_the_environment_as_requests_would_read_them(monkeypatch):
+    """Read once per origin instead of on every call, they are what requests itself finds."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.example")
+    with HttpClient(BASE, connect_timeout=1, read_timeout=1) as http:
+        for url in (f"{BASE}/v1/operations", "https://internal.example/hook"):
+            expected = requests.Session().merge_environment_settings(url, {}, None, None, None)["proxies"]
+            assert http.proxies_for(url) == expected
+        assert http.proxies_for(f"{BASE}/x")["https"] == "http://proxy.example:3128"
+        assert "https" not in http.proxies_for("https://internal.example/hook")
+
+
+@responses.activate
+def test_a_call_goes_through_the_proxy_the_environment_names(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    responses.get(f"{BASE}/things/1", json={"ok": True})
+    with HttpClient(BASE, connect_timeout=1, read_timeout=1) as http:
+        http.get_json("/things/1")
+    assert responses.calls[0].request.req_kwargs["proxies"]["https"] == "http://proxy.example:3128"
