@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from sqlalchemy import Connection, Select, bindparam, insert, select, update
+from sqlalchemy import Select, Table, bindparam, exists, insert, select, update
 from sqlalchemy.orm import Session
 
 from service.db import STALE, UnitOfWork
@@ -171,17 +171,26 @@ class _Held:
     def save(self, session: Session) -> None:
         conn = session.connection()
         changed = _changes(self._ticket_before, self.ticket.__dict__, _TICKET_WRITABLE)
-        if changed:
-            version = self._ticket_before["version"]
-            self.ticket.version = version + 1
-            done = conn.execute(_UPDATE_TICKET, {**changed, "version": version + 1,
-                                                 "b_id": self.ticket.id, "b_version": version})
-            if done.rowcount != 1:
-                raise ConcurrentChange(STALE)
         env_changed = _changes(self._env_before, self.env.__dict__, ("sizes", "updated_at"))
-        if env_changed:
-            conn.execute(_UPDATE_ENVIRONMENT, {**env_changed, "b_id": self.env.id})
-        _insert_added(session, conn)
+        added = _take_added(session)
+        version = self._ticket_before["version"]
+        if changed and added and conn.dialect.name == "postgresql":
+            statement, params = _one_write(changed, env_changed, added)
+            params.update(b_id=self.ticket.id, b_version=version, b_env_id=self.env.id, t_version=version + 1)
+            if conn.execute(statement, params).rowcount != 1:
+                raise ConcurrentChange(STALE)
+        else:
+            if changed:
+                done = conn.execute(_UPDATE_TICKET, {**changed, "version": version + 1,
+                                                     "b_id": self.ticket.id, "b_version": version})
+                if done.rowcount != 1:
+                    raise ConcurrentChange(STALE)
+            if env_changed:
+                conn.execute(_UPDATE_ENVIRONMENT, {**env_changed, "b_id": self.env.id})
+            for table, values in added:
+                conn.execute(_INSERT[table] if table in _INSERT else insert(table), values)
+        if changed:
+            self.ticket.version = version + 1
         self._ticket_before, self._env_before = dict(self.ticket.__dict__), dict(self.env.__dict__)
 
 
@@ -203,14 +212,70 @@ def _changes(before: dict[str, Any], after: dict[str, Any], keys: tuple[str, ...
             and (old := before.get(key, _UNSET)) is not value and (old is _UNSET or old != value)}
 
 
-def _insert_added(session: Session, conn: Connection) -> None:
-    """The rows added to the session (audit events, outbox rows) as Core INSERTs, in the order
-    they were added; columns left unset take their defaults."""
+Added = list[tuple[Table, dict[str, Any]]]
+
+
+def _take_added(session: Session) -> Added:
+    """The rows added to the session (audit events, outbox rows), in the order they were added,
+    taken out of it to be written as plain INSERTs; columns left unset take their defaults."""
+    added = []
     for obj in sorted(session.new, key=lambda o: o._sa_instance_state.insert_order):  # type: ignore[attr-defined]
         session.expunge(obj)
         table = obj.__table__
         values = {c.key: value for c in table.columns if (value := obj.__dict__.get(c.key)) is not None}
-        conn.execute(_INSERT[table] if table in _INSERT else insert(table), values)
+        for column in table.columns:  # Python-side defaults (ids), as an INSERT would apply them
+            if column.key not in values and column.default is not None and column.default.is_scalar:
+                values[column.key] = column.default.arg
+            elif column.key not in values and column.default is not None and column.default.is_callable:
+                values[column.key] = column.default.arg(None)
+        added.append((table, values))
+    return added
+
+
+def _one_write(changed: dict[str, Any], env_changed: dict[str, Any], added: Added
+               ) -> tuple[Any, dict[str, Any]]:
+    """On PostgreSQL, the whole write of a step as one statement (one round trip instead of
+    one per row): the ticket's compare-and-set UPDATE as a CTE, and the environment's UPDATE
+    and each INSERT taking their row from it, so that nothing is written unless the ticket's
+    version still matched; the statement's row count is then 1, else 0."""
+    shape = (tuple(changed), tuple(env_changed), tuple((table, tuple(values)) for table, values in added))
+    statement = _WRITES.get(shape)
+    if statement is None:
+        statement = _WRITES[shape] = _write_statement(*shape)
+    params = {f"t_{key}": value for key, value in changed.items()}
+    params.update({f"e_{key}": value for key, value in env_changed.items()})
+    for i, (_table, values) in enumerate(added):
+        params.update({f"a{i}_{key}": value for key, value in values.items()})
+    return statement, params
+
+
+def _write_statement(ticket_columns: tuple[str, ...], env_columns: tuple[str, ...],
+                     inserts: tuple[tuple[Table, tuple[str, ...]], ...]) -> Any:
+    ticket = (update(_TICKETS)
+              .where(_TICKETS.c.id == bindparam("b_id"), _TICKETS.c.version == bindparam("b_version"))
+              .values({name: bindparam(f"t_{name}", type_=_TICKETS.c[name].type)
+                       for name in (*ticket_columns, "version")})
+              .returning(_TICKETS.c.id).cte("ticket_written"))
+    ctes: list[Any] = [ticket]
+    if env_columns:
+        ctes.append(update(_ENVIRONMENTS)
+                    .where(_ENVIRONMENTS.c.id == bindparam("b_env_id"), exists(select(ticket.c.id)))
+                    .values({name: bindparam(f"e_{name}", type_=_ENVIRONMENTS.c[name].type)
+                             for name in env_columns})
+                    .cte("environment_written"))
+    rows = [insert(table).from_select(
+        columns, select(*(bindparam(f"a{i}_{name}", type_=table.c[name].type) for name in columns))
+        .select_from(ticket), include_defaults=False) for i, (table, columns) in enumerate(inserts)]
+    for i, row in enumerate(rows[:-1]):
+        ctes.append(row.cte(f"row_written_{i}"))
+    last = rows[-1]
+    for cte in ctes:
+        last = last.add_cte(cte)
+    # An INSERT's row count is kept only when asked for.
+    return last.execution_options(preserve_rowcount=True)
+
+
+_WRITES: dict[tuple[Any, ...], Any] = {}
 
 
 def _load(session: Session, ticket_id: str, *, lock_environment: bool = False) -> _Held | None:
