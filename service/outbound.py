@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import email.utils
 import logging
-import os
 import random
 import re
 import time
@@ -24,7 +23,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-import requests.utils
 
 logger = logging.getLogger(__name__)
 
@@ -128,10 +126,7 @@ class HttpClient:
         # of a provisioning call). A .netrc is never consulted: every call carries its own
         # Authorization header, or a signature.
         self._session.trust_env = False
-        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-        if bundle and self._session.verify is True:
-            self._session.verify = bundle
-        self._proxies: dict[str, dict[str, str]] = {}
+        self._environment: dict[str, dict[str, Any]] = {}
 
     def post_json(
         self, path_or_url: str, body: dict, headers: Mapping[str, str] | None = None
@@ -160,20 +155,26 @@ class HttpClient:
             return path_or_url
         return f"{self.base_url}/{path_or_url.lstrip('/')}"
 
-    def proxies_for(self, url: str) -> dict[str, str]:
-        """The proxies the environment names for ``url``'s origin (HTTP(S)_PROXY, NO_PROXY)."""
+    def environment_for(self, url: str) -> dict[str, Any]:
+        """The proxies and CA bundle for ``url``'s origin, as requests reads them from the
+        environment (HTTP(S)_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE...) merged with the session's."""
         parts = urlsplit(url)
-        origin = f"{parts.scheme}://{parts.netloc}"
-        if origin not in self._proxies:
-            self._proxies[origin] = requests.utils.get_environ_proxies(origin)
-        return self._proxies[origin]
+        origin = f"{parts.scheme}://{parts.netloc}/"
+        if origin not in self._environment:
+            self._session.trust_env = True
+            try:
+                merged = self._session.merge_environment_settings(origin, {}, None, None, None)
+            finally:
+                self._session.trust_env = False
+            self._environment[origin] = {"proxies": merged["proxies"], "verify": merged["verify"]}
+        return self._environment[origin]
 
     def _send(self, method: str, path_or_url: str, **kwargs: Any) -> requests.Response:
         url = self.url_for(path_or_url)
         try:
             response = self._session.request(
                 method, url, timeout=self.timeout, allow_redirects=False,
-                proxies=self.proxies_for(url), **kwargs
+                **self.environment_for(url), **kwargs
             )
         except requests.RequestException as exc:
             raise self._failed(method, url, _transport_failure(exc, self.name)) from exc
