@@ -103,6 +103,7 @@ def _claim(ticket_id: str, *, uow: UnitOfWork, now: datetime, timing: Timing,
            listener: StatusListener | None) -> Work | None:
     try:
         with uow:
+            _statement_at_a_time(uow.session)
             found = _load(uow.session, ticket_id)
             if found is None:
                 return None
@@ -180,6 +181,9 @@ class _Held:
             if conn.execute(statement, params).rowcount != 1:
                 raise ConcurrentChange(STALE)
         else:
+            writes = bool(changed) + bool(env_changed) + len(added)
+            if writes > 1 and conn.get_isolation_level() == "AUTOCOMMIT":
+                raise RuntimeError("a write of several statements needs a transaction")
             if changed:
                 done = conn.execute(_UPDATE_TICKET, {**changed, "version": version + 1,
                                                      "b_id": self.ticket.id, "b_version": version})
@@ -293,6 +297,17 @@ def _load(session: Session, ticket_id: str, *, lock_environment: bool = False) -
     return _Held(ticket, env)
 
 
+def _statement_at_a_time(session: Session) -> None:
+    """On PostgreSQL, a worker transaction that locks nothing runs its statements in autocommit:
+    its write is one statement (see ``_Held.save``) whose compare-and-set on the ticket's version
+    decides, and under READ COMMITTED the read takes no lock, so BEGIN and COMMIT would only add
+    two round trips. The session then never flushes by itself (a listener's query must not write
+    the event ahead of that statement). Must be called before the session's first statement."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        session.autoflush = False
+
+
 def _period_over(ticket: Ticket, now: datetime) -> bool:
     """A temporary upscale is never applied after its period's end."""
     return ticket.period_end is not None and ticket.period_end <= now
@@ -339,6 +354,8 @@ class _Recorder:
                lock_environment: bool = False) -> str:
         try:
             with self.uow:
+                if not lock_environment:
+                    _statement_at_a_time(self.uow.session)
                 found = _load(self.uow.session, self.work.ticket_id, lock_environment=lock_environment)
                 if found is None:
                     return "skipped"

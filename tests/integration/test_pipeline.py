@@ -626,8 +626,9 @@ def test_a_failing_receiver_is_retried_with_backoff_then_given_up(hooked: Pipeli
 
 
 class _ChangedMeanwhile(WebhookOutbox):
-    """Records as the outbox does, then changes the ticket as another writer would before the
-    worker's write reaches it (in the same transaction, so its rollback undoes this too)."""
+    """Records as the outbox does, then changes the ticket's version as another writer would
+    before the worker's write reaches it (through the worker's own session: where the step runs
+    in a transaction its rollback undoes this too, where it runs in autocommit it stays)."""
 
     def __init__(self, when_to: str) -> None:
         self.when_to = when_to
@@ -659,8 +660,8 @@ def test_a_step_that_loses_the_compare_and_set_writes_nothing(hooked: Pipeline, 
 
     after = pipe.ticket(ticket_id)
     claimed = 1 if stage == "completed" else 0  # the step's claim (its lease) did commit
-    assert (after.status, after.version, after.operation_id) == (
-        before.status, before.version + claimed, before.operation_id)
+    assert (after.status, after.operation_id) == (before.status, before.operation_id)
+    assert after.version - before.version - claimed in (0, 1)  # the other writer's change, if kept
     assert [e.id for e in pipe.events(ticket_id)] == [e.id for e in events]
     assert [d.id for d in _deliveries(pipe)] == [d.id for d in deliveries]
     assert pipe.sizes() == sizes
