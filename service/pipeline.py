@@ -182,7 +182,7 @@ class _Held:
                 raise ConcurrentChange(STALE)
         else:
             writes = bool(changed) + bool(env_changed) + len(added)
-            if writes > 1 and conn.get_isolation_level() == "AUTOCOMMIT":
+            if writes > 1 and conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
                 raise RuntimeError("a write of several statements needs a transaction")
             if changed:
                 done = conn.execute(_UPDATE_TICKET, {**changed, "version": version + 1,
