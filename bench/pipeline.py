@@ -90,6 +90,28 @@ def call_started(ids: list[str]) -> dict[str, list[float]]:
     return out
 
 
+def _cpu_seconds(*procs: Proc) -> list[float]:
+    """User + system CPU seconds of each process with its children (gunicorn's and Celery's
+    pool processes), so far."""
+    import psutil
+
+    out = []
+    for proc in procs:
+        total = 0.0
+        try:
+            root = psutil.Process(proc.pid)
+            for p in (root, *root.children(recursive=True)):
+                try:
+                    times = p.cpu_times()
+                    total += times.user + times.system
+                except psutil.NoSuchProcess:
+                    pass
+        except psutil.NoSuchProcess:
+            pass
+        out.append(total)
+    return out
+
+
 def pct(values: list[float], p: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
@@ -179,13 +201,21 @@ def run() -> dict[str, Any]:
     sim = Proc("sim", [common.ENVDESK, "provisioning-sim", "--port", str(common.SIM_PORT), "--latency", "0"],
                common.bench_env())
     common.wait_http(f"http://127.0.0.1:{common.SIM_PORT}/_sim/stats")
-    with common.running(sim, common.start_api(), Proc("beat", [common.ENVDESK, "beat", "--loglevel", "WARNING"],
-                                                        common.bench_env())):
-        with common.running(worker("all")):
+    api = common.start_api()
+    with common.running(sim, api, Proc("beat", [common.ENVDESK, "beat", "--loglevel", "WARNING"],
+                                       common.bench_env())):
+        with common.running(worker("all")) as (all_queues,):
+            cpu0 = _cpu_seconds(api, all_queues)
             secs, codes = approve_all(batch_a, support)
+            cpu_approving = _cpu_seconds(api, all_queues)
             fig["approve_http_per_s"] = N / secs
             fig["approve_non200"] = sum(1 for c in codes if c != 200)
             wait_status(batch_a, "completed")
+            cpu1 = _cpu_seconds(api, all_queues)
+        fig["api_cpu_ms_per_approval"] = (cpu1[0] - cpu0[0]) / N * 1000
+        fig["worker_cpu_ms_per_ticket"] = (cpu1[1] - cpu0[1]) / N * 1000
+        fig["worker_cpu_share_while_approving"] = (
+            (cpu_approving[1] - cpu0[1]) / max(cpu_approving[0] - cpu0[0] + cpu_approving[1] - cpu0[1], 1e-9))
         lat, first, last = latencies(batch_a)
         parts = call_started(batch_a)
         for part, values in parts.items():
@@ -208,6 +238,10 @@ def run() -> dict[str, Any]:
               f"(approvals over HTTP {fig['approve_http_per_s']:.0f}/s, non-200 {fig['approve_non200']}; "
               f"worker drain after the last approval {fig['drain_per_s']:.0f}/s); "
               f"celery no-op {fig['noop_per_s']:.0f} tasks/s; load1 {fig['load1']:.1f}", flush=True)
+        print(f"pipeline: CPU of the API's processes {fig['api_cpu_ms_per_approval']:.2f} ms an approval, "
+              f"of the worker's {fig['worker_cpu_ms_per_ticket']:.2f} ms a ticket; the worker's share of "
+              f"their CPU while approvals arrived {fig['worker_cpu_share_while_approving'] * 100:.0f} %",
+              flush=True)
         print("pipeline: where the time went (p50 / p99 ms): " + ", ".join(
             f"{part} {fig[f'{part}_p50_s'] * 1000:.1f} / {fig[f'{part}_p99_s'] * 1000:.1f}"
             for part in ("queued", "claim", "record")), flush=True)

@@ -20,6 +20,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -120,6 +121,12 @@ class HttpClient:
         self._session = session or requests.Session()
         self._session.headers.update(headers or {})
         self._secrets = _secrets_in(headers or {})
+        # The environment's proxy and CA-bundle settings are read once per origin, not on every
+        # call: requests scans all of os.environ twice per request to find them (half the CPU
+        # of a provisioning call). A .netrc is never consulted: every call carries its own
+        # Authorization header, or a signature.
+        self._session.trust_env = False
+        self._environment: dict[str, dict[str, Any]] = {}
 
     def post_json(
         self, path_or_url: str, body: dict, headers: Mapping[str, str] | None = None
@@ -148,11 +155,26 @@ class HttpClient:
             return path_or_url
         return f"{self.base_url}/{path_or_url.lstrip('/')}"
 
+    def environment_for(self, url: str) -> dict[str, Any]:
+        """The proxies and CA bundle for ``url``'s origin, as requests reads them from the
+        environment (HTTP(S)_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE...) merged with the session's."""
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}/"
+        if origin not in self._environment:
+            self._session.trust_env = True
+            try:
+                merged = self._session.merge_environment_settings(origin, {}, None, None, None)
+            finally:
+                self._session.trust_env = False
+            self._environment[origin] = {"proxies": merged["proxies"], "verify": merged["verify"]}
+        return self._environment[origin]
+
     def _send(self, method: str, path_or_url: str, **kwargs: Any) -> requests.Response:
         url = self.url_for(path_or_url)
         try:
             response = self._session.request(
-                method, url, timeout=self.timeout, allow_redirects=False, **kwargs
+                method, url, timeout=self.timeout, allow_redirects=False,
+                **self.environment_for(url), **kwargs
             )
         except requests.RequestException as exc:
             raise self._failed(method, url, _transport_failure(exc, self.name)) from exc

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from service import sweep as sweeping
 from service.domain.lifecycle import Action
@@ -623,3 +623,45 @@ def test_a_failing_receiver_is_retried_with_backoff_then_given_up(hooked: Pipeli
     pipe.clock.tick(3600)
     assert claim_due_deliveries(pipe.uow_factory(), now=pipe.clock(), lease=60, urls=pipe_urls) == []
     assert len(attempts) == 3
+
+
+class _ChangedMeanwhile(WebhookOutbox):
+    """Records as the outbox does, then changes the ticket's version as another writer would
+    before the worker's write reaches it (through the worker's own session: where the step runs
+    in a transaction its rollback undoes this too, where it runs in autocommit it stays)."""
+
+    def __init__(self, when_to: str) -> None:
+        self.when_to = when_to
+
+    def status_changed(self, session: Any, ticket: Any, event: Any) -> None:
+        super().status_changed(session, ticket, event)
+        if event.to_status == self.when_to:
+            session.execute(update(Ticket).where(Ticket.id == ticket.id)
+                            .values(version=Ticket.version + 1))
+
+
+@pytest.mark.parametrize("stage", ["provisioning", "completed"])
+def test_a_step_that_loses_the_compare_and_set_writes_nothing(hooked: Pipeline, stage: str) -> None:
+    """The ticket's versioned UPDATE decides the race, and the event, the outbox row and the
+    environment's sizes are written with it or not at all (one statement on PostgreSQL)."""
+    pipe = hooked
+    ticket_id = pipe.approved()
+    pipe.client.submit_script = ["succeeded"]
+    if stage == "completed":
+        pipe.client.submit_script = ["running"]
+        pipe.client.get_script = ["running", "succeeded"]
+        assert pipe.advance(ticket_id) == "polling"
+        pipe.clock.tick(TIMING.poll_interval)
+    before = pipe.ticket(ticket_id)
+    events, deliveries, sizes = pipe.events(ticket_id), _deliveries(pipe), pipe.sizes()
+    pipe.listener = _ChangedMeanwhile(stage)
+
+    assert pipe.advance(ticket_id) == "skipped"
+
+    after = pipe.ticket(ticket_id)
+    claimed = 1 if stage == "completed" else 0  # the step's claim (its lease) did commit
+    assert (after.status, after.operation_id) == (before.status, before.operation_id)
+    assert after.version - before.version - claimed in (0, 1)  # the other writer's change, if kept
+    assert [e.id for e in pipe.events(ticket_id)] == [e.id for e in events]
+    assert [d.id for d in _deliveries(pipe)] == [d.id for d in deliveries]
+    assert pipe.sizes() == sizes

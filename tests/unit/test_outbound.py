@@ -195,3 +195,28 @@ def test_retry_after_in_the_past_means_now():
     past = email.utils.formatdate(NOW - 100, usegmt=True)
 
     assert parse_retry_after(past, now=NOW) == 0.0
+
+
+def test_proxies_and_ca_bundle_come_from_the_environment_as_requests_would_read_them(monkeypatch):
+    """Read once per origin instead of on every call, they are what requests itself finds."""
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.example")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/internal.pem")
+    with HttpClient(BASE, connect_timeout=1, read_timeout=1) as http:
+        for url in (f"{BASE}/v1/operations", "https://internal.example/hook"):
+            expected = requests.Session().merge_environment_settings(url, {}, None, None, None)
+            assert http.environment_for(url) == {"proxies": expected["proxies"], "verify": expected["verify"]}
+        assert http.environment_for(f"{BASE}/x")["proxies"]["https"] == "http://proxy.example:3128"
+        assert "https" not in http.environment_for("https://internal.example/hook")["proxies"]
+        assert http.environment_for(f"{BASE}/x")["verify"] == "/etc/ssl/certs/internal.pem"
+
+
+@responses.activate
+def test_a_call_goes_through_the_proxy_the_environment_names(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    responses.get(f"{BASE}/things/1", json={"ok": True})
+    with HttpClient(BASE, connect_timeout=1, read_timeout=1) as http:
+        http.get_json("/things/1")
+    assert responses.calls[0].request.req_kwargs["proxies"]["https"] == "http://proxy.example:3128"
