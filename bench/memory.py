@@ -19,17 +19,32 @@ def rss_mb(pid: int, children_only: bool = True) -> dict[int, float]:
 
 
 class Sampler(threading.Thread):
+    """RSS of every child process every 0.2 s: the peak, and the largest at each tenth of the run
+    (so a rise that levels off, a warm-up, shows apart from one that keeps going)."""
+
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.pid, self.peak, self.stop = pid, 0.0, threading.Event()
+        self.samples: list[tuple[float, float]] = []
 
     def run(self) -> None:
+        started = time.perf_counter()
         while not self.stop.is_set():
             try:
-                self.peak = max([self.peak, *rss_mb(self.pid).values()])
+                largest = max(rss_mb(self.pid).values(), default=0.0)
             except psutil.Error:
-                pass
+                largest = 0.0
+            self.peak = max(self.peak, largest)
+            self.samples.append((time.perf_counter() - started, largest))
             time.sleep(0.2)
+
+    def tenths(self) -> list[int]:
+        """The largest process's RSS (MB) at the end of each tenth of the sampled time."""
+        if not self.samples:
+            return []
+        span = self.samples[-1][0]
+        return [round(max((mb for t, mb in self.samples if t <= span * k / 10), default=0.0))
+                for k in range(1, 11)]
 
 
 def _api(reg: dict[str, Any]) -> dict[str, Any]:
@@ -48,7 +63,7 @@ def _api(reg: dict[str, Any]) -> dict[str, Any]:
     warm, main = common.write_requests("mem-warm", lines[:2000]), common.write_requests("mem-main", lines[2000:])
     api = common.start_api()
     with common.running(api):
-        common.wrk(common.API, data=warm, conns=16, duration=5)
+        common.wrk(common.API, data=warm, conns=16, duration=float(os.environ.get("MEM_WARM_SECONDS", "5")))
         after_warm = rss_mb(api.pid)
         sampler = Sampler(api.pid)
         sampler.start()
@@ -56,10 +71,11 @@ def _api(reg: dict[str, Any]) -> dict[str, Any]:
         sampler.stop.set()
         end = rss_mb(api.pid)
     out = {"requests": r["requests"], "errors": r["errors"], "warm_max_mb": max(after_warm.values()),
-           "peak_mb": sampler.peak, "end_max_mb": max(end.values()),
+           "peak_mb": sampler.peak, "end_max_mb": max(end.values()), "tenths_mb": sampler.tenths(),
            "growth_mb": max(end.values()) - max(after_warm.values())}
     print(f"memory API: {fmt(r)}\n  per-worker RSS after warm-up {sorted(round(v) for v in after_warm.values())} MB,"
-          f" at end {sorted(round(v) for v in end.values())} MB, peak {sampler.peak:.0f} MB", flush=True)
+          f" at end {sorted(round(v) for v in end.values())} MB, peak {sampler.peak:.0f} MB\n"
+          f"  largest worker's RSS at each tenth of the run {sampler.tenths()} MB", flush=True)
     return out
 
 
@@ -102,11 +118,12 @@ def _worker(reg: dict[str, Any], tickets: int) -> dict[str, Any]:
         sampler.stop.set()
         end = rss_mb(worker.pid)
     out = {"tickets": len(ids), "seconds": secs, "warm_max_mb": max(after_warm.values()),
-           "peak_mb": sampler.peak, "end_max_mb": max(end.values()),
+           "peak_mb": sampler.peak, "end_max_mb": max(end.values()), "tenths_mb": sampler.tenths(),
            "growth_mb": max(end.values()) - max(after_warm.values())}
     print(f"memory worker: {len(ids)} tickets ({len(rest) / secs:.0f}/s after warm-up); per-process RSS after "
           f"warm-up {sorted(round(v) for v in after_warm.values())} MB, at end "
-          f"{sorted(round(v) for v in end.values())} MB, peak {sampler.peak:.0f} MB", flush=True)
+          f"{sorted(round(v) for v in end.values())} MB, peak {sampler.peak:.0f} MB\n"
+          f"  largest process's RSS at each tenth of the run {sampler.tenths()} MB", flush=True)
     return out
 
 
