@@ -233,10 +233,20 @@ def _stop_redis(server: Server) -> None:
 
 # --- processes and ports ----------------------------------------------------------------------
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on now, and one this process has not handed out before: once the
+    probing socket is closed the kernel may give the same port again, and two servers of one
+    stack (API and simulator) would then race for it."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def _kill(pid: int, signum: int = signal.SIGKILL, timeout: float = 10) -> None:
