@@ -35,7 +35,7 @@ def measure(label: str, reg: dict[str, Any], conns: int, duration: float) -> dic
         data = common.write_requests(f"read-{name}", lines)
         common.wrk(common.API, data=data, conns=conns, duration=2)
         r = out[name] = common.wrk(common.API, data=data, conns=conns, duration=duration)
-        print(f"read {label:>4} {name:<14} {fmt(r)}", flush=True)
+        print(f"read {label:>4} {name:<18} {fmt(r)}", flush=True)
     return out
 
 
