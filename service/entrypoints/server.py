@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import gc
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
 from gunicorn.app.base import BaseApplication
 
@@ -54,10 +55,32 @@ def _post_worker_init(_worker: Any) -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def _no_metrics(_pid: int) -> None:
+    return None
+
+
+_mark_process_dead: Callable[[int], None] = _no_metrics
+"""prometheus-client's, once ``prepare_metrics`` has chosen the directory (it cannot be imported
+before that)."""
+
+
 def _child_exit(_server: Any, worker: Any) -> None:
+    """Runs in gunicorn's SIGCHLD handler, so it imports nothing: when it imported
+    prometheus-client itself, a second worker exiting during that import found the module half
+    initialised, and the arbiter died with an AttributeError instead of shutting down."""
+    _mark_process_dead(worker.pid)
+
+
+def prepare_metrics(folder: Path) -> None:
+    """The metrics directory of this process tree, and prometheus-client imported with it,
+    before the first fork."""
+    global _mark_process_dead
+    from service.multiproc import prepare_multiprocess_dir
+
+    prepare_multiprocess_dir(folder)
     from prometheus_client import multiprocess
 
-    multiprocess.mark_process_dead(worker.pid)
+    _mark_process_dead = multiprocess.mark_process_dead
 
 
 def gunicorn_options(*, host: str, port: int, workers: int, threads: int) -> dict[str, Any]:
@@ -82,7 +105,5 @@ def gunicorn_options(*, host: str, port: int, workers: int, threads: int) -> dic
 
 
 def run_gunicorn(settings: Settings, *, host: str, port: int, workers: int, threads: int) -> None:
-    from service.multiproc import prepare_multiprocess_dir
-
-    prepare_multiprocess_dir(settings.home / "metrics" / f"api-{port}")
+    prepare_metrics(settings.home / "metrics" / f"api-{port}")
     _Gunicorn(gunicorn_options(host=host, port=port, workers=workers, threads=threads), settings).run()
