@@ -71,12 +71,12 @@ class JsonFormatter(logging.Formatter):
         return scrub(json.dumps(entry, default=str))
 
 
-def configure_logging(level: str = "INFO") -> None:
+def configure_logging(level: str | int = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    root.setLevel(level.upper() if isinstance(level, str) else level)
     for noisy in ("urllib3", "kombu", "amqp"):
         logging.getLogger(noisy).setLevel("WARNING")
 

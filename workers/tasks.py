@@ -30,8 +30,9 @@ def routine_sweep_at_debug(record: logging.LogRecord) -> bool:
 
 
 @setup_logging.connect
-def _json_logs(**_: object) -> None:
-    configure_logging()
+def _json_logs(loglevel: str | int | None = None, **_: object) -> None:
+    """JSON lines at the level the worker or beat was started with (``--loglevel``)."""
+    configure_logging(loglevel or "INFO")
     for name in ROUTINE_LOGGERS:
         logging.getLogger(name).addFilter(routine_sweep_at_debug)
 

@@ -61,3 +61,21 @@ def test_at_debug_level_the_routine_lines_show(worker_logs: Lines) -> None:
     logging.getLogger("celery.beat").info("Scheduler: Sending due task %s (%s)", "sweep", SWEEP_TASK)
 
     assert worker_logs.messages() == [f"DEBUG Scheduler: Sending due task sweep ({SWEEP_TASK})"]
+
+
+@pytest.mark.parametrize("given", ["WARNING", logging.WARNING])
+def test_the_worker_logs_at_the_level_it_was_started_with(given: str | int) -> None:
+    """`envdesk worker --loglevel WARNING`: Celery's per-task info lines and the task's own are
+    left out (Celery hands the level over as a name or as a number)."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        setup_logging.send(sender=None, loglevel=given, logfile=None, format="", colorize=False)
+        lines = Lines()
+        root.addHandler(lines)
+        logging.getLogger("celery.app.trace").info("Task %s succeeded", PROVISION_TASK)
+        logging.getLogger("workers.tasks").warning("provisioning gave up")
+        assert lines.messages() == ["WARNING provisioning gave up"]
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
