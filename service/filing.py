@@ -14,7 +14,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
-    Insert, Integer, Select, and_, bindparam, func, insert, inspect, literal, literal_column, select,
+    Integer, Select, and_, bindparam, func, insert, inspect, literal, literal_column, select,
 )
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
@@ -182,7 +182,7 @@ def _groups(objects: list[Any]) -> list[tuple[Any, list[dict[str, Any]]]]:
     grouped: dict[tuple[Any, tuple[str, ...]], list[dict[str, Any]]] = {}
     for obj in objects:
         table = type(obj).__table__
-        row = _row(table, obj)
+        row = row_values(table, obj)
         grouped.setdefault((table, tuple(row)), []).append(row)
     order = _table_order()
     return [(table, rows) for (table, _), rows in sorted(grouped.items(), key=lambda g: order[g[0][0]])]
@@ -193,9 +193,11 @@ def _table_order() -> dict[Any, int]:
     return {table: i for i, table in enumerate(Base.metadata.sorted_tables)}
 
 
-def _row(table: Any, obj: Any) -> dict[str, Any]:
-    """The columns as given on ``obj``, the others' Python defaults computed here (so that no
-    two tables' default parameters share a name in the one statement), in a fixed order."""
+def row_values(table: Any, obj: Any) -> dict[str, Any]:
+    """The row an INSERT of ``obj`` writes: the columns as given on it, the others' Python
+    defaults computed here (so that no two tables' default parameters share a name in one
+    statement), in a fixed order. Also the worker's (service.pipeline), which inserts the rows
+    that the lifecycle added to its session."""
     given = obj.__dict__  # the instance's loaded and set attributes (InstanceState.dict)
     row = {column: given[attr] for attr, column in _columns_of(type(obj)) if attr in given}
     for key, default in _defaults_of(table):

@@ -23,6 +23,7 @@ from service.domain.lifecycle import (
 )
 from service.domain.policy import COMPONENTS, DEFAULT_SIZE, SIZES, TicketType, revert_plan
 from service.events import StatusListener, move
+from service.filing import row_values
 from service.handoff import ACTIVE_STATUSES, Dispatch, hand_off
 from service.models import Environment, Ticket, TicketApproval, TicketEvent, WebhookDelivery
 from service.outbound import GiveUp, RetryLater, backoff_delay
@@ -225,14 +226,7 @@ def _take_added(session: Session) -> Added:
     added = []
     for obj in sorted(session.new, key=lambda o: o._sa_instance_state.insert_order):  # type: ignore[attr-defined]
         session.expunge(obj)
-        table = obj.__table__
-        values = {c.key: value for c in table.columns if (value := obj.__dict__.get(c.key)) is not None}
-        for column in table.columns:  # Python-side defaults (ids), as an INSERT would apply them
-            if column.key not in values and column.default is not None and column.default.is_scalar:
-                values[column.key] = column.default.arg
-            elif column.key not in values and column.default is not None and column.default.is_callable:
-                values[column.key] = column.default.arg(None)
-        added.append((table, values))
+        added.append((obj.__table__, row_values(obj.__table__, obj)))
     return added
 
 
