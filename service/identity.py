@@ -3,16 +3,16 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from sqlalchemy import ColumnElement, Connection, Select, bindparam, false, select, true
+from sqlalchemy import ColumnElement, Connection, bindparam, false, select, true
 from sqlalchemy.orm import Session
 
 from service.db import DriverQuery
 from service.domain import permissions
+from service.expiring import Expiring
 from service.domain.permissions import STAFF_ROLES  # noqa: F401  (re-exported)
 from service.domain.policy import AccountKind
 from service.models import Account, ApiToken, PartnerLink, User, utcnow
@@ -53,7 +53,7 @@ def issue_token(session: Session, user: User) -> str:
     return token
 
 
-class PrincipalCache:
+class PrincipalCache(Expiring[str, Principal]):
     """Who recent tokens belong to, for ``ttl`` seconds, keyed by the token's hash.
 
     Spares the API a database round trip per request; a revoked token keeps working in a
@@ -61,28 +61,15 @@ class PrincipalCache:
 
     def __init__(self, ttl: float, *, max_entries: int = 10_000,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.ttl, self.max_entries, self.clock = ttl, max_entries, clock
-        self._entries: dict[str, tuple[float, Principal]] = {}
-        self._lock = threading.Lock()
+        super().__init__(ttl, max_entries=max_entries, clock=clock)
 
-    def get(self, token: str) -> Principal | None:
-        key = hash_token(token)
-        with self._lock:
-            entry = self._entries.get(key)
-            if entry is None or entry[0] <= self.clock():
-                self._entries.pop(key, None)
-                return None
-            return entry[1]
+    def get(self, token: str) -> Principal | None:  # type: ignore[override]
+        return super().get(hash_token(token))
 
-    def put(self, token: str, principal: Principal, *, valid_for: float | None = None) -> None:
+    def put(self, token: str, principal: Principal, *,  # type: ignore[override]
+            valid_for: float | None = None) -> None:
         """Remember ``principal`` for ``ttl`` seconds, or less when the token expires sooner."""
-        ttl = self.ttl if valid_for is None else min(self.ttl, valid_for)
-        if ttl <= 0:
-            return
-        with self._lock:
-            if len(self._entries) >= self.max_entries:
-                self._entries.clear()
-            self._entries[hash_token(token)] = (self.clock() + ttl, principal)
+        super().put(hash_token(token), principal, ttl=valid_for)
 
 
 def authenticate(session: Session, token: str) -> Principal | None:

@@ -10,7 +10,6 @@ filter shape (``CountsCache``) rather than taken at every page view; a page that
 queue under its filters counts its own rows instead, exactly."""
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +20,7 @@ from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from service.domain.errors import Forbidden
+from service.expiring import Expiring
 from service.identity import Principal
 from service.models import QUEUE_STATUSES, Account, Environment, Ticket
 from service.pagination import Page, encode_cursor, keyset, keyset_params
@@ -54,32 +54,19 @@ class Queue:
 Shape = tuple[tuple[str, str], ...]
 
 
-class CountsCache:
+class CountsCache(Expiring[Shape, tuple[datetime, dict[str, int]]]):
     """The count per status of each recent filter shape (the filters but status and cursor), for
     ``ttl`` seconds, in this process: counting reads every queued ticket under the filters, so
     at most one count per shape and process every ``ttl`` seconds, whatever the page views. Only
     staff read the queue and staff see every ticket, so a count is the same for each of them."""
 
     def __init__(self, ttl: float, *, clock: Callable[[], datetime], max_entries: int = 1000) -> None:
-        self.ttl, self.clock, self.max_entries = timedelta(seconds=ttl), clock, max_entries
-        self._entries: dict[Shape, tuple[datetime, dict[str, int]]] = {}
-        self._lock = threading.Lock()
+        super().__init__(timedelta(seconds=ttl), max_entries=max_entries, clock=clock)
 
-    def get(self, shape: Shape) -> tuple[datetime, dict[str, int]] | None:
-        now = self.clock()
-        with self._lock:
-            entry = self._entries.get(shape)
-            if entry is None or not entry[0] <= now < entry[0] + self.ttl:
-                self._entries.pop(shape, None)
-                return None
-            return entry
-
-    def put(self, shape: Shape, counts: dict[str, int]) -> datetime:
+    def put(self, shape: Shape, counts: dict[str, int]) -> datetime:  # type: ignore[override]
+        """Keep ``counts``; when they were taken (the page says so)."""
         counted_at = self.clock()
-        with self._lock:
-            if len(self._entries) >= self.max_entries:
-                self._entries.clear()
-            self._entries[shape] = (counted_at, counts)
+        super().put(shape, (counted_at, counts))
         return counted_at
 
 
