@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session
 
 from service.db import make_engine
@@ -20,16 +20,8 @@ SUPPORT = Principal(user_id="u", email="s@example.com", account_id="a", account_
 def test_a_stage_filtered_queue_page_reads_the_stages_environments_from_their_index(
         pg_database_url: str) -> None:
     engine = make_engine(pg_database_url)
-    sent: list[tuple[str, Any]] = []
-
-    def record(_conn: Any, _cursor: Any, sql: str, params: Any, *_: Any) -> None:
-        sent.append((sql, params))
-
     try:
-        event.listen(engine, "before_cursor_execute", record)
-        with Session(engine) as session:
-            staff_queue(session, SUPPORT, key=b"k", filters={"stage": "prod"}, sla_hours={})
-        event.remove(engine, "before_cursor_execute", record)
+        sent = _statements_of_a_page(engine, {"stage": "prod"})
         plans = []
         with engine.connect() as conn:
             conn.execute(text("SET enable_seqscan = off"))
@@ -46,19 +38,26 @@ def test_a_queue_page_reads_the_partial_queue_indexes_in_a_generic_plan(pg_datab
     """The statuses are written into the SQL, so a prepared statement's generic plan still
     matches the partial indexes that hold only queued tickets."""
     engine = make_engine(pg_database_url)
-    sent: list[tuple[str, Any]] = []
-
-    def record(_conn: Any, _cursor: Any, sql: str, params: Any, *_: Any) -> None:
-        sent.append((sql, params))
-
     try:
-        event.listen(engine, "before_cursor_execute", record)
-        with Session(engine) as session:
-            staff_queue(session, SUPPORT, key=b"k", filters={}, sla_hours={})
-        event.remove(engine, "before_cursor_execute", record)
-        plans = [generic_plan(engine, sql, params) for sql, params in sent]
+        plans = [generic_plan(engine, sql, params) for sql, params in _statements_of_a_page(engine, {})]
     finally:
         engine.dispose()
     assert len(plans) == 2
     for plan in plans:
         assert "ix_tickets_queue" in plan, plan
+
+
+def _statements_of_a_page(engine: Engine, filters: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The SQL and parameters a queue page sends, as the driver gets them."""
+    sent: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, sql: str, params: Any, *_: Any) -> None:
+        sent.append((sql, params))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        with Session(engine) as session:
+            staff_queue(session, SUPPORT, key=b"k", filters=filters, sla_hours={})
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    return sent
