@@ -17,8 +17,8 @@ def add_comment(
     principal: Principal, ticket_id: str, *, body: str, internal: bool, uow: UnitOfWork,
     now: datetime, listener: StatusListener | None = None,
 ) -> Comment:
-    """A staff comment starts the ticket's response clock; the portal hears of every comment
-    but never of an internal note."""
+    """Staff's first public comment is the ticket's first response (an internal note, which the
+    customer never sees, is not); the portal hears of every comment but never of a note."""
     with uow:
         ticket = load_visible_ticket(uow.session, principal, ticket_id)
         if internal:
@@ -26,7 +26,7 @@ def add_comment(
         comment = Comment(ticket_id=ticket_id, author_id=principal.user_id, body=body,
                           internal=internal, created_at=now)
         uow.session.add(comment)
-        if principal.is_support:
+        if principal.is_support and not internal:
             _first_response(uow, ticket_id, now)
         if listener is not None and not internal:
             uow.session.flush()

@@ -115,7 +115,7 @@ def provisioning_sim(host: str, port: int, latency: float, failure_rate: float,
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--sim-port", default=8081, show_default=True, type=int)
 @click.option("--home", default=lambda: os.environ.get("ENVDESK_HOME", "var"), show_default="var",
-              type=click.Path(file_okay=False, path_type=Path), help="where data is kept")
+              type=click.Path(file_okay=False, path_type=Path), help="where data and the processes' logs (logs/*.log) are kept")
 def up(host: str, port: int, sim_port: int, home: Path) -> None:
     from service.entrypoints.up import run_all
 

@@ -50,15 +50,13 @@ def parse_policy(data: Any, lines: Mapping[Path, int] | None = None) -> Approval
 def _rule(reader: _Reader, item: Any, index: int) -> Rule:
     path: Path = ("rules", index)
     raw = reader.mapping(item, path, f"rule {index + 1}", RULE_KEYS)
-    if "approval" not in raw:
-        raise reader.fail(path, f"rule {index + 1} has no 'approval' (auto, single or dual)")
     name = raw.get("name", str(index + 1))
     if not isinstance(name, str) or not name.strip() or len(name) > 100:
         raise reader.fail(path + ("name",), "'name' must be a non-empty string of at most 100 characters")
     return Rule(
         name=name.strip(),
         match=_match(reader, raw.get("match", {}), path + ("match",)),
-        approval=_approval(reader, raw["approval"], path + ("approval",)),
+        approval=_approval(reader, raw.get("approval", Approval.SINGLE.value), path + ("approval",)),
         min_notice_hours=_number(reader, raw.get("min_notice_hours"), path + ("min_notice_hours",),
                                  "min_notice_hours"),
         verify_on=_verify_on(reader, raw.get("verify_on"), path + ("verify_on",)),

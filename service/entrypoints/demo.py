@@ -2,6 +2,7 @@
 to file a temporary upscale and approve it with commands that run as printed."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -63,10 +64,16 @@ def file_and_approve_commands(url: str, demo: dict[str, Any]) -> list[str]:
     ]
 
 
-def print_welcome(port: int, demo: dict[str, Any] | None) -> None:
+def print_welcome(port: int, demo: dict[str, Any] | None, logs: dict[str, Path] | None = None) -> None:
+    """What ``envdesk up`` prints once every process has started: the last thing on screen, as
+    the processes write their logs to the files ``logs`` names."""
     url = f"http://127.0.0.1:{port}"
     click.echo(f"\nenvdesk is up: {url}  (API docs: {url}/docs)")
     click.echo(f"Staff console: {url}/console/  (sign in with the support token)")
+    if logs:
+        click.echo("Logs of the processes (Ctrl-C stops them all):")
+        for name, path in logs.items():
+            click.echo(f"  {name:26} {path}")
     if demo is None:
         click.echo("Demo accounts exist from an earlier start; issue a new token with "
                    f"`envdesk token issue {CUSTOMER}` (same ENVDESK_HOME).")

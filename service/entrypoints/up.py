@@ -4,6 +4,7 @@ SQLite for the database, a filesystem broker, the provisioning simulator: nothin
 is needed. Demo accounts are created on first start and their tokens printed once."""
 from __future__ import annotations
 
+import http.client
 import os
 import secrets
 import signal
@@ -54,12 +55,44 @@ def run_all(*, home: Path, host: str, port: int, sim_port: int) -> int:
         "worker": [*exe, "worker", "--concurrency", "2"],
         "beat": [*exe, "beat"],
     }
-    children = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
-    print_welcome(port, demo)
-    return _supervise(children)
+    logs = {name: (home / "logs" / f"{name}.log").resolve() for name in commands}
+    children = {name: _start(cmd, env, logs[name]) for name, cmd in commands.items()}
+    if _await_api(host, port, children):
+        print_welcome(port, demo, logs)
+    elif all(child.poll() is None for child in children.values()):
+        click.echo(f"the API did not answer on port {port} within a minute; its log: {logs['api']}",
+                   err=True)
+    return _supervise(children, logs)
 
 
-def _supervise(children: dict[str, subprocess.Popen[bytes]]) -> int:
+def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """A child whose output (its banners and log lines alike) goes to ``log``, not the screen."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("ab") as out:
+        return subprocess.Popen(command, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=subprocess.STDOUT)
+
+
+def _await_api(host: str, port: int, children: dict[str, subprocess.Popen[bytes]],
+               timeout: float = 60.0) -> bool:
+    """True once the API answers its health check; False if a child exits first."""
+    address = "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(child.poll() is not None for child in children.values()):
+            return False
+        try:
+            connection = http.client.HTTPConnection(address, port, timeout=2)
+            connection.request("GET", "/healthz")
+            if connection.getresponse().status == 200:
+                return True
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return False
+
+
+def _supervise(children: dict[str, subprocess.Popen[bytes]], logs: dict[str, Path]) -> int:
     """Run until interrupted or a child exits; then stop every child gracefully."""
     stopping = False
 
@@ -74,7 +107,8 @@ def _supervise(children: dict[str, subprocess.Popen[bytes]]) -> int:
         exited = next((n for n, p in children.items() if p.poll() is not None), None)
         time.sleep(0.5)
     if exited:
-        click.echo(f"{exited} exited with {children[exited].returncode}; stopping the rest", err=True)
+        click.echo(f"{exited} exited with {children[exited].returncode} (its log: {logs[exited]}); "
+                   "stopping the rest", err=True)
     for proc in children.values():
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)

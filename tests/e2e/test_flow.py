@@ -139,6 +139,8 @@ def test_the_whole_flow_runs_on_the_embedded_defaults(tmp_path: Path) -> None:
         sizes = requests.get(f"{base}/environments/{stage['id']}", headers=auth("customer@demo.shop"),
                              timeout=5).json()["sizes"]
         assert sizes["yves"] == "xlarge"
+        _the_welcome_stays_last_and_the_processes_log_to_files(log.read_text(), tmp_path / "home",
+                                                               ticket_id, tokens["customer@demo.shop"])
     except BaseException:
         print(log.read_text(errors="replace")[-6000:])
         raise
@@ -153,3 +155,20 @@ def test_the_whole_flow_runs_on_the_embedded_defaults(tmp_path: Path) -> None:
             os.killpg(up.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+def _the_welcome_stays_last_and_the_processes_log_to_files(screen: str, home: Path, ticket_id: str,
+                                                           customer_token: str) -> None:
+    """After filing, approving and completing, the screen still ends with the welcome's last
+    command; banners, warnings and JSON log lines went to one file per process, named on screen."""
+    assert screen.rstrip().endswith(f"/events -H 'Authorization: Bearer {customer_token}'"), screen[-2000:]
+    assert not [line for line in screen.splitlines() if line.lstrip().startswith("{")]
+    assert "celery" not in screen.lower() and "superuser" not in screen.lower()
+    logs = {name: (home / "logs" / f"{name}.log").resolve()
+            for name in ("api", "worker", "beat", "provisioning-sim")}
+    for name, path in logs.items():
+        assert f"  {name:26} {path}" in screen
+    assert ticket_id in logs["worker"].read_text()
+    assert f"/v1/tickets/{ticket_id}/approve" in logs["api"].read_text()
+    assert "beat" in logs["beat"].read_text().lower()
+    assert "provisioning simulator on http://127.0.0.1:" in logs["provisioning-sim"].read_text()

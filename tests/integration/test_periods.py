@@ -289,6 +289,31 @@ def test_the_first_staff_comment_starts_the_response_clock_and_the_decision_stop
     assert _clock_of(desk, ticket_id) == (START + 2 * HOUR, START + 4 * HOUR)
 
 
+def test_an_internal_note_is_not_a_response_the_next_public_comment_is(desk: Desk) -> None:
+    ticket_id = desk.file(None, None)
+    desk.now = START + HOUR
+    note = desk.post(f"/v1/tickets/{ticket_id}/comments", "support",
+                     {"body": "check the contract first", "internal": True})
+    assert note.status_code == 201
+    assert _clock_of(desk, ticket_id) == (None, None)
+    desk.now = START + 2 * HOUR
+
+    desk.post(f"/v1/tickets/{ticket_id}/comments", "support", {"body": "we are on it"})
+
+    assert _clock_of(desk, ticket_id) == (START + 2 * HOUR, None)
+
+
+def test_an_approval_after_only_internal_notes_is_the_first_response(desk: Desk) -> None:
+    ticket_id = desk.file(None, None)
+    desk.now = START + HOUR
+    desk.post(f"/v1/tickets/{ticket_id}/comments", "support", {"body": "looks fine", "internal": True})
+    desk.now = START + 2 * HOUR
+
+    desk.approve(ticket_id)
+
+    assert _clock_of(desk, ticket_id) == (START + 2 * HOUR, START + 2 * HOUR)
+
+
 def test_a_rejection_without_comments_is_the_first_response(desk: Desk) -> None:
     ticket_id = desk.file(None, None)
     desk.now = START + HOUR

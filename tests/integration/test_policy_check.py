@@ -35,8 +35,9 @@ matches = st.fixed_dictionaries({}, optional={
     "account": st.lists(names, min_size=1, max_size=3, unique=True),
 })
 rules = st.fixed_dictionaries(
-    {"approval": st.sampled_from([a.value for a in Approval])},
-    optional={"match": matches, "min_notice_hours": numbers,
+    {},
+    optional={"approval": st.sampled_from([a.value for a in Approval]),
+              "match": matches, "min_notice_hours": numbers,
               "verify_on": st.sampled_from([["stage"], ["dev", "stage"], ["stage", "dev"]])},
 )
 
@@ -75,6 +76,16 @@ def test_policy_check_prints_the_rules_in_order(tmp_path: Path) -> None:
     assert shown[0]["approval"] == "auto"
     assert shown[1]["verify_on"] == ["dev", "stage"]
     assert "2 rules" in summary
+
+
+def test_policy_check_shows_a_rule_without_approval_asking_for_one_support_approval(
+        tmp_path: Path) -> None:
+    path = tmp_path / "policy.yaml"
+    path.write_text("rules:\n  - name: a day's notice\n    min_notice_hours: 24\n")
+    code, printed, _ = check(path)
+    assert code == 0
+    assert yaml.safe_load(printed)["rules"] == [
+        {"name": "a day's notice", "match": {}, "approval": "single", "min_notice_hours": 24}]
 
 
 def test_policy_check_refuses_an_invalid_file_naming_the_line(tmp_path: Path) -> None:

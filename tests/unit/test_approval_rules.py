@@ -96,6 +96,15 @@ def test_a_period_starting_before_the_notice_is_refused_with_the_earliest_start(
     check_lead_time(decision, NOW + timedelta(hours=24), now=NOW)
 
 
+def test_a_rule_without_approval_asks_for_one_support_approval_as_no_policy_does() -> None:
+    rules = parse_text("rules:\n  - name: notice only\n    min_notice_hours: 24\n")
+
+    decision = rules.decide(request(days=1))
+    assert (decision.approval, decision.rule, decision.min_notice_hours) == \
+        (Approval.SINGLE, "notice only", 24)
+    assert decision.approval == ApprovalPolicy().decide(request()).approval
+
+
 def test_no_notice_is_needed_without_min_notice_hours() -> None:
     check_lead_time(ApprovalPolicy().decide(request()), NOW, now=NOW)
 
@@ -105,7 +114,6 @@ def test_no_notice_is_needed_without_min_notice_hours() -> None:
     ("rules:\n  - name: a\n    match:\n      stage: qa\n    approval: auto\n", 4, "'qa'"),
     ("rules:\n  - name: a\n    match: {colour: red}\n    approval: auto\n", 3, "unknown key 'colour'"),
     ("rules:\n  - name: a\n    approval: auto\n    notice: 3\n", 4, "unknown key 'notice'"),
-    ("rules:\n  - name: a\n    match: {}\n", 2, "has no 'approval'"),
     ("rules:\n  - approval: auto\n    min_notice_hours: -1\n", 3, "at least 0"),
     ("rules:\n  - approval: auto\n    min_notice_hours: soon\n", 3, "number"),
     ("rules:\n  - approval: auto\n    match: {max_days: true}\n", 3, "number"),

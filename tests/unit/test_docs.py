@@ -60,3 +60,10 @@ def test_links_between_the_docs_and_from_the_readme_point_at_files_that_exist() 
     for page in pages:
         for target in re.findall(r"\]\(([^)#:]+)(?:#[^)]*)?\)", page.read_text()):
             assert (page.parent / target).exists(), f"{page.name} links to missing {target}"
+
+
+def test_every_path_the_architecture_names_exists() -> None:
+    text = (DOCS / "architecture.md").read_text()
+    named = set(re.findall(r"`((?:service|schemas|workers|tests|bench|scripts)/[\w./-]*)`", text))
+    assert named
+    assert [path for path in sorted(named) if not (ROOT / path).exists()] == []

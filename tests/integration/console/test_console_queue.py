@@ -230,7 +230,7 @@ def test_a_prod_change_shows_its_verification_ticket_and_a_period_is_spelled_out
     assert "temporarily, from 2026-12-01 08:00 UTC until 2026-12-03 18:00 UTC" in page
 
 
-def test_staffs_first_comment_starts_the_response_clock_without_staling_pages(
+def test_staffs_first_public_comment_not_a_note_starts_the_response_clock_without_staling_pages(
         console_app: Any, staff: Any, world: World, clock: Clock) -> None:
     import sqlalchemy as sa
 
@@ -238,6 +238,9 @@ def test_staffs_first_comment_starts_the_response_clock_without_staling_pages(
     ticket = file(api, world)
     api.post(f"/v1/tickets/{ticket['id']}/comments", json={"body": "any news?"}, headers=world.auth("customer_a"))
     page = staff.get(f"/console/tickets/{ticket['id']}").get_data(as_text=True)
+    assert staff.post(f"/console/tickets/{ticket['id']}/comments", data={
+        "csrf_token": csrf_token(page), "body": "check the contract", "internal": "y"}).status_code == 303
+    assert "first staff response" not in staff.get(f"/console/tickets/{ticket['id']}").get_data(as_text=True)
     clock.tick(30 * 60)
     staff.post(f"/console/tickets/{ticket['id']}/comments", data={"csrf_token": csrf_token(page), "body": "On it"})
     clock.tick(30 * 60)
