@@ -100,6 +100,19 @@ def _seconds_until_http_date(value: str, *, now: float) -> float | None:
     return max(0.0, moment.timestamp() - now)
 
 
+def _environment_settings(origin: str, session: requests.Session) -> dict[str, Any]:
+    """requests' own reading of the environment for ``origin`` (Session.merge_environment_settings),
+    made on a throwaway session that trusts the environment and carries the shared session's
+    proxies and CA setting: the shared session, in use by other threads, is never changed."""
+    probe = requests.Session()
+    try:
+        probe.proxies, probe.verify = dict(session.proxies), session.verify
+        merged = probe.merge_environment_settings(origin, {}, None, None, None)
+    finally:
+        probe.close()
+    return {"proxies": merged["proxies"], "verify": merged["verify"]}
+
+
 class HttpClient:
     """A ``requests.Session`` with fixed timeouts, no redirects and classified failures."""
 
@@ -161,12 +174,7 @@ class HttpClient:
         parts = urlsplit(url)
         origin = f"{parts.scheme}://{parts.netloc}/"
         if origin not in self._environment:
-            self._session.trust_env = True
-            try:
-                merged = self._session.merge_environment_settings(origin, {}, None, None, None)
-            finally:
-                self._session.trust_env = False
-            self._environment[origin] = {"proxies": merged["proxies"], "verify": merged["verify"]}
+            self._environment[origin] = _environment_settings(origin, self._session)
         return self._environment[origin]
 
     def _send(self, method: str, path_or_url: str, **kwargs: Any) -> requests.Response:

@@ -32,6 +32,13 @@ def etag(ticket: Ticket) -> str:
     return f'"{ticket.id}.{ticket.version}"'
 
 
+def etag_listed(header: str, ticket: Ticket) -> bool:
+    """Whether an If-Match or If-None-Match value names the ticket's ETag, or ``*`` (weak
+    comparison: ``W/"x"`` names ``"x"``)."""
+    tags = {t.strip().removeprefix("W/") for t in header.split(",")}
+    return "*" in tags or etag(ticket) in tags
+
+
 def request_hash(data: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -275,7 +282,7 @@ def change_status(
             ticket, stage = _ticket_to_change(uow.session, principal, ticket_id)
             permissions.ensure_may_act(action, kind=principal.kind, role=principal.role,
                                        owns_ticket=principal.account_id == ticket.account_id)
-            if if_match is not None and not _etag_matches(if_match, ticket):
+            if if_match is not None and not etag_listed(if_match, ticket):
                 raise PreconditionFailed("the ticket changed since you read it", etag=etag(ticket))
             if action is not Action.APPROVE or approvals.record_approval(
                     uow.session, principal, ticket, now=now, reason=reason, listener=listener):
@@ -308,8 +315,3 @@ def _ticket_to_change(session: Session, principal: Principal, ticket_id: str) ->
 def _move_for(action: Action, ticket: Ticket, now: datetime) -> Action:
     return lifecycle.action_for(action, status=ticket.status, failed=ticket.failed_action,
                                 period=(ticket.period_start, ticket.period_end), now=now)
-
-
-def _etag_matches(if_match: str, ticket: Ticket) -> bool:
-    tags = [t.strip().removeprefix("W/") for t in if_match.split(",")]
-    return "*" in tags or etag(ticket) in tags

@@ -61,7 +61,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     cors.register(app, settings)
     app.before_request(_refuse_odd_requests)
     app.before_request(auth.require_token)
-    app.before_request(query.refuse_unknown_query_parameters)
+    query.register(app, api)
     app.teardown_appcontext(close_session)
     return app
 

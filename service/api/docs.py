@@ -48,23 +48,22 @@ class ContractPlugin(MarshmallowPlugin):
 
 
 class ProblemApi(Api):
-    """flask-smorest's Api, with the error responses it documents by itself (such as the 422 of
-    ``@blp.arguments``) in problem+json, and no catch-all ``default``: each operation lists its
-    own error codes through ``document``."""
+    """flask-smorest's Api, documenting the error responses it documents by itself (such as the
+    422 of ``@blp.arguments``) in problem+json, with no catch-all ``default``: each operation
+    lists its own error codes through ``document``. Schemas naming variants are documented by
+    ``ContractPlugin``. Lists page with cursors in the body, never with flask-smorest's
+    pagination header (``@blp.paginate`` is not used, so the header is never documented)."""
 
     DEFAULT_ERROR_RESPONSE_NAME = None
 
-    def _init_spec(self, **kwargs: Any) -> None:
-        kwargs.setdefault("marshmallow_plugin", ContractPlugin())
-        super()._init_spec(**kwargs)
-
-    def _register_responses(self) -> None:
-        for status in HTTPStatus:
+    def __init__(self, app: Any) -> None:
+        super().__init__(app, spec_kwargs={"marshmallow_plugin": ContractPlugin()})
+        # flask-smorest registers the schemas of its own error body and pagination header, which
+        # this API uses neither of: nothing refers to them, and the document leaves them out.
+        self.spec.components.schemas.clear()
+        for status in HTTPStatus:  # replaces the lazy responses flask-smorest registered
             if status >= 400:
                 self.spec.components.response(status.name, _problem(status), lazy=True)
-
-    def _register_pagination_header(self) -> None:
-        """Lists page with cursors in the body, not flask-smorest's pagination header."""
 
 
 def _ticket_link(operation_id: str, description: str, *, source: str = "$response.body#/id",

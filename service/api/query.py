@@ -1,49 +1,54 @@
 """Query parameters an operation does not declare are refused (400), never silently ignored: a
-client that misspells a filter learns it at once instead of reading an unfiltered list."""
+client that misspells a filter learns it at once instead of reading an unfiltered list.
+
+What an operation declares is what its OpenAPI operation lists ``in: query`` — the published
+document, read once through flask-smorest's public ``Api.spec``, so the document and the check
+cannot disagree."""
 from __future__ import annotations
 
-from functools import cache
-from typing import Any
+from typing import Callable
 
-from flask import current_app, request
-from flask_smorest import abort
+from flask import Flask, request
+from flask_smorest import Api, abort
+from flask_smorest.spec.plugins import FlaskPlugin
 
 UNKNOWN_PARAMETER = "unknown query parameter"
+Declared = dict[tuple[str, str], frozenset[str]]
 
 
-@cache
-def declared_query_names(view: Any) -> frozenset[str] | None:
-    """The query names the operation documents, or None for views outside the API document."""
-    doc = getattr(view, "_apidoc", None)
-    if doc is None:
-        return None
-    names: set[str] = set()
-    for parameter in doc.get("arguments", {}).get("parameters", []):
-        if parameter.get("in") != "query":
-            continue
-        schema = parameter["schema"]
-        schema = schema() if isinstance(schema, type) else schema
-        names.update(field.data_key or name for name, field in schema.fields.items()
-                     if not field.dump_only)
-    return frozenset(names)
+def declared_query_names(api: Api) -> Declared:
+    """(OpenAPI path, method) → the query names that operation documents."""
+    declared: Declared = {}
+    for path, item in api.spec.to_dict().get("paths", {}).items():
+        for method, operation in item.items():
+            if isinstance(operation, dict) and "responses" in operation:
+                declared[(path, method)] = frozenset(
+                    parameter["name"] for parameter in operation.get("parameters", [])
+                    if isinstance(parameter, dict) and parameter.get("in") == "query")
+    return declared
 
 
-def _operation(endpoint: str | None) -> Any:
-    view = current_app.view_functions.get(endpoint or "")
-    view_class = getattr(view, "view_class", None)
-    if view_class is not None:
+def refuser(api: Api) -> Callable[[], None]:
+    """A before-request hook refusing the query names the requested operation does not document
+    (requests outside the API document, such as health and the console, pass)."""
+    declared: Declared = {}
+
+    def refuse_unknown_query_parameters() -> None:
+        if not request.args or request.url_rule is None:
+            return
+        if not declared:
+            declared.update(declared_query_names(api))
         method = "get" if request.method == "HEAD" else request.method.lower()
-        return getattr(view_class, method, None)
-    return view
+        names = declared.get((FlaskPlugin.flaskpath2openapi(request.url_rule.rule), method))
+        if names is None:
+            return
+        unknown = sorted(set(request.args) - names)
+        if unknown:
+            abort(400, message=f"unknown query parameter: {', '.join(unknown)}", rule="unknown_parameter",
+                  messages={"query": {name: [UNKNOWN_PARAMETER] for name in unknown}})
+
+    return refuse_unknown_query_parameters
 
 
-def refuse_unknown_query_parameters() -> None:
-    if not request.args:
-        return
-    declared = declared_query_names(_operation(request.endpoint))
-    if declared is None:
-        return
-    unknown = sorted(set(request.args) - declared)
-    if unknown:
-        abort(400, message=f"unknown query parameter: {', '.join(unknown)}", rule="unknown_parameter",
-              messages={"query": {name: [UNKNOWN_PARAMETER] for name in unknown}})
+def register(app: Flask, api: Api) -> None:
+    app.before_request(refuser(api))

@@ -51,10 +51,8 @@ def _with_etag(ticket: Any) -> tuple[Any, int, dict[str, str]]:
 
 def _unless_current(ticket: Any, if_none_match: str | None) -> Any:
     """304 Not Modified when the caller's ETag is the ticket's (weak comparison, RFC 9110)."""
-    tag = tickets.etag(ticket)
-    held = {t.strip().removeprefix("W/") for t in (if_none_match or "").split(",")}
-    if tag in held or "*" in held:
-        return Response(status=304, headers={"ETag": tag})
+    if if_none_match is not None and tickets.etag_listed(if_none_match, ticket):
+        return Response(status=304, headers={"ETag": tickets.etag(ticket)})
     return _with_etag(ticket)
 
 

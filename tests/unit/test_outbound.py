@@ -220,3 +220,32 @@ def test_a_call_goes_through_the_proxy_the_environment_names(monkeypatch):
     with HttpClient(BASE, connect_timeout=1, read_timeout=1) as http:
         http.get_json("/things/1")
     assert responses.calls[0].request.req_kwargs["proxies"]["https"] == "http://proxy.example:3128"
+
+
+class _WatchedSession(requests.Session):
+    """A session that records every value its ``trust_env`` is set to after construction."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trust_env_set: list[bool] = []
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "trust_env" and "trust_env_set" in self.__dict__:
+            self.trust_env_set.append(value)
+        super().__setattr__(name, value)
+
+
+def test_reading_the_environment_never_changes_the_session_other_threads_send_on(monkeypatch):
+    """Under gthread several threads share one client: a call sent while another thread reads
+    the environment for a new origin must not see its session trusting the environment."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    session = _WatchedSession()
+    with HttpClient(BASE, connect_timeout=1, read_timeout=1, session=session) as http:
+        session.trust_env_set.clear()  # the client's own set-up, before any thread shares it
+        origins = [f"https://host-{i}.example/x" for i in range(40)]
+        with ThreadPoolExecutor(8) as pool:
+            found = list(pool.map(http.environment_for, origins))
+    assert session.trust_env_set == [] and session.trust_env is False
+    assert all(f["proxies"]["https"] == "http://proxy.example:3128" for f in found)
