@@ -13,6 +13,7 @@ from psycopg import errors as pg
 
 from service.api import errors
 from service.db import DatabaseUnavailable, database_unavailable
+from workers import tasks
 
 
 def _context(error: Exception, *, connected: bool = True, is_disconnect: bool = False,
@@ -101,3 +102,11 @@ def test_any_other_database_error_is_still_a_500() -> None:
     response = _app(raised).test_client().get("/boom")
 
     assert response.status_code == 500 and "Retry-After" not in response.headers
+
+
+def test_worker_tasks_retry_a_lost_database_a_bounded_number_of_times_with_backoff() -> None:
+    for task in (tasks.provision, tasks.deliver_webhook):
+        assert task.autoretry_for == (DatabaseUnavailable,)
+        assert 0 < task.max_retries <= 10
+        assert task.retry_backoff and task.retry_jitter
+        assert 0 < task.retry_backoff_max <= 30
