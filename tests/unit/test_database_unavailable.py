@@ -16,12 +16,16 @@ from service.db import DatabaseUnavailable, database_unavailable
 from workers import tasks
 
 
+CUSTOMER_DATA = "Acme-Shop-Secret-Launch-Plan"
+
+
 def _context(error: Exception, *, connected: bool = True, is_disconnect: bool = False,
              is_pre_ping: bool = False) -> Any:
     """What SQLAlchemy's handle_error hook is given (only the public attributes it reads)."""
     return SimpleNamespace(original_exception=error, dialect=SimpleNamespace(loaded_dbapi=psycopg),
                            connection=object() if connected else None, is_disconnect=is_disconnect,
-                           is_pre_ping=is_pre_ping, statement="SELECT 1", parameters={})
+                           is_pre_ping=is_pre_ping, statement="SELECT 1 WHERE name = %(name)s",
+                           parameters={"name": CUSTOMER_DATA})
 
 
 @pytest.mark.parametrize("error, connected", [
@@ -40,6 +44,7 @@ def test_a_lost_or_refused_connection_is_database_unavailable(error: Exception, 
 
     assert isinstance(unavailable, DatabaseUnavailable)
     assert unavailable.orig is error and unavailable.connection_invalidated
+    assert CUSTOMER_DATA not in str(unavailable)  # the statement's parameters stay hidden
     assert context.is_disconnect  # so that SQLAlchemy renews the pool
 
 
