@@ -1,12 +1,12 @@
 """Database adapter: engine, sessions and the unit of work."""
 from __future__ import annotations
 
-import time
+import select
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from sqlalchemy import DateTime, Engine, create_engine, event
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy import DateTime, Engine, ExceptionContext, create_engine, event
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.types import TypeDecorator
@@ -66,32 +66,70 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     engine = create_engine(url, **kwargs)
+    event.listen(engine, "handle_error", database_unavailable)
     if not kwargs.get("pool_pre_ping"):
-        _ping_when_idle(engine, PING_AFTER_IDLE_SECONDS)
+        event.listen(engine, "checkout", _replace_if_closed(engine))
     return engine
 
 
-PING_AFTER_IDLE_SECONDS = 10.0
+class DatabaseUnavailable(OperationalError):
+    """The database could not be reached: a connection was lost (the server restarted, shut
+    down or failed over) or could not be made. Transient: the pool renews its connections; the
+    API answers 503 with Retry-After, a worker retries its task. Raised in place of the driver's
+    error, which stays its ``orig``."""
+
+    retry_after = 2
+    """Seconds after which to try again: a restart takes a second or two."""
 
 
-def _ping_when_idle(engine: Engine, seconds: float) -> None:
-    """Test a pooled connection before use only when it sat idle for ``seconds``: a connection
-    in steady use needs no extra round trip per checkout (pool_pre_ping's cost), and one that
-    the server or a proxy dropped while idle is replaced before a request sees it. A server
-    restart under load fails the statements in flight, and SQLAlchemy then renews the pool."""
+# SQLSTATEs of a server that went away or takes no connection now: connection exceptions
+# (class 08), admin and crash shutdown, "cannot connect now" (starting up or shutting down),
+# too many connections. Anything else (a constraint, a timeout, a wrong password) is not this.
+_GONE = ("08", "57P01", "57P02", "57P03", "53300")
 
-    @event.listens_for(engine, "checkin")
-    def _on_checkin(_dbapi_conn: Any, record: Any) -> None:
-        record.info["idle_since"] = time.monotonic()
 
-    @event.listens_for(engine, "checkout")
-    def _on_checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
-        if time.monotonic() - record.info.get("idle_since", -float("inf")) < seconds:
+def database_unavailable(context: ExceptionContext) -> DatabaseUnavailable | None:
+    """A lost or unobtainable connection becomes ``DatabaseUnavailable`` (SQLAlchemy's
+    ``handle_error`` hook); it counts as a disconnect, so the pool renews its connections."""
+    dbapi, error = context.dialect.loaded_dbapi, context.original_exception
+    if context.is_pre_ping or not isinstance(error, dbapi.Error):
+        return None
+    code = getattr(error, "sqlstate", None)  # psycopg's SQLSTATE; None when no server answered
+    unreachable = (context.connection is None and code is None
+                   and isinstance(error, dbapi.OperationalError))  # refused, timed out, reset
+    if not (context.is_disconnect or (code or "").startswith(_GONE) or unreachable):
+        return None
+    context.is_disconnect = True
+    return DatabaseUnavailable(context.statement, context.parameters, error, hide_parameters=True,
+                               connection_invalidated=True)
+
+
+def _replace_if_closed(engine: Engine) -> Callable[[Any, Any, Any], None]:
+    """A pooled connection is tested before use only when the server has spoken on it since
+    it was given back: an idle connection has nothing to read unless the server closed it (a
+    restart, a terminated backend) or sent a notice. Telling so is a poll of its socket, no
+    round trip (``pool_pre_ping`` costs one per checkout); then a ping decides, and a connection
+    that does not answer is replaced before a request sees it (``DisconnectionError``)."""
+
+    def _on_checkout(dbapi_conn: Any, _record: Any, _proxy: Any) -> None:
+        if not _has_input(dbapi_conn):
             return
         try:
             engine.dialect.do_ping(dbapi_conn)
         except Exception as exc:  # noqa: BLE001 - any failure: the pool connects afresh
-            raise DisconnectionError(f"a pooled connection did not answer: {type(exc).__name__}") from exc
+            raise DisconnectionError(f"a pooled connection was closed: {type(exc).__name__}") from exc
+
+    return _on_checkout
+
+
+def _has_input(dbapi_conn: Any) -> bool:
+    try:
+        descriptor = dbapi_conn.fileno()
+    except Exception:  # noqa: BLE001 - the driver knows it is closed
+        return True
+    poller = select.poll()
+    poller.register(descriptor, select.POLLIN)  # a closed or failed socket is reported too
+    return bool(poller.poll(0))
 
 
 READ_ONLY = "envdesk_read_only"
@@ -108,10 +146,16 @@ def make_session_factory(engine: Engine, *, read_only: bool = False,
     ``autocommit`` (PostgreSQL only; elsewhere an ordinary unit of work): for a use case whose
     reads take no lock and whose writes are one statement, which is then its own transaction —
     the filing (service.filing). It spares the BEGIN and COMMIT round trips."""
+    return sessionmaker(bind=session_bind(engine, read_only=read_only, autocommit=autocommit),
+                        expire_on_commit=False)
+
+
+def session_bind(engine: Engine, *, read_only: bool = False, autocommit: bool = False) -> Engine:
+    """The engine that ``make_session_factory``'s sessions are bound to, with its options."""
     bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
     if (read_only or autocommit) and engine.dialect.name == "postgresql":
         bind = bind.execution_options(isolation_level="AUTOCOMMIT")
-    return sessionmaker(bind=bind, expire_on_commit=False)
+    return bind
 
 
 STALE = "the ticket was changed by someone else at the same time; read it again"

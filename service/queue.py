@@ -19,6 +19,10 @@ log = logging.getLogger(__name__)
 PROVISION_TASK = "envdesk.provision"
 SWEEP_TASK = "envdesk.sweep"
 DELIVER_WEBHOOK_TASK = "envdesk.deliver_webhook"
+# A task that meets a lost database connection is retried, at most DATABASE_RETRIES times, after
+# exponential backoff with full jitter capped at this many seconds (below the visibility timeout).
+DATABASE_RETRIES = 6
+DATABASE_RETRY_CAP_SECONDS = 10
 
 
 @before_task_publish.connect

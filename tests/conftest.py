@@ -88,6 +88,20 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
+def private_postgres() -> Iterator[servers.PrivatePostgres]:
+    """A PostgreSQL server of the test's own (postgres database only), which it may stop and
+    restart; the run's server is shared and never restarted."""
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="envdesk-private-pg-"))
+    folder.chmod(0o755)  # the PostgreSQL system user must reach its data folder inside
+    server = servers.PrivatePostgres(folder / "data")
+    yield server
+    server.close()
+    folder.rmdir()
+
+
+@pytest.fixture
 def oidc_issuer() -> Iterator[TestIssuer]:
     """An OIDC issuer on 127.0.0.1 (discovery and JWKS, keys generated per run) that mints tokens."""
     issuer = TestIssuer().start()

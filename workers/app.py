@@ -5,7 +5,7 @@ from celery import Celery
 from kombu import Exchange, Queue
 
 from service.config import Settings
-from service.queue import SWEEP_TASK, celery_config
+from service.queue import DATABASE_RETRY_CAP_SECONDS, SWEEP_TASK, celery_config
 from service.routing import ALL_QUEUES, MAINTENANCE_QUEUE
 
 
@@ -22,7 +22,8 @@ def check_timing(settings: Settings) -> None:
         if not x < y:
             raise ValueError(f"{a} ({x}) must be less than {b} ({y})")
     for name, countdown in (("RETRY_CAP_SECONDS", settings.retry_cap_seconds),
-                            ("POLL_INTERVAL", settings.poll_interval)):
+                            ("POLL_INTERVAL", settings.poll_interval),
+                            ("the database retry cap", DATABASE_RETRY_CAP_SECONDS)):
         if not countdown < settings.visibility_timeout:
             raise ValueError(f"{name} ({countdown}) must be less than BROKER_VISIBILITY_TIMEOUT "
                              f"({settings.visibility_timeout})")

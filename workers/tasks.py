@@ -1,4 +1,10 @@
-"""Thin tasks: receive ids, call one use case. Running one twice is harmless."""
+"""Thin tasks: receive ids, call one use case. Running one twice is harmless.
+
+A lost database connection (a restart, a failover) is transient: the task is retried through
+Celery's own retry, a bounded number of times with backoff, on a pool that renews itself. Each
+retry re-reads the row and does nothing if the ticket moved on, and the provisioning
+idempotency key makes a repeated submit return the same operation: nothing is lost or applied
+twice. Past the last retry, the sweep publishes the work again."""
 from __future__ import annotations
 
 import logging
@@ -6,11 +12,14 @@ import logging
 from celery import Task, shared_task
 from celery.signals import setup_logging, task_postrun, task_prerun
 
+from service.db import DatabaseUnavailable
 from service.logs import configure_logging, request_id
 from service.metrics import PROVISIONING_STEPS, WEBHOOK_DELIVERIES
 from service.notifications import attempt_delivery, claim_due_deliveries
 from service.pipeline import advance_ticket
-from service.queue import DELIVER_WEBHOOK_TASK, PROVISION_TASK, SWEEP_TASK
+from service.queue import (
+    DATABASE_RETRIES, DATABASE_RETRY_CAP_SECONDS, DELIVER_WEBHOOK_TASK, PROVISION_TASK, SWEEP_TASK,
+)
 from service.staff_alerts import StaffAlerts, alert_overdue
 from service.sweep import sweep
 from workers.context import context
@@ -19,6 +28,10 @@ log = logging.getLogger(__name__)
 # Celery's own loggers that write a line for every sweep beat sends (every few seconds); what a
 # sweep did is logged by sweep_due_work itself.
 ROUTINE_LOGGERS = ("celery.beat", "celery.worker.strategy", "celery.app.trace")
+RETRY_WHEN_DATABASE_UNAVAILABLE: dict[str, object] = {
+    "autoretry_for": (DatabaseUnavailable,), "max_retries": DATABASE_RETRIES, "retry_backoff": 1,
+    "retry_backoff_max": DATABASE_RETRY_CAP_SECONDS, "retry_jitter": True,
+}
 
 
 def routine_sweep_at_debug(record: logging.LogRecord) -> bool:
@@ -47,7 +60,7 @@ def _drop_request_id(**_: object) -> None:
     request_id.set(None)
 
 
-@shared_task(name=PROVISION_TASK, ignore_result=True)
+@shared_task(name=PROVISION_TASK, ignore_result=True, **RETRY_WHEN_DATABASE_UNAVAILABLE)
 def provision(ticket_id: str) -> str:
     ctx = context()
     outcome = advance_ticket(ticket_id, uow=ctx.uow(), client_for=ctx.client_for, clock=ctx.clock,
@@ -60,9 +73,15 @@ def provision(ticket_id: str) -> str:
 @shared_task(name=SWEEP_TASK, ignore_result=True)
 def sweep_due_work() -> dict[str, int]:
     ctx = context()
-    report = sweep(uow=ctx.uow(), now=ctx.clock(), lease=ctx.settings.lease_seconds,
-                   dispatch=ctx.publisher, listener=ctx.listener,
-                   deliver_webhooks=lambda: _publish_webhooks(ctx), alert_overdue=_overdue(ctx))
+    try:
+        report = sweep(uow=ctx.uow(), now=ctx.clock(), lease=ctx.settings.lease_seconds,
+                       dispatch=ctx.publisher, listener=ctx.listener,
+                       deliver_webhooks=lambda: _publish_webhooks(ctx), alert_overdue=_overdue(ctx))
+    except DatabaseUnavailable as exc:
+        # Due work lives in the database: the next sweep, a few seconds on, is the retry.
+        log.warning("sweep: database unavailable (%s); the next sweep does the work",
+                    type(exc.orig).__name__)
+        return {}
     if report:
         log.info("sweep: %s", report)
     else:
@@ -87,7 +106,7 @@ def _publish_webhooks(ctx) -> int:  # type: ignore[no-untyped-def]
     return len(ids)
 
 
-@shared_task(name=DELIVER_WEBHOOK_TASK, ignore_result=True)
+@shared_task(name=DELIVER_WEBHOOK_TASK, ignore_result=True, **RETRY_WHEN_DATABASE_UNAVAILABLE)
 def deliver_webhook(delivery_id: str) -> str:
     ctx = context()
     outcome = attempt_delivery(delivery_id, uow=ctx.uow(), send=ctx.send_webhook, clock=ctx.clock,

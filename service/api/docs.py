@@ -21,14 +21,22 @@ DESCRIPTIONS = {
     415: "Request body is not JSON",
     422: "Invalid input or a hosting rule refused it (errors / rule name each problem)",
     429: "Too many requests",
+    503: "The database (rule database_unavailable) or the OIDC issuer's keys (rule "
+         "identity_provider_unavailable) are out of reach for a moment; nothing was half done: "
+         "send the request again after Retry-After seconds",
 }
+RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before sending the request again",
+                               "schema": {"type": "integer", "minimum": 1}}}
 
 
 def _problem(code: int) -> dict[str, Any]:
-    return {
+    response: dict[str, Any] = {
         "description": DESCRIPTIONS.get(code) or HTTPStatus(code).phrase,
         "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
     }
+    if code == 503:
+        response["headers"] = RETRY_AFTER
+    return response
 
 
 class ContractPlugin(MarshmallowPlugin):
@@ -104,8 +112,8 @@ FIRST_ENVIRONMENT_LINKS = {
 
 def document(*codes: int, links: dict[int, dict[str, Any]] | None = None) -> Callable[[Any], Any]:
     """The error responses an operation can return (400 always: an undeclared query parameter is
-    refused everywhere; 503 wherever a bearer token is checked: the OIDC issuer's keys may be out
-    of reach), and links from its success response."""
+    refused everywhere; 503 wherever a bearer token is checked: the database or the OIDC
+    issuer's keys may be out of reach), and links from its success response."""
     always = {400, 503} if 401 in codes else {400}
     responses: dict[int, Any] = {code: _problem(code) for code in sorted({*always, *codes})}
     for code, named in (links or {}).items():

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import traceback
-from typing import Any
+from typing import Any, Callable
 
 from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
+from service.db import DatabaseUnavailable
 from service.domain import errors as domain
 
 PROBLEM_TYPE = "https://envdesk.dev/problems/"
@@ -18,6 +19,13 @@ STATUS_BY_ERROR: tuple[tuple[type[domain.DomainError], int], ...] = (
     (domain.PreconditionFailed, 412),
     (domain.RuleViolation, 422),
     (domain.DomainError, 422),
+)
+
+# A dependency that is away for a moment, not a fault of the request: 503, a rule of its own,
+# and Retry-After (seconds).
+UNAVAILABLE: tuple[tuple[type[Exception], str, str, int], ...] = (
+    (DatabaseUnavailable, "database_unavailable", "the database is unavailable; try again shortly",
+     DatabaseUnavailable.retry_after),
 )
 
 RULE_BY_STATUS = {
@@ -73,6 +81,9 @@ def register(app: Flask) -> None:
         return problem(status, exc.title, exc.detail, rule=exc.rule, params=exc.params or None,
                        **exc.extra)
 
+    for error, rule, detail, seconds in UNAVAILABLE:
+        app.register_error_handler(error, _unavailable(app, rule, detail, seconds))
+
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Response:
         status = exc.code or 500
@@ -98,6 +109,15 @@ def register(app: Flask) -> None:
         app.logger.error("unhandled error: %s", " <- ".join(_types(exc)),
                          extra={"traceback": without_data(exc)})
         return problem(500, "Internal Server Error", "an unexpected error occurred")
+
+
+def _unavailable(app: Flask, rule: str, detail: str, seconds: int) -> Callable[[Exception], Response]:
+    def answer(exc: Exception) -> Response:
+        app.logger.warning("%s: %s", rule, " <- ".join(_types(exc)))
+        response = problem(503, "Service Unavailable", detail, rule=rule)
+        response.headers["Retry-After"] = str(seconds)
+        return response
+    return answer
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

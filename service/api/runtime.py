@@ -6,12 +6,12 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from flask import current_app, g
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.approval_policy import load_policy
 from service.config import Settings
-from service.db import UnitOfWork, make_engine, make_session_factory
+from service.db import UnitOfWork, make_engine, make_session_factory, session_bind
 from service.domain.approval import ApprovalPolicy
 from service.events import StatusListener
 from service.handoff import Dispatch
@@ -27,6 +27,8 @@ class Runtime:
     settings: Settings
     sessions: sessionmaker[Session]
     read_sessions: sessionmaker[Session]
+    read_bind: Engine
+    """The read-only sessions' engine (service.db.session_bind), for ``read_connection``."""
     dispatch: Dispatch | None = None
     listener: StatusListener | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
@@ -41,7 +43,7 @@ class Runtime:
     def read_connection(self) -> Connection:
         """A connection of the read-only sessions' engine, for one statement without a session
         (a token's owner); a context manager that gives it back to the pool."""
-        return self.read_sessions.kw["bind"].connect()
+        return self.read_bind.connect()
 
 
 def runtime() -> Runtime:
@@ -95,6 +97,7 @@ def build_runtime(settings: Settings, **adapters: object) -> Runtime:
     built = Runtime(settings=settings, sessions=make_session_factory(engine),
                     read_sessions=make_session_factory(engine, read_only=True), principals=principals,
                     filing_sessions=make_session_factory(engine, autocommit=True),
+                    read_bind=session_bind(engine, read_only=True),
                     **adapters)  # type: ignore[arg-type]
     if built.queue_counts is None and settings.console_counts_seconds > 0:
         built.queue_counts = CountsCache(settings.console_counts_seconds, clock=built.clock)

@@ -8,6 +8,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from service.console import blp
+from service.db import DatabaseUnavailable
 from service.domain.errors import DomainError, Forbidden, NotFound
 
 
@@ -40,6 +41,15 @@ def refused(exc: DomainError) -> Any:
 @blp.errorhandler(HTTPException)
 def http_error(exc: HTTPException) -> Any:
     return _page(exc.code or 500, exc.name, exc.description or "")
+
+
+@blp.errorhandler(DatabaseUnavailable)
+def database_unavailable(exc: DatabaseUnavailable) -> Any:
+    current_app.logger.warning("database_unavailable in the console: %s", type(exc.orig).__name__)
+    body, status = _page(503, "The database is unavailable",
+                         "The console cannot reach its database just now. Reload the page in a few "
+                         "seconds to see whether what you sent was saved.")
+    return body, status, {"Retry-After": str(exc.retry_after)}
 
 
 @blp.errorhandler(Exception)

@@ -46,10 +46,12 @@ def redis_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def make_stack(request: pytest.FixtureRequest, tmp_path: Path, worker_id: str) -> Iterator[Callable[..., Stack]]:
     """Build and boot a stack; ``redis_url=None`` uses this worker's db on the run's Redis
-    (flushed first), otherwise the given broker (e.g. a private redis-server)."""
+    (flushed first), otherwise the given broker (e.g. a private redis-server); ``pg_server`` a
+    PostgreSQL server of the test's own instead of the run's."""
     stacks: list[Stack] = []
 
-    def make(*, redis_url: str | None = None, sim_args: tuple[str, ...] = (), **extra_env: str) -> Stack:
+    def make(*, redis_url: str | None = None, sim_args: tuple[str, ...] = (), pg_server: str | None = None,
+             **extra_env: str) -> Stack:
         if redis_url is None:
             redis_url = request.getfixturevalue("redis_db")
             import redis
@@ -60,7 +62,7 @@ def make_stack(request: pytest.FixtureRequest, tmp_path: Path, worker_id: str) -
             if owner is not None:
                 client.set(_OWNER_KEY, owner, ex=3 * 3600)
         name = f"envdesk_e2e_{worker_id}_{os.getpid()}_{len(stacks)}"
-        stack = Stack(tmp_path, db_name=name, redis_url=redis_url,
+        stack = Stack(tmp_path, db_name=name, redis_url=redis_url, pg_server=pg_server,
                       extra_env={k: str(v) for k, v in extra_env.items()})
         stacks.append(stack)
         request.node.e2e_stacks = stacks
@@ -69,7 +71,8 @@ def make_stack(request: pytest.FixtureRequest, tmp_path: Path, worker_id: str) -
     yield make
     for stack in stacks:
         stack.stop_all()
-        drop_pg_database(stack.db_name)
+        if stack.pg_server is None:  # a server of the test's own goes with its data
+            drop_pg_database(stack.db_name)
 
 
 @pytest.fixture

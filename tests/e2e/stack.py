@@ -50,13 +50,15 @@ class Seed:
 class Stack:
     """API, worker, beat and simulator against a fresh database; helpers to drive them."""
 
-    def __init__(self, tmp: Path, *, db_name: str, redis_url: str, extra_env: dict[str, str]) -> None:
+    def __init__(self, tmp: Path, *, db_name: str, redis_url: str, extra_env: dict[str, str],
+                 pg_server: str | None = None) -> None:
         self.tmp = tmp
         self.db_name = db_name
+        self.pg_server = pg_server  # a server of the test's own; None: the run's server
         self.api_port, self.sim_port = free_port(), free_port()
         self.sim_token = secrets.token_urlsafe(16)
         self.hooks = WebhookReceiver(secrets.token_urlsafe(16))
-        self.database_url = create_pg_database(db_name)
+        self.database_url = create_pg_database(db_name, server=pg_server)
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("PROVISIONING_", "WEBHOOK_"))},
             "DATABASE_URL": self.database_url, "REDIS_URL": redis_url,

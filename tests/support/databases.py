@@ -31,9 +31,10 @@ def _admin(server: str) -> sa.Engine:
     return make_engine(normalize_database_url(f"{server}/postgres"), isolation_level="AUTOCOMMIT")
 
 
-def create_pg_database(name: str) -> str:
-    """A fresh, empty PostgreSQL database; fails the test loudly when the server is missing."""
-    server = pg_server_url()
+def create_pg_database(name: str, server: str | None = None) -> str:
+    """A fresh, empty PostgreSQL database on the run's server (or on ``server``); fails the test
+    loudly when the server is missing."""
+    server = server or pg_server_url()
     admin = _admin(server)
     try:
         with admin.connect() as conn:

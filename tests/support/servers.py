@@ -140,6 +140,21 @@ def _embedded_postgres() -> Any:
 
 
 def _start_pg(folder: Path) -> Server:
+    user = _init_pg(folder)
+    port = free_port()
+    _pg_ctl(folder, user, "-l", str(folder / "server.log"), "-o", _pg_options(folder, port), "start")
+    pid = int((folder / "postmaster.pid").read_text().split()[0])
+    return Server("postgresql", f"postgresql://postgres@127.0.0.1:{port}", throwaway=True,
+                  pid=pid, folder=str(folder))
+
+
+def _pg_options(folder: Path, port: int) -> str:
+    return (f"-h 127.0.0.1 -p {port} -k {folder} -c max_connections=200 -c fsync=off "
+            "-c synchronous_commit=off -c full_page_writes=off")
+
+
+def _init_pg(folder: Path) -> str | None:
+    """A new, empty data folder; returns the system user the server must run as (or None)."""
     import pwd
 
     embedded_postgres = _embedded_postgres()
@@ -156,14 +171,11 @@ def _start_pg(folder: Path) -> Server:
         os.chown(folder, entry.pw_uid, entry.pw_gid)
     embedded_postgres.initdb(["--auth=trust", "--encoding=utf8", "-U", "postgres", "--no-sync"],
                              pgdata=folder, user=user, timeout=120)
-    port = free_port()
-    options = (f"-h 127.0.0.1 -p {port} -k {folder} -c max_connections=200 -c fsync=off "
-               "-c synchronous_commit=off -c full_page_writes=off")
-    embedded_postgres.pg_ctl(["-w", "-t", "60", "-l", str(folder / "server.log"), "-o", options,
-                              "start"], pgdata=folder, user=user, timeout=90)
-    pid = int((folder / "postmaster.pid").read_text().split()[0])
-    return Server("postgresql", f"postgresql://postgres@127.0.0.1:{port}", throwaway=True,
-                  pid=pid, folder=str(folder))
+    return user
+
+
+def _pg_ctl(folder: Path, user: str | None, *args: str) -> None:
+    _embedded_postgres().pg_ctl(["-w", "-t", "60", *args], pgdata=folder, user=user, timeout=90)
 
 
 def _stop_pg(server: Server) -> None:
@@ -172,6 +184,42 @@ def _stop_pg(server: Server) -> None:
                                  pgdata=Path(server.folder), user=_pg_user(), timeout=60)
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
         _kill(server.pid)
+
+
+class PrivatePostgres:
+    """A PostgreSQL server of one test's own, which the test may stop and restart: the run's
+    server is shared with other tests (and other test runs) and is never restarted. Started from
+    the same binaries as a throwaway server, on a free port, with its data and log in ``folder``."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.server = _start_pg(folder)
+        self.port = int(self.server.url.rsplit(":", 1)[1])
+        self._user = _pg_user()
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def restart(self, mode: str = "fast") -> float:
+        """``pg_ctl restart -m <mode>``, waiting until it accepts connections; returns seconds."""
+        return self._ctl("-m", mode, "-o", _pg_options(self.folder, self.port), "restart")
+
+    def stop(self, mode: str = "fast") -> float:
+        return self._ctl("-m", mode, "stop")
+
+    def start(self) -> float:
+        return self._ctl("-o", _pg_options(self.folder, self.port), "start")
+
+    def close(self) -> None:
+        if (self.folder / "postmaster.pid").exists():
+            _stop_pg(self.server)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _ctl(self, *args: str) -> float:
+        started = time.monotonic()
+        _pg_ctl(self.folder, self._user, "-l", str(self.folder / "server.log"), *args)
+        return time.monotonic() - started
 
 
 # --- Redis ------------------------------------------------------------------------------------
