@@ -2,7 +2,7 @@
 connections that a restart closed are replaced before a request meets them; while the server is
 down the API answers 503 with Retry-After and rule database_unavailable, the console a 503 page,
 never 500; once it is back the next requests succeed. The running processes under a stream of
-requests are in tests/e2e/test_database_restart.py."""
+requests are in tests/e2e/test_database_restart.py (same fixtures, real processes)."""
 from __future__ import annotations
 
 import re
