@@ -87,7 +87,7 @@ def close_session(_exc: BaseException | None = None) -> None:
 def build_runtime(settings: Settings, **adapters: object) -> Runtime:
     """Raises PolicyError on an invalid APPROVAL_POLICY file: the API does not start with one."""
     adapters.setdefault("approval", load_policy(settings.approval_policy))
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, pooler=settings.database_pooler)
     principals = PrincipalCache(settings.auth_cache_seconds) if settings.auth_cache_seconds > 0 else None
     adapters.setdefault("access_tokens", build_verifier(
         issuer=settings.oidc_issuer, audience=settings.oidc_audience,
