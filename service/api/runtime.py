@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, Mapping
 
 from flask import current_app, g
 from sqlalchemy import Connection
@@ -31,6 +31,7 @@ class Runtime:
     listener: StatusListener | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
     broker_probe: Callable[[], bool] | None = None
+    queue_depths: Callable[[], Mapping[str, int]] | None = None
     principals: PrincipalCache | None = None
     access_tokens: AccessTokenVerifier | None = None
     approval: ApprovalPolicy = ApprovalPolicy()
