@@ -59,13 +59,15 @@ def config(server_url: str, port: int, folder: Path, pool_size: int) -> str:
         "listen_addr = 127.0.0.1", f"listen_port = {port}", "unix_socket_dir =",
         "auth_type = trust", f"auth_file = {folder / 'userlist.txt'}",
         "pool_mode = transaction", f"default_pool_size = {pool_size}", "max_client_conn = 1000",
+        # The test PostgreSQL is shared: give idle server connections back within seconds.
+        "server_idle_timeout = 5",
         "server_reset_query =", "ignore_startup_parameters = extra_float_digits,options",
         f"logfile = {folder / 'pgbouncer.log'}", f"pidfile = {folder / 'pgbouncer.pid'}",
         f"admin_users = {server.username or 'postgres'}", "",
     ])
 
 
-def start(server_url: str, *, pool_size: int = 5, port: int) -> PgBouncer:
+def start(server_url: str, *, pool_size: int = 3, port: int) -> PgBouncer:
     """PgBouncer on 127.0.0.1:port in front of ``server_url``; raises when it does not answer."""
     program = binary()
     folder = Path(tempfile.mkdtemp(prefix="envdesk-pgbouncer-"))
