@@ -37,7 +37,8 @@ def one_pass(database: str | None = None) -> Callable[[], Any]:
     settings = Settings.from_env()
     if database:
         settings = replace(settings, database_url=normalize_database_url(f"{common.PG}/{database}"))
-    sessions = make_session_factory(make_engine(settings.database_url, pool_size=2, max_overflow=2))
+    sessions = make_session_factory(make_engine(settings.database_url, pooler=settings.database_pooler,
+                                                pool_size=2, max_overflow=2))
     alerts, listener = StaffAlerts(settings.console_url), status_listener(settings)
 
     def run() -> Any:

@@ -44,10 +44,15 @@ def _flag(value: str | None, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+POOLERS = ("", "pgbouncer")
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
     broker_url: str
+    # "pgbouncer": DATABASE_URL points at a PgBouncer in transaction pooling mode (see service.db).
+    database_pooler: str = ""
     home: Path = Path("var")
     secret_key: str = ""
     provisioning_url: str = "http://127.0.0.1:8081"
@@ -93,6 +98,8 @@ class Settings:
     def problems(self) -> list[str]:
         """Settings that cannot work together; processes refuse to start with any of these."""
         found = []
+        if self.database_pooler not in POOLERS:
+            found.append(f"DATABASE_POOLER must be one of {', '.join(p for p in POOLERS if p)} or unset")
         if self.webhook_urls and not self.webhook_secret:
             found.append("WEBHOOK_SECRET is required when WEBHOOK_URLS is set")
         if self.staff_webhook_url and not self.webhook_secret:
@@ -134,6 +141,7 @@ def _given(values: dict[str, Any]) -> dict[str, Any]:
 
 def _service(env: Mapping[str, str]) -> dict[str, Any]:
     return dict(
+        database_pooler=_parsed(lambda name: name.strip().lower(), env.get("DATABASE_POOLER")),
         secret_key=env.get("SECRET_KEY"),
         provisioning_url=_parsed(lambda url: url.rstrip("/"), env.get("PROVISIONING_URL")),
         provisioning_token=env.get("PROVISIONING_TOKEN"),

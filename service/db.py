@@ -56,7 +56,14 @@ def _configure_sqlite(engine: Engine) -> None:
         conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, pooler: str = "", **kwargs: Any) -> Engine:
+    """An engine for ``url``. ``pooler="pgbouncer"``: the URL reaches PostgreSQL through PgBouncer
+    in transaction pooling mode, where consecutive transactions of one client may run on different
+    server connections. psycopg then must not prepare statements on the server (its
+    ``prepare_threshold``: a statement run often is prepared on the connection that ran it, and
+    another client meets the name or misses it). Nothing else here keeps session state: no SET
+    outside a transaction, no advisory lock, LISTEN or cursor WITH HOLD; the statements that run
+    in autocommit (reads, the filing's INSERT, the worker's claim) are each one transaction."""
     if url.startswith("sqlite"):
         kwargs.setdefault("hide_parameters", True)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
@@ -65,6 +72,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("hide_parameters", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
+    if pooler == "pgbouncer":
+        kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "prepare_threshold": None}
     engine = create_engine(url, **kwargs)
     event.listen(engine, "handle_error", database_unavailable)
     if not kwargs.get("pool_pre_ping"):

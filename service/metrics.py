@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
@@ -88,22 +88,47 @@ class TicketCollector(Collector):
                                 value=webhooks or 0)
 
 
-def render(sessions: Callable[[], Session] | None = None) -> bytes:
+class QueueCollector(Collector):
+    """Messages waiting in each Celery queue, read from the broker at scrape time; a broker that
+    does not answer in time gives ``envdesk_broker_up 0`` and no depths (never a stale number)."""
+
+    def __init__(self, depths: Callable[[], Mapping[str, int]]) -> None:
+        self.depths = depths
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            depths = self.depths()
+        except Exception:  # noqa: BLE001 - any broker failure: reported as the broker being down
+            yield GaugeMetricFamily("envdesk_broker_up", "Whether the broker answered", value=0)
+            return
+        yield GaugeMetricFamily("envdesk_broker_up", "Whether the broker answered", value=1)
+        family = GaugeMetricFamily("envdesk_queue_depth", "Messages waiting in each queue",
+                                   labels=["queue"])
+        for queue, depth in depths.items():
+            family.add_metric([queue], depth)
+        yield family
+
+
+def render(sessions: Callable[[], Session] | None = None,
+           queue_depths: Callable[[], Mapping[str, int]] | None = None) -> bytes:
     registry = CollectorRegistry()
     if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
         multiprocess.MultiProcessCollector(registry)
     else:
         from prometheus_client import REGISTRY
         registry = REGISTRY  # type: ignore[assignment]
-    if sessions is not None:
-        registry = _with(registry, TicketCollector(sessions))
+    extra = [TicketCollector(sessions)] if sessions is not None else []
+    extra += [QueueCollector(queue_depths)] if queue_depths is not None else []
+    if extra:
+        registry = _with(registry, *extra)
     return generate_latest(registry)
 
 
-def _with(registry: CollectorRegistry, collector: Collector) -> CollectorRegistry:
+def _with(registry: CollectorRegistry, *collectors: Collector) -> CollectorRegistry:
     combined = CollectorRegistry()
     combined.register(_Delegate(registry))
-    combined.register(collector)
+    for collector in collectors:
+        combined.register(collector)
     return combined
 
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Mapping
 
 from celery import Celery
 from celery.signals import before_task_publish
 
 from service.config import Settings
 from service.logs import request_id
-from service.routing import MAINTENANCE_QUEUE, WEBHOOK_QUEUE, route_for
+from service.routing import ALL_QUEUES, MAINTENANCE_QUEUE, WEBHOOK_QUEUE, route_for
 
 log = logging.getLogger(__name__)
 
@@ -101,3 +101,24 @@ class Publisher:
         with self.app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
         return True
+
+
+def queue_depths(settings: Settings, *, timeout: float = 1.0) -> Callable[[], Mapping[str, int]] | None:
+    """With a Redis broker: a reader of the messages waiting in each queue (what autoscalers
+    scale workers on). Celery's Redis transport keeps a queue's waiting messages in a list named
+    after the queue; one pipelined LLEN per queue, one round trip, ``timeout`` at most. Messages a
+    worker holds (unacknowledged) are not waiting and are not counted. Other brokers: None."""
+    if not settings.broker_url.startswith(("redis://", "rediss://")):
+        return None
+    import redis
+
+    client = redis.Redis.from_url(settings.broker_url, socket_connect_timeout=timeout,
+                                  socket_timeout=timeout)
+
+    def read() -> Mapping[str, int]:
+        with client.pipeline(transaction=False) as pipe:
+            for queue in ALL_QUEUES:
+                pipe.llen(queue)
+            return dict(zip(ALL_QUEUES, pipe.execute()))
+
+    return read

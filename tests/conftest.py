@@ -12,13 +12,14 @@ from typing import Any, Iterator
 
 import pytest
 
-from service.config import Settings
+from service.config import Settings, normalize_database_url
 from service.db import UnitOfWork, make_engine, make_session_factory
 from service.migrate import upgrade
 from service.models import Base
 from tests.helpers import change_body, upscale_body, utc  # noqa: F401  (re-exported)
+from tests.support import pgbouncer as pgbouncers
 from tests.support import servers
-from tests.support.databases import create_pg_database, drop_pg_database  # noqa: F401  (re-exported)
+from tests.support.databases import create_pg_database, drop_pg_database, pg_server_url  # noqa: F401
 from tests.support.world import World, build_world  # noqa: F401  (re-exported)
 from tests.oidc import TestIssuer
 
@@ -27,6 +28,8 @@ RUN_FOLDER = pytest.StashKey[Path]()
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "pgbouncer: the module's `database_url` tests also run on "
+                                       "PostgreSQL through PgBouncer in transaction pooling mode")
     # The first pytest process of a run (the xdist controller) makes the folder its workers share.
     folder = servers.open_run_folder()
     if folder is not None:
@@ -51,6 +54,38 @@ def pg_url(worker_id: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def pgbouncer(pg_url: str) -> Iterator[pgbouncers.PgBouncer]:
+    """This pytest process's PgBouncer (transaction pooling) in front of the run's PostgreSQL."""
+    try:
+        bouncer = pgbouncers.start(pg_server_url(), port=servers.free_port())
+    except Exception as exc:  # noqa: BLE001 - a missing or failing pgbouncer is reported the same way
+        pytest.fail(f"PgBouncer is required for these tests: {exc}", pytrace=False)
+    yield bouncer
+    bouncer.stop()
+
+
+@pytest.fixture(scope="session")
+def pgbouncer_url(pg_url: str, pgbouncer: pgbouncers.PgBouncer) -> str:
+    """The session's PostgreSQL database, reached through PgBouncer."""
+    return normalize_database_url(f"{pgbouncer.url}/{pg_url.rsplit('/', 1)[1]}")
+
+
+def pooler_of(url: str) -> str:
+    """The DATABASE_POOLER a test database URL needs: "pgbouncer" for the PgBouncer variant."""
+    return "pgbouncer" if url in _POOLED else ""
+
+
+_POOLED: set[str] = set()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """`database_url` tests run on each backend; in modules marked `pgbouncer`, through it too."""
+    if "database_url" in metafunc.fixturenames:
+        pooled = ["pgbouncer"] if metafunc.definition.get_closest_marker("pgbouncer") else []
+        metafunc.parametrize("database_url", [*BACKENDS, *pooled], indirect=True)
+
+
+@pytest.fixture(scope="session")
 def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'envdesk.db'}"
     upgrade(url)
@@ -65,9 +100,15 @@ def _truncate(url: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture
 def database_url(request: pytest.FixtureRequest) -> str:
-    """Every test using this runs on PostgreSQL and again on SQLite."""
+    """Every test using this runs on PostgreSQL and again on SQLite (and, in modules marked
+    `pgbouncer`, on PostgreSQL through PgBouncer)."""
+    if request.param == "pgbouncer":
+        _truncate(request.getfixturevalue("pg_url"))
+        url = request.getfixturevalue("pgbouncer_url")
+        _POOLED.add(url)
+        return url
     url = request.getfixturevalue("pg_url" if request.param == "postgresql" else "sqlite_url")
     _truncate(url)
     return url
@@ -82,7 +123,8 @@ def pg_database_url(pg_url: str) -> str:
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     # Limits are off here; tests/integration/api/test_limits.py turns them on.
-    return Settings(database_url=database_url, broker_url="memory://", home=tmp_path,
+    return Settings(database_url=database_url, database_pooler=pooler_of(database_url),
+                    broker_url="memory://", home=tmp_path,
                     secret_key="test-secret", write_rate_limit="", max_open_tickets=0,
                     auth_cache_seconds=0)
 
@@ -118,7 +160,7 @@ def oidc_settings(settings: Settings, oidc_issuer: TestIssuer) -> Settings:
 
 @pytest.fixture
 def uow_factory(settings: Settings) -> Iterator[Any]:
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, pooler=settings.database_pooler)
     sessions = make_session_factory(engine)
     yield lambda: UnitOfWork(sessions)
     engine.dispose()

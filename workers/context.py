@@ -49,7 +49,8 @@ class WorkerContext:
 
 def build_context(settings: Settings, app: Celery | None = None) -> WorkerContext:
     # One worker process runs one task at a time: a small pool is plenty.
-    sessions = make_session_factory(make_engine(settings.database_url, pool_size=2, max_overflow=2))
+    sessions = make_session_factory(make_engine(settings.database_url, pooler=settings.database_pooler,
+                                                pool_size=2, max_overflow=2))
     return WorkerContext(
         settings=settings,
         publisher=Publisher(app or client_app(settings), settings),

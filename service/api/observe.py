@@ -21,7 +21,8 @@ def metrics_endpoint() -> Any:
     token = runtime().settings.metrics_token
     if token and request.headers.get("Authorization", "") != f"Bearer {token}":
         return problem(401, "Unauthorized", "a valid metrics token is required", rule="unauthenticated")
-    return Response(metrics.render(runtime().read_sessions), mimetype="text/plain; version=0.0.4")
+    body = metrics.render(runtime().read_sessions, runtime().queue_depths)
+    return Response(body, mimetype="text/plain; version=0.0.4")
 
 
 def _start() -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable
+from typing import Callable, Mapping
 
 from flask import current_app, g
 from sqlalchemy import Connection, Engine
@@ -33,6 +33,7 @@ class Runtime:
     listener: StatusListener | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
     broker_probe: Callable[[], bool] | None = None
+    queue_depths: Callable[[], Mapping[str, int]] | None = None
     principals: PrincipalCache | None = None
     access_tokens: AccessTokenVerifier | None = None
     approval: ApprovalPolicy = ApprovalPolicy()
@@ -89,7 +90,7 @@ def close_session(_exc: BaseException | None = None) -> None:
 def build_runtime(settings: Settings, **adapters: object) -> Runtime:
     """Raises PolicyError on an invalid APPROVAL_POLICY file: the API does not start with one."""
     adapters.setdefault("approval", load_policy(settings.approval_policy))
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, pooler=settings.database_pooler)
     principals = PrincipalCache(settings.auth_cache_seconds) if settings.auth_cache_seconds > 0 else None
     adapters.setdefault("access_tokens", build_verifier(
         issuer=settings.oidc_issuer, audience=settings.oidc_audience,

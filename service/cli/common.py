@@ -19,12 +19,13 @@ def settings() -> Settings:
 
 
 @functools.cache
-def _sessions(database_url: str) -> sessionmaker[Session]:
-    return make_session_factory(make_engine(database_url))
+def _sessions(database_url: str, pooler: str) -> sessionmaker[Session]:
+    return make_session_factory(make_engine(database_url, pooler=pooler))
 
 
 def uow() -> UnitOfWork:
-    return UnitOfWork(_sessions(settings().database_url))
+    conf = settings()
+    return UnitOfWork(_sessions(conf.database_url, conf.database_pooler))
 
 
 def emit(obj: dict[str, Any]) -> None:

@@ -15,5 +15,6 @@ def db() -> None:
 def db_upgrade() -> None:
     from service.migrate import upgrade
 
-    upgrade(settings().database_url)
+    conf = settings()
+    upgrade(conf.database_url, pooler=conf.database_pooler)
     click.echo("database is at the latest revision", err=True)

@@ -22,7 +22,7 @@ PERIOD_MINUTES = (2, 12)
 
 def seed_demo(settings: Settings) -> dict[str, Any] | None:
     """Demo accounts on first start; returns tokens, or None when the registry has accounts."""
-    sessions = make_session_factory(make_engine(settings.database_url))
+    sessions = make_session_factory(make_engine(settings.database_url, pooler=settings.database_pooler))
     new = lambda: UnitOfWork(sessions)  # noqa: E731
     with new() as uow:
         if uow.session.query(Account.id).first() is not None:

@@ -46,7 +46,7 @@ def embedded_environment(home: Path, *, port: int, sim_port: int) -> dict[str, s
 def run_all(*, home: Path, host: str, port: int, sim_port: int) -> int:
     env = embedded_environment(home, port=port, sim_port=sim_port)
     settings = Settings.from_env(env)
-    upgrade(settings.database_url)
+    upgrade(settings.database_url, pooler=settings.database_pooler)
     demo = seed_demo(settings)
     exe = [sys.executable, "-m", "service.cli"]
     commands = {

@@ -9,7 +9,7 @@ from service.api import create_app
 from service.api.runtime import build_runtime
 from service.config import Settings
 from service.notifications import status_listener
-from service.queue import Publisher, client_app
+from service.queue import Publisher, client_app, queue_depths
 
 
 def build_app(settings: Settings | None = None) -> Flask:
@@ -19,7 +19,8 @@ def build_app(settings: Settings | None = None) -> Flask:
     publisher = Publisher(client_app(settings), settings)
     listener = status_listener(settings)
     app = create_app(settings, build_runtime(
-        settings, dispatch=publisher, listener=listener, broker_probe=publisher.ping))
+        settings, dispatch=publisher, listener=listener, broker_probe=publisher.ping,
+        queue_depths=queue_depths(settings)))
     console.register(app, settings)
     return app
 

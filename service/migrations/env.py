@@ -11,7 +11,8 @@ config = context.config
 
 def run_migrations() -> None:
     url = config.get_main_option("sqlalchemy.url")
-    connectable = config.attributes.get("connection") or make_engine(url)
+    connectable = config.attributes.get("connection") or make_engine(
+        url, pooler=config.attributes.get("pooler", ""))
     if hasattr(connectable, "connect"):
         with connectable.connect() as connection:
             _run(connection)

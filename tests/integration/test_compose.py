@@ -36,7 +36,7 @@ _READ = re.compile(r"""\b(?:env|environ)\.get\(\s*["']([A-Z][A-Z0-9_]*)["']"""
 # Per-route targets are read by prefix (service/config.py): PROVISIONING_URL_<TYPE>_<STAGE>.
 ROUTE_VARIABLES = {f"PROVISIONING_URL_{type_}_{stage}".upper(): (type_, stage) for type_, stage in QUEUES}
 # Values that differ between the embedded default and a Compose deployment on purpose.
-DEPLOYMENT_SPECIFIC = {"ENVDESK_HOME", "DATABASE_URL", "REDIS_URL", "SECRET_KEY", "PROVISIONING_URL",
+DEPLOYMENT_SPECIFIC = {"ENVDESK_HOME", "DATABASE_URL", "DATABASE_POOLER", "REDIS_URL", "SECRET_KEY", "PROVISIONING_URL",
                        "PROVISIONING_TOKEN", "WEBHOOK_SECRET", "METRICS_TOKEN", "WEB_CONCURRENCY"}
 
 
@@ -207,11 +207,23 @@ def test_every_long_running_service_has_a_healthcheck(name: str) -> None:
 
 
 def test_api_workers_and_beat_start_after_migrations_completed() -> None:
-    assert SERVICES["migrate"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert SERVICES["migrate"]["depends_on"]["pgbouncer"]["condition"] == "service_healthy"
+    assert SERVICES["pgbouncer"]["depends_on"]["postgres"]["condition"] == "service_healthy"
     for name in ("api", "worker-prod", "worker-nonprod", "beat"):
         depends = SERVICES[name]["depends_on"]
         assert depends["migrate"]["condition"] == "service_completed_successfully", name
         assert depends["redis"]["condition"] == "service_healthy", name
+
+
+def test_every_envdesk_process_reaches_postgresql_through_pgbouncer_in_transaction_mode() -> None:
+    bouncer = SERVICES["pgbouncer"]["environment"]
+    assert bouncer["POOL_MODE"] == "transaction"
+    for name in ENVDESK_SERVICES:
+        environment = SERVICES[name]["environment"]
+        url = interpolated(environment["DATABASE_URL"])
+        assert f"@pgbouncer:{bouncer['LISTEN_PORT']}/" in url, name
+        assert Settings.from_env({"DATABASE_POOLER": interpolated(environment["DATABASE_POOLER"])}
+                                 ).database_pooler == "pgbouncer", name
 
 
 def test_workers_get_time_to_finish_a_running_task_on_shutdown() -> None:

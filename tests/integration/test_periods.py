@@ -1,7 +1,7 @@
-"""Temporary upscales on a real database (PostgreSQL and SQLite), through the API and the use
-cases the workers run, with our own clock: applied at the period's start, never after its end,
-expired when the end passes first, and reverted at the end without undoing later requests.
-Provisioning is a fake that records what it was asked."""
+"""Temporary upscales on a real database (PostgreSQL, also through PgBouncer, and SQLite), through
+the API and the use cases the workers run, with our own clock: applied at the period's start,
+never after its end, expired when the end passes first, and reverted at the end without undoing
+later requests. Provisioning is a fake that records what it was asked."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -18,6 +18,8 @@ from service.models import Environment, Ticket, TicketEvent
 from service.pipeline import Timing, advance_ticket
 from service.provisioning import Operation
 from tests.conftest import World, upscale_body, utc
+
+pytestmark = pytest.mark.pgbouncer
 
 START = utc(2030, 3, 2, 9, 0, 0)
 HOUR = timedelta(hours=1)

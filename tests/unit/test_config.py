@@ -35,3 +35,10 @@ def test_an_empty_account_claim_keeps_the_default_claim() -> None:
 def test_a_malformed_number_stops_the_process_at_start_up() -> None:
     with pytest.raises(ValueError):
         Settings.from_env({"PROVISIONING_MAX_ATTEMPTS": "many"})
+
+
+def test_database_pooler_pgbouncer_is_read_and_an_unknown_pooler_stops_the_process() -> None:
+    assert Settings.from_env({"DATABASE_POOLER": "PgBouncer"}).database_pooler == "pgbouncer"
+    assert Settings.from_env({}).problems() == []
+    assert Settings.from_env({"DATABASE_POOLER": "pgpool"}).problems() == [
+        "DATABASE_POOLER must be one of pgbouncer or unset"]

@@ -1,6 +1,7 @@
 """Approve, reject, cancel, retry, the audit trail and comments, through the HTTP API.
 
-Every test runs on PostgreSQL and on SQLite (the ``database_url`` fixture is parametrized)."""
+Every test runs on PostgreSQL, on PostgreSQL through PgBouncer (transaction pooling) and on SQLite
+(the ``database_url`` fixture is parametrized)."""
 from __future__ import annotations
 
 import json
@@ -11,6 +12,8 @@ import pytest
 from service.models import Ticket
 from tests.helpers import assert_problem
 from tests.support.world import file_via_api
+
+pytestmark = pytest.mark.pgbouncer
 
 
 @pytest.fixture
