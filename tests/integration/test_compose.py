@@ -20,6 +20,7 @@ from service.cli import cli
 from service.config import Settings
 from service.routing import ALL_QUEUES, PROD_QUEUES, QUEUES, route_for
 from tests.support.tools import require_tool
+from tests.helpers import new_secret
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -124,7 +125,7 @@ def _worker_argv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: list[
     monkeypatch.setattr("workers.app.make_celery", lambda settings: FakeCelery())
     saved = dict(os.environ)  # the command may export variables for the libraries it starts
     try:
-        result = CliRunner(env={"PROVISIONING_TOKEN": "t", "ENVDESK_HOME": str(tmp_path)}).invoke(
+        result = CliRunner(env={"PROVISIONING_TOKEN": new_secret(), "ENVDESK_HOME": str(tmp_path)}).invoke(
             cli, command[1:])
     finally:
         os.environ.clear()

@@ -22,7 +22,7 @@ from service.notifications import WebhookOutbox
 from service.pipeline import Timing
 from service.tickets import change_status
 from service.webhooks import SIGNATURE_HEADER, verify
-from tests.helpers import change_body, upscale_body
+from tests.helpers import change_body, upscale_body, new_secret
 from tests.support.fakes import Clock, FakeDispatch, FakeProvisioning
 from tests.support.world import World, build_world, file_via_use_case
 from workers.context import WorkerContext
@@ -47,7 +47,7 @@ def ctx(migrated: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
             conn.execute(table.delete())
     sessions = make_session_factory(engine)
     settings = Settings(database_url=migrated, broker_url="memory://", home=tmp_path,
-                        provisioning_url=PROVISIONING, provisioning_token="prov-token",
+                        provisioning_url=PROVISIONING, provisioning_token=new_secret(),
                         webhook_urls=(HOOK,), webhook_secret=SECRET, webhook_max_attempts=3)
     context = WorkerContext(settings=settings, publisher=FakeDispatch(),  # type: ignore[arg-type]
                             uow=lambda: UnitOfWork(sessions), listener=WebhookOutbox(),
