@@ -8,7 +8,9 @@ import dataclasses
 import hashlib
 import json
 import secrets
-from typing import Any
+from typing import Any, Callable, Iterator
+
+import pytest
 
 from click.testing import CliRunner
 from sqlalchemy import event, select
@@ -136,9 +138,9 @@ def test_a_queue_page_adds_one_statement_the_session_with_its_user(
 
 
 def test_old_cookies_csrf_tokens_and_cursors_stay_valid_while_a_new_key_rolls_out(
-        console_settings: Any, world: World, clock: Clock) -> None:
+        console_settings: Any, world: World, clock: Clock, apps: Any) -> None:
     old_key = console_settings.secret_key
-    old_app = _app(console_settings, clock)
+    old_app = apps(console_settings, clock)
     api = old_app.test_client()
     for who in ("customer_a", "customer_b"):
         file(api, world, f"{who}_stage", who)
@@ -150,7 +152,7 @@ def test_old_cookies_csrf_tokens_and_cursors_stay_valid_while_a_new_key_rolls_ou
     cookie = _cookie(browser)
 
     rotated = dataclasses.replace(console_settings, secret_key=new_secret(), secret_key_fallbacks=(old_key,))
-    new_app = _app(rotated, clock)
+    new_app = apps(rotated, clock)
     assert new_app.test_client().get(f"/v1/tickets?limit=1&cursor={cursor}",
                                      headers=world.auth("support")).status_code == 200
     carried = _with_cookie(new_app, cookie)
@@ -161,7 +163,7 @@ def test_old_cookies_csrf_tokens_and_cursors_stay_valid_while_a_new_key_rolls_ou
     # Without the fallback, what the old key signed is refused.
     assert sign_in(browser, world.tokens["support"]).status_code == 303
     cookie, token = _cookie(browser), csrf_token(browser.get("/console/").get_data(as_text=True))
-    bare = _app(dataclasses.replace(rotated, secret_key_fallbacks=()), clock)
+    bare = apps(dataclasses.replace(rotated, secret_key_fallbacks=()), clock)
     assert bare.test_client().get(f"/v1/tickets?limit=1&cursor={cursor}",
                                   headers=world.auth("support")).status_code == 422
     assert _lands_on_sign_in(_with_cookie(bare, cookie).get("/console/"))
@@ -170,21 +172,31 @@ def test_old_cookies_csrf_tokens_and_cursors_stay_valid_while_a_new_key_rolls_ou
 
 
 def test_a_sign_in_form_from_before_the_rotation_still_signs_in(console_settings: Any, world: World,
-                                                                 clock: Clock) -> None:
+                                                                 clock: Clock, apps: Any) -> None:
     """The sign-in form's token is checked by the form too (Flask-WTF), not only before the view."""
-    old_app = _app(console_settings, clock)
+    old_app = apps(console_settings, clock)
     browser = old_app.test_client()
     token = csrf_token(browser.get("/console/login").get_data(as_text=True))
     rotated = dataclasses.replace(console_settings, secret_key=new_secret(),
                                   secret_key_fallbacks=(console_settings.secret_key,))
-    carried = _with_cookie(_app(rotated, clock), _cookie(browser))
+    carried = _with_cookie(apps(rotated, clock), _cookie(browser))
     signed_in = carried.post("/console/login", data={"token": world.tokens["support"], "csrf_token": token})
     assert signed_in.status_code == 303 and signed_in.headers["Location"] == "/console/"
     assert carried.get("/console/").status_code == 200
 
 
-def _app(settings: Any, clock: Clock) -> Any:
-    app = create_app(settings, build_runtime(settings, clock=clock))
-    console.register(app, settings)
-    app.config["TESTING"] = True
-    return app
+@pytest.fixture
+def apps() -> Iterator[Callable[[Any, Clock], Any]]:
+    """Apps of their own settings (one key, then the next); their connections closed after."""
+    made: list[Any] = []
+
+    def make(settings: Any, clock: Clock) -> Any:
+        app = create_app(settings, build_runtime(settings, clock=clock))
+        console.register(app, settings)
+        app.config["TESTING"] = True
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        app.extensions["envdesk"].sessions.kw["bind"].dispose()
