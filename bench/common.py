@@ -32,7 +32,7 @@ REDIS_URL = f"redis://127.0.0.1:6379/{REDIS_DB}"
 _BASE = int(os.environ.get("BENCH_PORT_BASE", "18080"))
 API_PORT, FLOOR_PORT, SIM_PORT = _BASE, _BASE + 10, _BASE + 1
 API = f"http://127.0.0.1:{API_PORT}"
-SIM_TOKEN = "bench-provisioning-token"
+SIM_TOKEN = secrets.token_urlsafe(32)
 # What `envdesk serve` picks by default on this machine (service/cli/processes.py).
 WORKERS = int(os.environ.get("WEB_CONCURRENCY", "0")) or min(2 * (os.cpu_count() or 1) + 1, 8)
 THREADS = 4
@@ -42,7 +42,7 @@ def bench_env(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update({
         "DATABASE_URL": DB_URL, "REDIS_URL": REDIS_URL, "ENVDESK_HOME": str(WORK / "home"),
-        "SECRET_KEY": "bench-secret", "PROVISIONING_URL": f"http://127.0.0.1:{SIM_PORT}",
+        "SECRET_KEY": secrets.token_urlsafe(32), "PROVISIONING_URL": f"http://127.0.0.1:{SIM_PORT}",
         "PROVISIONING_TOKEN": SIM_TOKEN, "PYTHONPATH": str(ROOT),
     })
     env.update(extra)

@@ -3,6 +3,7 @@ closed: timed in-process with a no-op dispatch, and the plan of every query it s
 from __future__ import annotations
 
 import os
+import secrets
 import statistics
 import time
 from datetime import datetime, timezone
@@ -14,7 +15,7 @@ from bench import common
 from bench.console import OPEN_EVERY
 
 REPEAT = 20
-SWEEP_ENV = {"SLA_DECISION_HOURS": "stage=24,prod=4", "WEBHOOK_SECRET": "bench-webhook-secret",
+SWEEP_ENV = {"SLA_DECISION_HOURS": "stage=24,prod=4", "WEBHOOK_SECRET": secrets.token_urlsafe(32),
              "STAFF_WEBHOOK_URL": "http://127.0.0.1:9/staff"}  # never called: nothing is delivered
 
 

@@ -7,6 +7,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
+from sqlalchemy.engine import make_url
+
+MIN_SECRET_LENGTH = 32
+PLACEHOLDERS = frozenset({
+    "change-me", "changeme", "change_me", "changeit", "replace-me", "replaceme", "secret",
+    "password", "passwd", "default", "example", "test", "token", "admin", "none", "null", "todo",
+    "xxx", "envdesk"})
+"""Values that stand in for a secret in examples and defaults; none of them is ever accepted."""
+NEW_SECRET_HINT = "make one with `envdesk secret new`"
 
 def normalize_database_url(url: str) -> str:
     """Accept the usual URL forms and pick the psycopg 3 driver for PostgreSQL."""
@@ -55,6 +64,8 @@ class Settings:
     database_pooler: str = ""
     home: Path = Path("var")
     secret_key: str = ""
+    # Earlier SECRET_KEYs, still accepted (never used to sign) while a new key rolls out.
+    secret_key_fallbacks: tuple[str, ...] = ()
     provisioning_url: str = "http://127.0.0.1:8081"
     provisioning_token: str = ""
     provisioning_connect_timeout: float = 3.05
@@ -108,10 +119,34 @@ class Settings:
             found.append("OIDC_AUDIENCE is required when OIDC_ISSUER is set")
         return found
 
+    def secret_problems(self, required: tuple[str, ...]) -> list[str]:
+        """Secrets a process must not start with: one it ``required`` that is empty, and any that
+        is set to a placeholder or is too short to be random. WEBHOOK_SECRET is required wherever
+        webhooks are sent."""
+        if self.webhook_urls or self.staff_webhook_url:
+            required = (*required, "WEBHOOK_SECRET")
+        found = []
+        for name, value in self._secrets():
+            weakness = secret_weakness(value)
+            if weakness and (value or name in required):
+                found.append(f"{name} {weakness}; {NEW_SECRET_HINT}")
+        if "SECRET_KEY" in required and not self.secret_key and self.console_token_login:
+            found.append("the console's token sign-in (CONSOLE_TOKEN_LOGIN) needs SECRET_KEY")
+        return found
+
+    def _secrets(self) -> list[tuple[str, str]]:
+        url = make_url(self.database_url)
+        return [("SECRET_KEY", self.secret_key),
+                *(("SECRET_KEY_FALLBACKS", key) for key in self.secret_key_fallbacks),
+                ("PROVISIONING_TOKEN", self.provisioning_token),
+                ("WEBHOOK_SECRET", self.webhook_secret), ("METRICS_TOKEN", self.metrics_token),
+                ("the password in DATABASE_URL", url.password or "")]
+
     @property
-    def cursor_key(self) -> bytes:
-        seed = self.secret_key or f"envdesk-cursor:{self.database_url}"
-        return hashlib.sha256(seed.encode()).digest()
+    def cursor_key(self) -> tuple[bytes, ...]:
+        """The keys of pagination cursors: the first signs, every one verifies (rotation)."""
+        seeds = (self.secret_key or f"envdesk-cursor:{self.database_url}", *self.secret_key_fallbacks)
+        return tuple(hashlib.sha256(seed.encode()).digest() for seed in seeds)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -130,6 +165,18 @@ class Settings:
         )
 
 
+def secret_weakness(value: str) -> str | None:
+    """Why ``value`` cannot be a secret, or None when it can."""
+    if not value.strip():
+        return "is not set"
+    lowered = value.strip().lower()
+    if lowered in PLACEHOLDERS or any(word in lowered for word in ("change-me", "changeme", "change_me")):
+        return "is a placeholder, not a secret"
+    if len(value) < MIN_SECRET_LENGTH:
+        return f"is shorter than {MIN_SECRET_LENGTH} characters"
+    return None
+
+
 def _parsed(parse: Callable[[str], Any], value: str | None) -> Any:
     return None if value is None else parse(value)
 
@@ -143,6 +190,7 @@ def _service(env: Mapping[str, str]) -> dict[str, Any]:
     return dict(
         database_pooler=_parsed(lambda name: name.strip().lower(), env.get("DATABASE_POOLER")),
         secret_key=env.get("SECRET_KEY"),
+        secret_key_fallbacks=_parsed(_split, env.get("SECRET_KEY_FALLBACKS")),
         provisioning_url=_parsed(lambda url: url.rstrip("/"), env.get("PROVISIONING_URL")),
         provisioning_token=env.get("PROVISIONING_TOKEN"),
         provisioning_connect_timeout=_parsed(float, env.get("PROVISIONING_CONNECT_TIMEOUT")),

@@ -74,6 +74,20 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class ConsoleSession(Base):
+    """A signed-in console session. The browser holds only a random id; this row holds its
+    SHA-256, so the table alone lets no one in. Ends when deleted (sign-out, an operator's
+    revocation), idle past ``idle_expires_at`` or past ``expires_at``."""
+
+    __tablename__ = "console_sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime] = mapped_column(default=utcnow)
+    idle_expires_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
 class Environment(Base):
     __tablename__ = "environments"
     __table_args__ = (

@@ -39,20 +39,30 @@ def clamp_limit(limit: int | None) -> int:
     return max(1, min(MAX_LIMIT, limit))
 
 
-def _signer(key: bytes) -> Signer:
-    return Signer(key, salt="envdesk-cursor", digest_method=hashlib.sha256)
+CursorKey = bytes | Sequence[bytes]
+"""One key, or keys: the first signs, every one verifies (an earlier key while a new one rolls
+out, SECRET_KEY_FALLBACKS)."""
 
 
-SIGNATURE_LENGTH = len(_signer(b"").get_signature(b""))
+def _keys(key: CursorKey) -> list[bytes]:
+    return [key] if isinstance(key, bytes) else list(key)
 
 
-def encode_cursor(key: bytes, created_at: datetime, row_id: str) -> str:
+def _signer(key: CursorKey) -> Signer:
+    # itsdangerous signs with the last key and verifies with any of them.
+    return Signer(list(reversed(_keys(key))), salt="envdesk-cursor", digest_method=hashlib.sha256)
+
+
+SIGNATURE_LENGTH = len(_signer(b"k").get_signature(b""))
+
+
+def encode_cursor(key: CursorKey, created_at: datetime, row_id: str) -> str:
     """The position after a row, signed with ``key`` so a client can hand it back but not forge it."""
     payload = base64_encode(json.dumps([created_at.isoformat(), row_id], separators=(",", ":")))
     return (payload + _signer(key).get_signature(payload)).decode()
 
 
-def decode_cursor(key: bytes, cursor: str) -> tuple[datetime, str]:
+def decode_cursor(key: CursorKey, cursor: str) -> tuple[datetime, str]:
     try:
         raw = cursor.encode("ascii")
         payload, signature = raw[:-SIGNATURE_LENGTH], raw[-SIGNATURE_LENGTH:]
@@ -70,7 +80,7 @@ def paginate(
     *,
     created: InstrumentedAttribute[datetime],
     ident: InstrumentedAttribute[str],
-    key: bytes,
+    key: CursorKey,
     limit: int | None,
     cursor: str | None,
     oldest_first: bool = False,
@@ -112,7 +122,7 @@ def keyset(
     return query.limit(bindparam("page_rows", type_=Integer()))
 
 
-def keyset_params(key: bytes, limit: int | None, cursor: str | None) -> tuple[dict[str, Any], int]:
+def keyset_params(key: CursorKey, limit: int | None, cursor: str | None) -> tuple[dict[str, Any], int]:
     """The parameters of a ``keyset`` statement, and the page size."""
     size = clamp_limit(limit)
     params: dict[str, Any] = {"page_rows": size + 1}
@@ -121,7 +131,7 @@ def keyset_params(key: bytes, limit: int | None, cursor: str | None) -> tuple[di
     return params, size
 
 
-def page_of(rows: Sequence[Any], size: int, key: bytes) -> Page:
+def page_of(rows: Sequence[Any], size: int, key: CursorKey) -> Page:
     if len(rows) <= size:
         return Page(items=rows, next_cursor=None)
     last = rows[size - 1]

@@ -16,7 +16,7 @@ from service.config import Settings, normalize_database_url
 from service.db import UnitOfWork, make_engine, make_session_factory
 from service.migrate import upgrade
 from service.models import Base
-from tests.helpers import change_body, upscale_body, utc  # noqa: F401  (re-exported)
+from tests.helpers import change_body, upscale_body, utc, new_secret  # noqa: F401  (re-exported)
 from tests.support import pgbouncer as pgbouncers
 from tests.support import servers
 from tests.support.databases import create_pg_database, drop_pg_database, pg_server_url  # noqa: F401
@@ -125,7 +125,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     # Limits are off here; tests/integration/api/test_limits.py turns them on.
     return Settings(database_url=database_url, database_pooler=pooler_of(database_url),
                     broker_url="memory://", home=tmp_path,
-                    secret_key="test-secret", write_rate_limit="", max_open_tickets=0,
+                    secret_key=new_secret(), write_rate_limit="", max_open_tickets=0,
                     auth_cache_seconds=0)
 
 

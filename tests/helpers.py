@@ -1,6 +1,8 @@
 """Request bodies and assertions shared by the API tests."""
 from __future__ import annotations
 
+import secrets
+
 from datetime import datetime, timezone
 from typing import Any
 
@@ -38,3 +40,9 @@ def assert_problem(response: Any, status: int, rule: str | None = None) -> dict[
 
 def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=timezone.utc)
+
+
+def new_secret() -> str:
+    """A secret the processes accept (as `envdesk secret new` makes one): tests never run on
+    a placeholder."""
+    return secrets.token_urlsafe(32)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import click
 
-from service.cli import accounts, database, environments, health, openapi, policy, processes, users
+from service.cli import (
+    accounts, database, environments, health, openapi, policy, processes, secret, users,
+)
 
 
 @click.group(help="envdesk: environment upscale and change requests.")
@@ -16,5 +18,5 @@ def cli() -> None:
 for _command in (database.db, accounts.account, accounts.partner, users.user, users.token,
                  environments.env, processes.serve, processes.worker, processes.beat,
                  processes.provisioning_sim, processes.up, health.worker_ping, openapi.openapi,
-                 policy.policy):
+                 policy.policy, secret.secret):
     cli.add_command(_command)

@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from service.cli.common import settings
+from service.config import Settings
 from service.routing import ALL_QUEUES, NON_PROD_QUEUES, PROD_QUEUES
 
 QUEUE_GROUPS = {"prod": PROD_QUEUES, "non-prod": NON_PROD_QUEUES}
@@ -33,6 +34,20 @@ def _default_web_workers() -> int:
     return int(os.environ.get("WEB_CONCURRENCY", "0")) or min(2 * (os.cpu_count() or 1) + 1, 8)
 
 
+PROCESS_SECRETS = {"serve": ("SECRET_KEY",), "worker": ("PROVISIONING_TOKEN",), "beat": ()}
+"""The secrets each process cannot run without. Every process refuses any secret that is set to
+a placeholder or is too short, used by it or not: such a value means an unfinished deployment."""
+
+
+def checked_settings(process: str) -> Settings:
+    """The settings, or the command ends naming every secret it refuses."""
+    conf = settings()
+    problems = conf.secret_problems(PROCESS_SECRETS[process])
+    if problems:
+        raise click.ClickException(f"envdesk {process} refuses to start: " + "; ".join(problems))
+    return conf
+
+
 @click.command("serve", help="Serve the REST API with gunicorn (production-grade WSGI server).")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
@@ -41,7 +56,7 @@ def _default_web_workers() -> int:
 def serve(host: str, port: int, workers: int, threads: int) -> None:
     from service.entrypoints.server import run_gunicorn
 
-    run_gunicorn(settings(), host=host, port=port, workers=workers, threads=threads)
+    run_gunicorn(checked_settings("serve"), host=host, port=port, workers=workers, threads=threads)
 
 
 @click.command("worker", help="Run a Celery worker; consumes every queue unless -Q names some "
@@ -56,9 +71,7 @@ def worker(queues: str | None, concurrency: int | None, hostname: str, loglevel:
            metrics_port: int) -> None:
     from service.multiproc import prepare_multiprocess_dir
 
-    conf = settings()
-    if not conf.provisioning_token:
-        raise click.ClickException("PROVISIONING_TOKEN is not set")
+    conf = checked_settings("worker")
     prepare_multiprocess_dir(conf.home / "metrics" / f"worker-{os.getpid()}")
     from service.metrics import serve_metrics
     from workers.app import make_celery
@@ -77,7 +90,7 @@ def worker(queues: str | None, concurrency: int | None, hostname: str, loglevel:
 def beat(loglevel: str) -> None:
     from workers.app import make_celery
 
-    conf = settings()
+    conf = checked_settings("beat")
     conf.home.mkdir(parents=True, exist_ok=True)
     make_celery(conf).start(["beat", "--loglevel", loglevel,
                              "--schedule", str(conf.home / "celerybeat-schedule")])

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from service import operators
+from service import operators, staff_signin
 from service.cli.common import domain_errors, emit, uow
 
 
@@ -30,6 +30,19 @@ def user_role(email: str, role: str) -> None:
     changed = operators.set_role(email, role, uow=uow())
     emit({"id": changed.id, "email": changed.email, "account_id": changed.account_id,
           "role": changed.role})
+
+
+@user.group("sessions", help="A user's console sessions.")
+def user_sessions() -> None:
+    pass
+
+
+@user_sessions.command("revoke", help="Sign a user out of the console everywhere, at once; "
+                       "prints how many sessions ended.")
+@click.argument("email")
+@domain_errors
+def user_sessions_revoke(email: str) -> None:
+    emit({"revoked": staff_signin.end_user_sessions(email, uow=uow()), "email": email.lower()})
 
 
 @click.group(help="API tokens (only their hashes are stored).")

@@ -1,13 +1,18 @@
 """The console's session and page security.
 
-The session is Flask's signed cookie, scoped to /console, HttpOnly, SameSite=Lax (the OIDC
-provider's redirect back is a top-level GET, which Lax lets through), Secure whenever the request
-came over HTTPS, and it expires after SESSION_HOURS. Every POST must carry the session's CSRF
-token; every page forbids inline script and style and any origin but its own."""
+Who is signed in lives on the server (``console_sessions``, service.staff_signin): the cookie
+holds a random session id, never a user, so a cookie signed with the right key names nobody the
+server has not let in. Every console request looks the session up with its user's current role
+in one statement; sign-out, an operator's revocation or a revoked staff role end it at once, in
+every process. The cookie is Flask's signed one (it also keeps the CSRF token and, during an OIDC
+sign-in, its state), scoped to /console, HttpOnly, SameSite=Lax (the OIDC provider's redirect
+back is a top-level GET, which Lax lets through), Secure whenever the request came over HTTPS.
+Every POST must carry the session's CSRF token; every page forbids inline script and style and
+any origin but its own. SECRET_KEY_FALLBACKS keep cookies and CSRF tokens signed with an
+earlier key valid while a new one rolls out."""
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
 from functools import wraps
 from typing import Any, Callable
 
@@ -16,13 +21,14 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import Forbidden
 
-from service.api.runtime import runtime, session as db_session
+from service.api.runtime import now, runtime, session as db_session, uow
 from service.config import Settings
 from service.console import blp
 from service.identity import Principal
-from service.staff_signin import staff_by_id
+from service.staff_signin import SessionTimes, end_session, open_session, session_staff, touch_session
 
-SESSION_HOURS = 8
+TIMES = SessionTimes()
+SESSION_ID = "sid"
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
@@ -37,14 +43,26 @@ class ConsoleSessionInterface(SecureCookieSessionInterface):
         return request.is_secure or forwarded == "https" or super().get_cookie_secure(app)
 
 
+def _console_key(secret_key: str) -> str:
+    return hashlib.sha256(b"envdesk-console:" + secret_key.encode()).hexdigest()
+
+
 def configure(app: Flask, settings: Settings) -> None:
+    if settings.console_token_login and not settings.secret_key:
+        raise RuntimeError("the console's token sign-in (CONSOLE_TOKEN_LOGIN) needs SECRET_KEY; "
+                           "set SECRET_KEY or turn CONSOLE_TOKEN_LOGIN off")
     if settings.secret_key:
-        app.secret_key = hashlib.sha256(b"envdesk-console:" + settings.secret_key.encode()).hexdigest()
+        app.secret_key = _console_key(settings.secret_key)
+        fallbacks = [_console_key(key) for key in settings.secret_key_fallbacks]
+        # Flask checks session cookies against SECRET_KEY_FALLBACKS itself; Flask-WTF takes one
+        # key, which itsdangerous accepts as a list (oldest first, the last one signs).
+        app.config.update(SECRET_KEY_FALLBACKS=fallbacks,
+                          WTF_CSRF_SECRET_KEY=[*reversed(fallbacks), app.secret_key])
     app.session_interface = ConsoleSessionInterface()
     app.config.update(
         SESSION_COOKIE_NAME="envdesk_console", SESSION_COOKIE_PATH="/console",
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=timedelta(hours=SESSION_HOURS),
+        PERMANENT_SESSION_LIFETIME=TIMES.absolute,
         # Only the console's POSTs are checked (never the JSON API); the token lives as long as the
         # session. The token and the SameSite cookie guard the forms; the extra Referer check on
         # HTTPS is off because the service's Referrer-Policy may withhold referrers.
@@ -72,26 +90,37 @@ def secure_headers(response: Response) -> Response:
 
 
 def sign_in(principal: Principal) -> None:
-    session.clear()  # a fresh session (and CSRF token) for the person signing in
+    """A new server-side session (and CSRF token) for the person signing in: no id chosen
+    before sign-in survives it."""
+    sign_out()
     session.permanent = True
-    session["user_id"] = principal.user_id
+    session[SESSION_ID] = open_session(principal, now(), TIMES, uow=uow())
+
+
+def sign_out() -> None:
+    session_id = session.get(SESSION_ID)
+    if isinstance(session_id, str):
+        end_session(session_id, uow=uow())
+    if session:
+        session.clear()
 
 
 def staff() -> Principal:
     return g.principal
 
 
-def _signed_in_staff(user_id: Any) -> Principal | None:
-    """The session's staff member, remembered for AUTH_CACHE_SECONDS like an API token's owner:
-    a revoked role ends the session within that time."""
-    if not isinstance(user_id, str):
+def _signed_in_staff(session_id: Any) -> Principal | None:
+    """The staff member of the cookie's session, read with the user's role on every request;
+    its last use is written down at most every ``TIMES.touch``."""
+    if not isinstance(session_id, str):
         return None
-    cache, key = runtime().principals, f"console-user:{user_id}"
-    principal = cache.get(key) if cache is not None else None
-    if principal is None:
-        principal = staff_by_id(db_session(), user_id)
-        if principal is not None and cache is not None:
-            cache.put(key, principal)
+    at = now()
+    found = session_staff(db_session(), session_id, at)
+    if found is None:
+        return None
+    principal, last_used = found
+    if at - last_used >= TIMES.touch:
+        touch_session(session_id, at, TIMES, uow=uow())
     return principal
 
 
@@ -100,10 +129,10 @@ def staff_required(view: Callable[..., Any]) -> Callable[..., Any]:
 
     @wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        principal = _signed_in_staff(session.get("user_id"))
+        principal = _signed_in_staff(session.get(SESSION_ID))
         if principal is None:
-            if "user_id" in session:
-                session.pop("user_id")
+            if session:  # an ended session's cookie is dropped (no session at all without a key)
+                session.clear()
             return redirect(url_for("console.login", next=request.full_path.rstrip("?")
                                     if request.method == "GET" else None), 303)
         g.principal = principal

@@ -11,7 +11,7 @@ from service.api.runtime import runtime, session as db_session, uow
 from service.config import Settings
 from service.console import blp
 from service.console.forms import TokenForm
-from service.console.security import sign_in
+from service.console.security import sign_in, sign_out
 from service.staff_signin import SignInRefused, staff_by_oidc, staff_by_token
 
 OAUTH = "envdesk_console_oauth"
@@ -100,11 +100,11 @@ def oidc_callback() -> Any:
 
 @blp.post("/logout")
 def logout() -> Any:
-    session.clear()  # the form's CSRF token was checked before the view
+    sign_out()  # the form's CSRF token was checked before the view
     return redirect(url_for("console.login", signed_out=1), 303)
 
 
 @blp.errorhandler(SignInRefused)
 def refused(exc: SignInRefused) -> Any:
-    session.clear()
+    sign_out()
     return render_template("console/refused.html", detail=exc.detail), 403

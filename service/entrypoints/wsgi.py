@@ -27,5 +27,9 @@ def build_app(settings: Settings | None = None) -> Flask:
 
 def __getattr__(name: str) -> Flask:  # `gunicorn service.entrypoints.wsgi:application`
     if name == "application":
-        return build_app()
+        settings = Settings.from_env()
+        problems = settings.secret_problems(("SECRET_KEY",))
+        if problems:
+            raise RuntimeError("; ".join(problems))
+        return build_app(settings)
     raise AttributeError(name)

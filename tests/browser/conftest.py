@@ -22,7 +22,7 @@ from tests.support.world import World, build_world
 from tests.e2e.processes import ENVDESK, Proc
 from tests.support.servers import free_port
 from tests.support.waiting import wait_until
-from tests.helpers import change_body, upscale_body
+from tests.helpers import change_body, upscale_body, new_secret
 
 CHROMIUM = os.environ.get("ENVDESK_TEST_CHROMIUM", "/usr/bin/chromium")
 SHOTS = Path(os.environ.get("ENVDESK_SCREENSHOTS", Path(__file__).resolve().parents[2] / "var" / "screenshots"))
@@ -52,7 +52,7 @@ def console_server(tmp_path_factory: pytest.TempPathFactory, worker_id: str,
     upgrade(url)
     port = free_port()
     env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": f"filesystem://{tmp}/broker",
-           "ENVDESK_HOME": str(tmp), "SECRET_KEY": "browser-test-secret", "RATE_LIMIT_WRITES": "",
+           "ENVDESK_HOME": str(tmp), "SECRET_KEY": new_secret(), "RATE_LIMIT_WRITES": "",
            "AUTH_CACHE_SECONDS": "0", "SLA_DECISION_HOURS": "stage=8,prod=4",
            "OIDC_ISSUER": oidc_issuer, "OIDC_AUDIENCE": "envdesk", "OIDC_CLIENT_ID": CLIENT_ID,
            "OIDC_CLIENT_SECRET": CLIENT_SECRET, "CONSOLE_TOKEN_LOGIN": "1", "WEB_CONCURRENCY": "1"}

@@ -23,6 +23,24 @@ def test_sign_in_with_a_token_and_sign_out(new_page: Any, server: Server) -> Non
     expect(page.get_by_label("Token")).to_be_visible()  # back at the sign-in page
 
 
+def test_a_copied_session_cookie_ends_with_the_sign_out(new_page: Any, server: Server) -> None:
+    """Someone who copied the cookie into another browser is signed out with its owner."""
+    first = new_page()
+    sign_in_with_token(first, server)
+    expect(first.get_by_role("heading", name="Queue")).to_be_visible()
+    cookies = [c for c in first.context.cookies() if c["name"] == "envdesk_console"]
+    assert len(cookies) == 1
+    second = new_page()
+    second.context.add_cookies(cookies)
+    second.goto(f"{server.url}/console/")
+    expect(second.get_by_text("Signed in as support@example.com")).to_be_visible()
+    first.get_by_role("button", name="Sign out").click()
+    expect(first.get_by_text("You are signed out.")).to_be_visible()
+    second.reload()
+    expect(second.get_by_label("Token")).to_be_visible()  # the sign-in page
+    expect(second).to_have_url(re.compile(r"/console/login"))
+
+
 def test_a_customer_token_is_refused(new_page: Any, server: Server) -> None:
     page = new_page()
     sign_in_with_token(page, server, who="customer_a")

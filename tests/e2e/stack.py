@@ -56,8 +56,8 @@ class Stack:
         self.db_name = db_name
         self.pg_server = pg_server  # a server of the test's own; None: the run's server
         self.api_port, self.sim_port = free_port(), free_port()
-        self.sim_token = secrets.token_urlsafe(16)
-        self.hooks = WebhookReceiver(secrets.token_urlsafe(16))
+        self.sim_token = secrets.token_urlsafe(32)
+        self.hooks = WebhookReceiver(secrets.token_urlsafe(32))
         self.database_url = create_pg_database(db_name, server=pg_server)
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("PROVISIONING_", "WEBHOOK_"))},
@@ -65,7 +65,7 @@ class Stack:
             "PROVISIONING_URL": f"http://127.0.0.1:{self.sim_port}",
             "PROVISIONING_TOKEN": self.sim_token,
             "WEBHOOK_URLS": self.hooks.url, "WEBHOOK_SECRET": self.hooks.secret,
-            "SECRET_KEY": "e2e-secret", "ENVDESK_HOME": str(tmp / "home"),
+            "SECRET_KEY": secrets.token_urlsafe(32), "ENVDESK_HOME": str(tmp / "home"),
             "PYTHONUNBUFFERED": "1", **FAST_TIMINGS, **extra_env,
         }
         self.engine = make_engine(normalize_database_url(self.database_url))

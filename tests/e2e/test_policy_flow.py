@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
@@ -54,6 +55,7 @@ def test_the_api_refuses_to_start_on_an_invalid_policy(tmp_path: Path) -> None:
     policy = tmp_path / "approval-policy.yaml"
     policy.write_text("rules:\n  - name: a\n    approval: sometimes\n")
     env = {**os.environ, "APPROVAL_POLICY": str(policy), "ENVDESK_HOME": str(tmp_path),
+           "SECRET_KEY": secrets.token_urlsafe(32),
            "DATABASE_URL": f"sqlite:///{tmp_path / 'envdesk.db'}"}
     out = subprocess.run([sys.executable, "-m", "service.cli", "serve", "--port", "0", "--workers", "1"],
                          env=env, capture_output=True, text=True, timeout=60, cwd=ROOT)

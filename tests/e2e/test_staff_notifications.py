@@ -24,7 +24,7 @@ def _texts(receiver: WebhookReceiver, ticket_id: str) -> list[str]:
 
 def test_staff_hear_of_new_work_and_of_a_missed_sla_once(make_stack: Any,
                                                          private_redis: RedisServer) -> None:
-    receiver = WebhookReceiver(secrets.token_urlsafe(16))
+    receiver = WebhookReceiver(secrets.token_urlsafe(32))
     try:
         stack = make_stack(redis_url=private_redis.url, WEBHOOK_URLS=receiver.url, WEBHOOK_SECRET=receiver.secret,
                            STAFF_WEBHOOK_URL=receiver.url, SLA_DECISION_HOURS="stage=0.001",

@@ -19,6 +19,7 @@ from service.models import Base
 from tests.support.servers import free_port
 from tests.support.waiting import wait_until
 from tests.support.world import World, build_world
+from tests.helpers import new_secret
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,7 +37,7 @@ def server(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tu
     port = free_port()
     home = tmp_path_factory.mktemp("serve")
     env = {**os.environ, "DATABASE_URL": url, "BROKER_URL": "memory://", "ENVDESK_HOME": str(home),
-           "SECRET_KEY": "schemathesis",
+           "SECRET_KEY": new_secret(),
            # Limits would answer most generated writes 429 and hide the paths behind them.
            "RATE_LIMIT_WRITES": "", "MAX_OPEN_TICKETS_PER_ACCOUNT": "0"}
     env.pop("REDIS_URL", None)

@@ -13,6 +13,7 @@ from click.testing import Result
 from service.api import create_app
 from service.config import Settings
 from service.db import make_engine
+from tests.helpers import new_secret
 
 
 @pytest.fixture
@@ -99,7 +100,7 @@ def test_partner_link_refuses_two_customers(envdesk, customer) -> None:
 
 def api_client(database_url: str, tmp_path: Path) -> Any:
     settings = Settings(database_url=database_url, broker_url="memory://", home=tmp_path,
-                        secret_key="test-secret", auth_cache_seconds=0)
+                        secret_key=new_secret(), auth_cache_seconds=0)
     return create_app(settings).test_client()
 
 

@@ -20,6 +20,7 @@ from service.cli import cli
 from service.config import Settings
 from service.routing import ALL_QUEUES, PROD_QUEUES, QUEUES, route_for
 from tests.support.tools import require_tool
+from tests.helpers import new_secret
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -60,6 +61,9 @@ def env_example() -> dict[str, tuple[str, bool]]:
 
 
 _DEFAULTED = re.compile(r"\$\{([A-Z][A-Z0-9_]*):-([^}]*)\}")
+_REQUIRED = re.compile(r"\$\{([A-Z][A-Z0-9_]*):\?([^}]*)\}")
+REQUIRED_SECRETS = {"SECRET_KEY", "PROVISIONING_TOKEN", "WEBHOOK_SECRET", "METRICS_TOKEN",
+                    "DATABASE_URL", "POSTGRES_PASSWORD"}
 
 
 def _strings(node: object) -> list[str]:
@@ -73,6 +77,11 @@ def _strings(node: object) -> list[str]:
 def compose_defaults() -> dict[str, str]:
     """NAME -> default of every `${NAME:-default}` in docker-compose.yml."""
     return dict(match for text in _strings(COMPOSE) for match in _DEFAULTED.findall(text))
+
+
+def compose_required() -> dict[str, str]:
+    """NAME -> message of every `${NAME:?message}` in docker-compose.yml."""
+    return dict(match for text in _strings(COMPOSE) for match in _REQUIRED.findall(text))
 
 
 def interpolated(value: object) -> str:
@@ -124,7 +133,7 @@ def _worker_argv(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, command: list[
     monkeypatch.setattr("workers.app.make_celery", lambda settings: FakeCelery())
     saved = dict(os.environ)  # the command may export variables for the libraries it starts
     try:
-        result = CliRunner(env={"PROVISIONING_TOKEN": "t", "ENVDESK_HOME": str(tmp_path)}).invoke(
+        result = CliRunner(env={"PROVISIONING_TOKEN": new_secret(), "ENVDESK_HOME": str(tmp_path)}).invoke(
             cli, command[1:])
     finally:
         os.environ.clear()
@@ -171,7 +180,16 @@ def test_env_example_values_are_the_compose_defaults() -> None:
         assert name in example, f"{name} is used in docker-compose.yml but not documented in .env.example"
         assert example[name] == (default, True), f"{name}: .env.example and docker-compose.yml disagree"
     not_passed = {name for name, (_, is_set) in example.items() if is_set} - set(defaults)
-    assert not not_passed, f"setting {sorted(not_passed)} in .env would change nothing"
+    assert not_passed == set(compose_required()), f"setting {sorted(not_passed)} in .env would change nothing"
+
+
+def test_compose_requires_every_secret_and_defaults_none() -> None:
+    required, example = compose_required(), env_example()
+    assert set(required) == REQUIRED_SECRETS
+    assert not REQUIRED_SECRETS & set(compose_defaults()), "a secret has a default"
+    for name, message in required.items():
+        assert name in message and "envdesk secret new" in message or name == "DATABASE_URL", message
+        assert example[name] == ("", True), f".env.example must leave {name} empty"
 
 
 def test_compose_tunables_default_to_the_code_defaults() -> None:
@@ -232,10 +250,50 @@ def test_workers_get_time_to_finish_a_running_task_on_shutdown() -> None:
         assert seconds(SERVICES[name]["stop_grace_period"]) > hard_limit.task_hard_time_limit, name
 
 
-@pytest.mark.parametrize("env_file", [None, ENV_EXAMPLE], ids=["defaults", "env-example"])
-def test_docker_compose_accepts_the_file(env_file: Path | None) -> None:
+def _compose_config(env_file: Path) -> subprocess.CompletedProcess[str]:
     binary = require_tool("docker-compose", why="docker-compose.yml cannot be validated")
-    argv = [binary, "--project-directory", str(ROOT), "-f", str(COMPOSE_FILE)]
-    argv += ["--env-file", str(env_file)] if env_file else []
-    result = subprocess.run([*argv, "config", "-q"], capture_output=True, text=True, timeout=120)
+    argv = [binary, "--project-directory", str(ROOT), "-f", str(COMPOSE_FILE), "--env-file", str(env_file)]
+    env = {k: v for k, v in os.environ.items() if k not in REQUIRED_SECRETS}  # only the file counts
+    return subprocess.run([*argv, "config", "-q"], capture_output=True, text=True, timeout=120, env=env)
+
+
+def _demanded(output: str) -> str:
+    """The variable docker-compose says is missing: its message (after the service) names it."""
+    found = re.search(r"in service \"[^\"]+\": set ([A-Z][A-Z0-9_]*) in \.env", output)
+    assert found, f"docker-compose refused the file, but not for a missing variable:\n{output}"
+    return found[1]
+
+
+def test_docker_compose_refuses_an_empty_env_file_naming_each_secret(tmp_path: Path) -> None:
+    """docker-compose 1.x names one missing variable at a time: set each one it names, until it
+    accepts the file; every secret, SECRET_KEY among them, must have been asked for."""
+    env_file, values, demanded = tmp_path / ".env", {}, []
+    env_file.write_text("")
+    for _ in range(len(REQUIRED_SECRETS) + 1):
+        result = _compose_config(env_file)
+        if result.returncode == 0:
+            break
+        demanded.append(_demanded(result.stderr))
+        values[demanded[-1]] = new_secret()
+        env_file.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
+    assert demanded and set(demanded) == REQUIRED_SECRETS, demanded
+    assert "SECRET_KEY" in demanded
+
+
+def test_docker_compose_refuses_env_example_as_shipped_and_accepts_it_with_secrets(tmp_path: Path) -> None:
+    shipped = _compose_config(ENV_EXAMPLE)
+    assert shipped.returncode != 0 and _demanded(shipped.stderr) in REQUIRED_SECRETS
+    filled = ENV_EXAMPLE.read_text()
+    for name in REQUIRED_SECRETS:
+        filled = re.sub(rf"^{name}=$", f"{name}={new_secret()}", filled, flags=re.M)
+    (tmp_path / ".env").write_text(filled)
+    result = _compose_config(tmp_path / ".env")
     assert result.returncode == 0, f"docker-compose config rejected the file:\n{result.stderr}"
+
+
+def test_a_secret_missing_from_the_env_file_is_named(tmp_path: Path) -> None:
+    for missing in sorted(REQUIRED_SECRETS):
+        (tmp_path / ".env").write_text("".join(f"{name}={new_secret()}\n"
+                                               for name in REQUIRED_SECRETS - {missing}))
+        result = _compose_config(tmp_path / ".env")
+        assert result.returncode != 0 and _demanded(result.stderr) == missing, result.stderr

@@ -14,7 +14,7 @@ from service import filing
 from service.db import UnitOfWork, make_engine, make_session_factory
 from service.models import Account, Environment
 from service.tickets import file_ticket
-from tests.helpers import change_body, upscale_body
+from tests.helpers import change_body, upscale_body, new_secret
 from tests.support.world import build_world
 
 NOW = datetime(2031, 3, 1, 8, 0, tzinfo=timezone.utc)
@@ -107,7 +107,7 @@ def test_a_filing_through_the_api_is_one_select_and_one_insert_in_autocommit(
     from service.models import Ticket, TicketEvent, WebhookDelivery
 
     settings = Settings(database_url=pg_database_url, broker_url="memory://", home=tmp_path,
-                        secret_key="test-secret", write_rate_limit="", max_open_tickets=100,
+                        secret_key=new_secret(), write_rate_limit="", max_open_tickets=100,
                         auth_cache_seconds=0)
     engine = make_engine(pg_database_url)
     world = build_world(lambda: UnitOfWork(make_session_factory(engine)))

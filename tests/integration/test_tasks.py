@@ -22,13 +22,14 @@ from service.notifications import WebhookOutbox
 from service.pipeline import Timing
 from service.tickets import change_status
 from service.webhooks import SIGNATURE_HEADER, verify
-from tests.helpers import change_body, upscale_body
+from tests.helpers import change_body, upscale_body, new_secret
 from tests.support.fakes import Clock, FakeDispatch, FakeProvisioning
 from tests.support.world import World, build_world, file_via_use_case
 from workers.context import WorkerContext
 
 HOOK = "https://portal.example/hooks/envdesk"
 SECRET = "whsec-test"
+PROVISIONING_TOKEN = new_secret()
 PROVISIONING = "https://provisioning.example"
 
 
@@ -47,7 +48,7 @@ def ctx(migrated: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Itera
             conn.execute(table.delete())
     sessions = make_session_factory(engine)
     settings = Settings(database_url=migrated, broker_url="memory://", home=tmp_path,
-                        provisioning_url=PROVISIONING, provisioning_token="prov-token",
+                        provisioning_url=PROVISIONING, provisioning_token=PROVISIONING_TOKEN,
                         webhook_urls=(HOOK,), webhook_secret=SECRET, webhook_max_attempts=3)
     context = WorkerContext(settings=settings, publisher=FakeDispatch(),  # type: ignore[arg-type]
                             uow=lambda: UnitOfWork(sessions), listener=WebhookOutbox(),
@@ -108,7 +109,7 @@ def test_provision_task_talks_to_the_routed_provisioning_target(ctx: WorkerConte
 
     request = responses.calls[0].request
     assert request.headers["Idempotency-Key"] == f"{ticket_id}:apply"
-    assert request.headers["Authorization"] == "Bearer prov-token"
+    assert request.headers["Authorization"] == f"Bearer {PROVISIONING_TOKEN}"
 
 
 @responses.activate

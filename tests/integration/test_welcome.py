@@ -17,12 +17,13 @@ from werkzeug.serving import make_server
 from service.api import create_app
 from service.config import Settings
 from service.entrypoints.demo import print_welcome, seed_demo
+from tests.helpers import new_secret
 
 
 @pytest.fixture
 def api_port(pg_database_url: str, tmp_path: Path) -> Iterator[tuple[int, Settings]]:
     settings = Settings(database_url=pg_database_url, broker_url="memory://", home=tmp_path,
-                        secret_key="test-secret", write_rate_limit="", auth_cache_seconds=0)
+                        secret_key=new_secret(), write_rate_limit="", auth_cache_seconds=0)
     server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

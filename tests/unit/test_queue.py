@@ -15,6 +15,7 @@ from service.config import Settings
 from service.queue import DELIVER_WEBHOOK_TASK, PROVISION_TASK, Publisher, client_app
 from service.routing import QUEUES, WEBHOOK_QUEUE, route_for
 from workers.context import build_context
+from tests.helpers import new_secret
 
 # A named in-memory virtual host, so no other test's messages share these queues.
 BROKER = f"memory://localhost/envdesk-queue-tests-{uuid.uuid4().hex[:8]}"
@@ -90,7 +91,7 @@ def test_a_route_can_have_its_own_provisioning_target() -> None:
 def test_the_worker_calls_the_routed_target(tmp_path: Path) -> None:
     settings = Settings.from_env({"DATABASE_URL": f"sqlite:///{tmp_path / 'envdesk.db'}",
                                   "REDIS_URL": "memory://", "ENVDESK_HOME": str(tmp_path),
-                                  "PROVISIONING_TOKEN": "prov-token",
+                                  "PROVISIONING_TOKEN": new_secret(),
                                   "PROVISIONING_URL": "https://provisioning.example",
                                   "PROVISIONING_URL_CHANGE_PROD": "https://prod-changes.example"})
     ctx = build_context(settings, client_app(settings))

@@ -22,7 +22,7 @@ from service.domain.lifecycle import Action
 from service.events import move
 from service.models import Base, Ticket
 from tests.conftest import BACKENDS
-from tests.helpers import upscale_body
+from tests.helpers import upscale_body, new_secret
 from tests.support.world import World, build_world, file_via_api
 from tests.oidc import TestIssuer
 
@@ -339,7 +339,7 @@ def matrix(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     issuer = TestIssuer().start()
     _add_provider_member(world, lambda: UnitOfWork(sessions))
     settings = Settings(database_url=url, broker_url="memory://", home=tmp_path_factory.mktemp("m"),
-                        secret_key="test-secret", oidc_issuer=issuer.url, oidc_audience=issuer.audience)
+                        secret_key=new_secret(), oidc_issuer=issuer.url, oidc_audience=issuer.audience)
     app = create_app(settings)
     app.config["TESTING"] = True
     m = Matrix(client=app.test_client(), world=world, new_uow=lambda: UnitOfWork(sessions))

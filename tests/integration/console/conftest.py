@@ -14,7 +14,7 @@ from service.api.runtime import build_runtime
 from service.config import Settings
 from tests.support.fakes import Clock
 from tests.support.world import World, build_world
-from tests.helpers import upscale_body, utc
+from tests.helpers import upscale_body, utc, new_secret
 
 NOW = utc(2026, 11, 28, 12, 0)
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -24,7 +24,7 @@ ETAG = re.compile(r'name="etag" type="hidden" value="([^"]+)"')
 @pytest.fixture
 def console_settings(pg_database_url: str, tmp_path: Path) -> Settings:
     return Settings(database_url=pg_database_url, broker_url="memory://", home=tmp_path,
-                    secret_key="test-secret", write_rate_limit="", max_open_tickets=0,
+                    secret_key=new_secret(), write_rate_limit="", max_open_tickets=0,
                     auth_cache_seconds=0, sla_decision_hours={"stage": 8, "prod": 4})
 
 
