@@ -23,7 +23,7 @@ from service.domain.lifecycle import (
 )
 from service.domain.policy import COMPONENTS, DEFAULT_SIZE, SIZES, TicketType, revert_plan
 from service.events import StatusListener, move
-from service.filing import row_values
+from service.writes import row_values as _row_values
 from service.handoff import ACTIVE_STATUSES, Dispatch, hand_off
 from service.models import Environment, Ticket, TicketApproval, TicketEvent, WebhookDelivery
 from service.outbound import GiveUp, RetryLater, backoff_delay
@@ -226,7 +226,7 @@ def _take_added(session: Session) -> Added:
     added = []
     for obj in sorted(session.new, key=lambda o: o._sa_instance_state.insert_order):  # type: ignore[attr-defined]
         session.expunge(obj)
-        added.append((obj.__table__, row_values(obj.__table__, obj)))
+        added.append((obj.__table__, _row_values(obj)))
     return added
 
 

@@ -6,12 +6,12 @@ from datetime import datetime, timezone
 from typing import Callable
 
 from flask import current_app, g
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.approval_policy import load_policy
 from service.config import Settings
-from service.db import UnitOfWork, make_engine, make_session_factory
+from service.db import UnitOfWork, make_engine, make_session_factory, read_only_bind
 from service.domain.approval import ApprovalPolicy
 from service.events import StatusListener
 from service.handoff import Dispatch
@@ -37,11 +37,15 @@ class Runtime:
     queue_counts: CountsCache | None = None
     filing_sessions: sessionmaker[Session] | None = None
     """Sessions for a filing: autocommit on PostgreSQL (service.filing writes one statement)."""
+    read_bind: Engine | None = None
+    """The engine of the read-only sessions, for one statement without a session."""
 
     def read_connection(self) -> Connection:
         """A connection of the read-only sessions' engine, for one statement without a session
         (a token's owner); a context manager that gives it back to the pool."""
-        return self.read_sessions.kw["bind"].connect()
+        if self.read_bind is None:
+            raise RuntimeError("the runtime was built without a read-only engine")
+        return self.read_bind.connect()
 
 
 def runtime() -> Runtime:
@@ -92,7 +96,8 @@ def build_runtime(settings: Settings, **adapters: object) -> Runtime:
     adapters.setdefault("access_tokens", build_verifier(
         issuer=settings.oidc_issuer, audience=settings.oidc_audience,
         account_claim=settings.oidc_account_claim, jwks_url=settings.oidc_jwks_url))
-    built = Runtime(settings=settings, sessions=make_session_factory(engine),
+    read_bind = read_only_bind(engine)
+    built = Runtime(settings=settings, sessions=make_session_factory(engine), read_bind=read_bind,
                     read_sessions=make_session_factory(engine, read_only=True), principals=principals,
                     filing_sessions=make_session_factory(engine, autocommit=True),
                     **adapters)  # type: ignore[arg-type]
