@@ -138,6 +138,12 @@ def update_versioned(connection: Connection, table: Table, *, key: Any, version:
     return True
 
 
+def update_row(connection: Connection, table: Table, *, key: Any, changed: dict[str, Any]) -> None:
+    """Set ``changed`` on ``table``'s row ``key`` (nothing when it is empty)."""
+    if changed:
+        connection.execute(_update(table), {**changed, "b_id": key})
+
+
 def _versioned_statement(shape: tuple[Any, ...]) -> Any:
     statement = _STATEMENTS.get(shape)
     if statement is None:
