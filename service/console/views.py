@@ -10,6 +10,7 @@ from service import comments, tickets
 from service.api.runtime import now, runtime, session, uow
 from service.console import blp
 from service.console.forms import ActionForm, CommentForm, QueueFilterForm, RejectForm, SignOutForm
+from service.commands import STATUS_COMMANDS
 from service.console.security import staff, staff_required
 from service.domain.errors import InvalidTransition, PeriodEnded, PreconditionFailed
 from service.domain.lifecycle import Action
@@ -55,8 +56,8 @@ def ticket(ticket_id: str) -> Any:
 
 def _act(ticket_id: str, action: Action, form: ActionForm, reason: str | None = None) -> Any:
     try:
-        tickets.change_status(staff(), ticket_id, action, uow=uow(), now=now(), reason=reason,
-                              if_match=form.etag.data or None, listener=runtime().listener,
+        command = STATUS_COMMANDS[action](ticket_id, reason=reason, if_match=form.etag.data or None)
+        tickets.change_status(staff(), command, uow=uow(), now=now(), listener=runtime().listener,
                               dispatch=runtime().dispatch)
         flash(DONE[action], "success")
     except (InvalidTransition, PreconditionFailed):

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine, event, func, select, update
 
 from service import filing
+from service.commands import FileTicket
 from service.db import UnitOfWork, make_engine, make_session_factory
 from service.domain.lifecycle import OPEN_STATUSES
 from service.models import Account, Environment, Ticket
@@ -80,10 +81,10 @@ def test_filing_facts_equal_the_orms_for_every_shape(pg: Any) -> None:
                           requires_staging_verification=True))
         s.commit()
     principal = world.principal("customer_a")
-    file_ticket(principal, upscale_body(world.envs["customer_a_stage"]), uow=UnitOfWork(filing_sessions),
-                now=NOW, idempotency_key="k-1")
-    file_ticket(principal, change_body(world.envs["customer_a_stage"]), uow=UnitOfWork(sessions),
-                now=NOW)
+    file_ticket(principal, FileTicket.from_body(upscale_body(world.envs["customer_a_stage"]), idempotency_key="k-1"),
+                uow=UnitOfWork(filing_sessions), now=NOW)
+    file_ticket(principal, FileTicket.from_body(change_body(world.envs["customer_a_stage"])),
+                uow=UnitOfWork(sessions), now=NOW)
     account = world.accounts["customer_a"]
     cases = [(env, type_, key, cap)
              for env in ("customer_a_stage", "customer_a_prod", "customer_b_stage")

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select, update
 
 from service import sweep as sweeping
+from service.commands import STATUS_COMMANDS
 from service.domain.lifecycle import Action
 from service.models import Comment, Environment, Ticket, TicketEvent, WebhookDelivery
 from service.notifications import (
@@ -47,9 +48,10 @@ class Pipeline:
         return file_via_use_case(self.world, uow=self.uow_factory(), now=self.clock(),
                                  listener=self.listener, body=upscale_body(self.world.envs[env], **overrides))
 
-    def act(self, ticket_id: str, action: Action, who: str = "support", **kwargs: Any) -> Ticket:
-        return change_status(self.world.principal(who), ticket_id, action, uow=self.uow_factory(),
-                             now=self.clock(), dispatch=self.dispatch, listener=self.listener, **kwargs)
+    def act(self, ticket_id: str, action: Action, who: str = "support", reason: str | None = None) -> Ticket:
+        return change_status(self.world.principal(who), STATUS_COMMANDS[action](ticket_id, reason=reason),
+                             uow=self.uow_factory(), now=self.clock(), dispatch=self.dispatch,
+                             listener=self.listener)
 
     def approved(self, **overrides: Any) -> str:
         ticket_id = self.file(**overrides)
