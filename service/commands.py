@@ -100,5 +100,21 @@ class Retry(ChangeStatus):
     action = Action.RETRY
 
 
+@dataclass(frozen=True)
+class AddComment:
+    """A comment on a ticket, or (``internal``, support staff only) an internal note."""
+
+    ticket_id: str
+    body: str
+    internal: bool = False
+
+
+@dataclass(frozen=True)
+class SubmitDraft:
+    """File a partner's draft as the customer's ticket."""
+
+    draft_id: str
+
+
 STATUS_COMMANDS: dict[Action, type[ChangeStatus]] = {
     command.action: command for command in (Approve, Reject, Cancel, Retry)}

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, select
 from sqlalchemy.orm import Session
 
-from service.commands import FileTicket
+from service.commands import FileTicket, SubmitDraft
 from service.db import UnitOfWork
 from service.domain.errors import Conflict, Forbidden, NotFound
 from service.domain.policy import AccountKind
@@ -67,10 +67,11 @@ def list_drafts(session: Session, principal: Principal, *, key: bytes, limit: in
     return page_of(session.scalars(query).all(), size, key)
 
 
-def submit_draft(principal: Principal, draft_id: str, *, uow: UnitOfWork, now: datetime,
+def submit_draft(principal: Principal, command: SubmitDraft, *, uow: UnitOfWork, now: datetime,
                  **filing: Any) -> tuple[Ticket, bool]:
     """File the draft as the customer's ticket, with its drafter. Submitting again returns the
     same ticket (the draft's id is the filing's idempotency key)."""
+    draft_id = command.draft_id
     with uow:
         draft = load_visible_draft(uow.session, principal, draft_id)
         if principal.kind is not AccountKind.CUSTOMER:

@@ -169,10 +169,11 @@ class _Held:
         else:
             update_row(conn, _ENVIRONMENTS, key=env.id, changed=env_changed)
             insert_rows(conn, rows)
-        # As written: nothing is left for the session to flush at the commit.
+        # As written, and out of the session (with the approvals): nothing is left to flush.
         for obj, written in ((ticket, changed), (env, env_changed)):
             for key, value in written.items():
                 set_committed_value(obj, key, value)
+            session.expunge(obj)
 
 
 _TICKET_WRITABLE = tuple(c.key for c in _TICKETS.columns if c.key not in ("id", "version"))

@@ -17,7 +17,7 @@ from schemas.tickets import (
 from service import comments, queries, tickets
 from service.api.docs import CREATED_TICKET_LINKS, FIRST_TICKET_LINKS, document
 from service.api.runtime import filing_uow, now, principal, runtime, session, uow
-from service.commands import STATUS_COMMANDS, FileTicket
+from service.commands import STATUS_COMMANDS, AddComment, FileTicket
 from service.domain.lifecycle import Action
 
 blp = Blueprint("tickets", __name__, url_prefix="/v1/tickets", description="Upscale and change requests")
@@ -163,5 +163,5 @@ class TicketComments(MethodView):
     @blp.doc(operationId="addTicketComment")
     def post(self, data: dict[str, Any], ticket_id: str) -> Any:
         """Add a comment; support may add internal notes."""
-        return comments.add_comment(principal(), ticket_id, body=data["body"], internal=data["internal"],
-                                    uow=uow(), now=now(), listener=runtime().listener)
+        command = AddComment(ticket_id, body=data["body"], internal=data["internal"])
+        return comments.add_comment(principal(), command, uow=uow(), now=now(), listener=runtime().listener)
