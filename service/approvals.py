@@ -3,7 +3,6 @@ approval by the policy itself, and counting staff approvals (four eyes)."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -24,22 +23,22 @@ from service.models import Account, Environment, Ticket, TicketApproval
 from service.registry import environment_facts
 
 
-def decide(session: Session, approval: ApprovalPolicy, env: Environment, data: dict[str, Any]) -> Decision:
-    """The policy's decision for a request about to be filed (``data`` needs only its ``type``,
-    and ``change``/``period`` where they apply)."""
+def decide(session: Session, approval: ApprovalPolicy, env: Environment, *, type_: str,
+           change_kind: str | None = None, period: tuple[datetime, datetime] | None = None) -> Decision:
+    """The policy's decision for a request of ``type_`` (``change_kind``, ``period``) about to
+    be filed."""
     external_id = session.scalar(select(Account.external_id).where(Account.id == env.account_id))
-    return decide_for(approval, env, data, external_id=external_id)
+    return decide_for(approval, env, type_=type_, change_kind=change_kind, period=period,
+                      external_id=external_id)
 
 
-def decide_for(approval: ApprovalPolicy, env: Environment, data: dict[str, Any], *,
-               external_id: str | None) -> Decision:
-    """``decide`` with the account's external id already read."""
-    period = data.get("period")
+def decide_for(approval: ApprovalPolicy, env: Environment, *, type_: str, change_kind: str | None = None,
+               period: tuple[datetime, datetime] | None = None, external_id: str | None) -> Decision:
+    """``decide`` with the account's external id already read, for a request with ``period``."""
     return approval.decide(RequestFacts(
-        type=TicketType(data["type"]), stage=Stage(env.stage),
+        type=TicketType(type_), stage=Stage(env.stage),
         account_ids=frozenset(filter(None, (env.account_id, external_id))),
-        change_kind=(data.get("change") or {}).get("kind"),
-        period=(period["start"], period["end"]) if period else None,
+        change_kind=change_kind, period=period,
     ))
 
 

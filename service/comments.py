@@ -5,6 +5,7 @@ from datetime import datetime
 
 from sqlalchemy import update
 
+from service.commands import AddComment
 from service.db import UnitOfWork
 from service.domain import permissions
 from service.events import StatusListener
@@ -14,11 +15,12 @@ from service.tickets import load_visible_ticket
 
 
 def add_comment(
-    principal: Principal, ticket_id: str, *, body: str, internal: bool, uow: UnitOfWork,
+    principal: Principal, command: AddComment, *, uow: UnitOfWork,
     now: datetime, listener: StatusListener | None = None,
 ) -> Comment:
     """Staff's first public comment is the ticket's first response (an internal note, which the
     customer never sees, is not); the portal hears of every comment but never of a note."""
+    ticket_id, body, internal = command.ticket_id, command.body, command.internal
     with uow:
         ticket = load_visible_ticket(uow.session, principal, ticket_id)
         if internal:

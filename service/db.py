@@ -155,14 +155,18 @@ def make_session_factory(engine: Engine, *, read_only: bool = False,
     ``autocommit`` (PostgreSQL only; elsewhere an ordinary unit of work): for a use case whose
     reads take no lock and whose writes are one statement, which is then its own transaction —
     the filing (service.filing). It spares the BEGIN and COMMIT round trips."""
-    return sessionmaker(bind=session_bind(engine, read_only=read_only, autocommit=autocommit),
-                        expire_on_commit=False)
+    if read_only:
+        return sessionmaker(bind=read_only_bind(engine), expire_on_commit=False)
+    bind = engine
+    if autocommit and engine.dialect.name == "postgresql":
+        bind = bind.execution_options(isolation_level="AUTOCOMMIT")
+    return sessionmaker(bind=bind, expire_on_commit=False)
 
 
-def session_bind(engine: Engine, *, read_only: bool = False, autocommit: bool = False) -> Engine:
-    """The engine that ``make_session_factory``'s sessions are bound to, with its options."""
-    bind = engine.execution_options(**{READ_ONLY: True}) if read_only else engine
-    if (read_only or autocommit) and engine.dialect.name == "postgresql":
+def read_only_bind(engine: Engine) -> Engine:
+    """``engine`` for statements that take no write lock (see make_session_factory)."""
+    bind = engine.execution_options(**{READ_ONLY: True})
+    if engine.dialect.name == "postgresql":
         bind = bind.execution_options(isolation_level="AUTOCOMMIT")
     return bind
 
@@ -211,32 +215,3 @@ class UnitOfWork:
     def after_commit(self, hook: Callable[[], None]) -> None:
         self._after_commit.append(hook)
 
-
-class DriverQuery:
-    """A statement compiled once per dialect and run on the connection with ``exec_driver_sql``:
-    no ORM execution, no statement-cache lookup, no result processing. For hot statements whose
-    result columns the driver already gives as Python wants them (strings, numbers, booleans;
-    JSON and datetimes only where the caller checks the dialect). Parameters are bound by name;
-    the statement's own literal parameters keep their values; bind processors run as usual."""
-
-    def __init__(self, statement: Any) -> None:
-        self.statement = statement
-        self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any],
-                                        dict[str, Callable[[Any], Any]]]] = {}
-
-    def execute(self, connection: Any, params: dict[str, Any]) -> Any:
-        dialect = connection.dialect
-        entry = self._compiled.get(dialect.name)
-        if entry is None:
-            compiled = self.statement.compile(dialect=dialect)
-            positions = tuple(compiled.positiontup) if compiled.positional else None
-            entry = (compiled.string, positions, dict(compiled.params),
-                     dict(compiled._bind_processors))
-            self._compiled[dialect.name] = entry
-        sql, positions, defaults, processors = entry
-        values = {**defaults, **params}
-        for name, process in processors.items():
-            values[name] = process(values[name])
-        if positions is not None:
-            return connection.exec_driver_sql(sql, tuple(values[name] for name in positions))
-        return connection.exec_driver_sql(sql, values)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, false, select
 from sqlalchemy.orm import Session
 
+from service.commands import FileTicket, SubmitDraft
 from service.db import UnitOfWork
 from service.domain.errors import Conflict, Forbidden, NotFound
 from service.domain.policy import AccountKind
@@ -66,17 +67,18 @@ def list_drafts(session: Session, principal: Principal, *, key: bytes, limit: in
     return page_of(session.scalars(query).all(), size, key)
 
 
-def submit_draft(principal: Principal, draft_id: str, *, uow: UnitOfWork, now: datetime,
+def submit_draft(principal: Principal, command: SubmitDraft, *, uow: UnitOfWork, now: datetime,
                  **filing: Any) -> tuple[Ticket, bool]:
     """File the draft as the customer's ticket, with its drafter. Submitting again returns the
     same ticket (the draft's id is the filing's idempotency key)."""
+    draft_id = command.draft_id
     with uow:
         draft = load_visible_draft(uow.session, principal, draft_id)
         if principal.kind is not AccountKind.CUSTOMER:
             raise Forbidden(SUBMIT_BY_CUSTOMER, rule="customer_only")
         request, drafter_id = dict(draft.request), draft.drafter_id
-    ticket, created = file_ticket(principal, _from_json(request), uow=uow, now=now,
-                                  idempotency_key=f"draft:{draft_id}", drafter_id=drafter_id, **filing)
+    command = FileTicket.from_stored(request, idempotency_key=f"draft:{draft_id}")
+    ticket, created = file_ticket(principal, command, uow=uow, now=now, drafter_id=drafter_id, **filing)
     with uow:
         draft = uow.session.get(Draft, draft_id)
         if draft is not None and draft.status == OPEN:
@@ -102,11 +104,3 @@ def _to_json(data: dict[str, Any]) -> dict[str, Any]:
     if period:
         data = {**data, "period": {name: when.isoformat() for name, when in period.items()}}
     return data
-
-
-def _from_json(request: dict[str, Any]) -> dict[str, Any]:
-    period = request.get("period")
-    if period:
-        request = {**request, "period": {name: datetime.fromisoformat(when)
-                                         for name, when in period.items()}}
-    return request

@@ -13,15 +13,12 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import (
-    Integer, Select, and_, bindparam, func, insert, inspect, literal, literal_column, select,
-)
+from sqlalchemy import Integer, Select, and_, bindparam, func, literal, literal_column, select
 from sqlalchemy.orm import Session, make_transient_to_detached
-from sqlalchemy.orm.util import identity_key
 
-from service.db import DriverQuery
 from service.domain.lifecycle import OPEN_STATUSES
-from service.models import Account, Base, Environment, Ticket
+from service.models import Account, Environment, Ticket
+from service.writes import insert_rows, rows_of, take_added
 
 # Inline, not an expanding parameter: SQLAlchemy would render the statement again at every
 # execution, and the partial indexes' predicate is this very list.
@@ -46,39 +43,22 @@ def read_facts(session: Session, *, account_id: str, environment_id: str, type_:
                key: str | None, max_open: int) -> FilingFacts:
     """One SELECT; ``environment`` is None when the account has no such environment.
 
-    On PostgreSQL the statement, compiled once, runs on the session's connection without the
-    ORM (``DriverQuery``): the environment's columns come back as the driver gives them (JSON
-    parsed, booleans) and the Environment is put in the session as if loaded, its timestamps
-    left unloaded. Elsewhere the ORM loads it; a test holds both ways equal."""
+    The statement is built once per shape and reads the environment's columns, not the entity:
+    no ORM loading to pay for. The Environment is then put in the session as if loaded, its
+    timestamps left unloaded (read on access)."""
     params = {"account_id": account_id, "environment_id": environment_id, "type": type_,
               "key": key, "max_open": max_open}
-    read = _read_driver if session.get_bind().dialect.name == "postgresql" else _read_orm
-    row = read(session, params, bool(key), bool(max_open))
+    row = session.connection().execute(_facts_query(bool(key), bool(max_open)), params).first()
     if row is None:
         return FilingFacts(environment=None)
-    env, external_id, count, dup_id, dup_status, *replayed = row
+    env = _loaded(session, Environment(**dict(zip(_ENV_KEYS, row[:len(_ENV_KEYS)]))))
+    external_id, count, dup_id, dup_status, *replayed = row[len(_ENV_KEYS):]
     return FilingFacts(environment=env, external_id=external_id, open_count=count or 0,
                        open_ticket=(dup_id, dup_status) if dup_id else None,
                        earlier=(replayed[0], replayed[1]) if replayed and replayed[0] else None)
 
 
-def _read_orm(session: Session, params: dict[str, Any], with_key: bool,
-              capped: bool) -> tuple[Any, ...] | None:
-    row = session.execute(_facts_query(with_key, capped, True), params).first()
-    return None if row is None else tuple(row)
-
-
-def _read_driver(session: Session, params: dict[str, Any], with_key: bool,
-                 capped: bool) -> tuple[Any, ...] | None:
-    row = _driver_facts_query(with_key, capped).execute(session.connection(), params).first()
-    if row is None:
-        return None
-    env = Environment(**dict(zip(_ENV_KEYS, row[:len(_ENV_KEYS)])))
-    return (_loaded(session, env), *row[len(_ENV_KEYS):])
-
-
-# The environment's columns that the rules, the approval policy and the staff alert read (its
-# timestamps are neither read nor, as the driver gives them, in UTC).
+# The environment's columns that the rules, the approval policy and the staff alert read.
 _ENV_KEYS = ("id", "account_id", "name", "stage", "sizes", "caps", "upscale_allowed",
              "requires_staging_verification")
 
@@ -86,7 +66,7 @@ _ENV_KEYS = ("id", "account_id", "name", "stage", "sizes", "caps", "upscale_allo
 def _loaded(session: Session, env: Environment) -> Environment:
     """``env`` in ``session`` as if a query had loaded it (no SQL): persistent and clean, so a
     session.get finds it; the columns not given stay unloaded (read on access)."""
-    held = session.identity_map.get(identity_key(Environment, env.id))
+    held = session.identity_map.get(session.identity_key(Environment, env.id))
     if held is not None:  # loaded earlier in this session: that object stays the one
         return held
     make_transient_to_detached(env)
@@ -95,14 +75,8 @@ def _loaded(session: Session, env: Environment) -> Environment:
 
 
 @cache
-def _driver_facts_query(with_key: bool, capped: bool) -> DriverQuery:
-    return DriverQuery(_facts_query(with_key, capped, False))
-
-
-@cache
-def _facts_query(with_key: bool, capped: bool, entity: bool) -> Select[Any]:
-    """The SELECT of read_facts, built once (its parameters are bound by name): the environment
-    as an entity, or (``entity`` false) as the columns of _ENV_KEYS."""
+def _facts_query(with_key: bool, capped: bool) -> Select[Any]:
+    """The SELECT of read_facts, built once per shape (its parameters are bound by name)."""
     account_id, environment_id = bindparam("account_id"), bindparam("environment_id")
     dup = select(Ticket.id, Ticket.status).where(
         Ticket.environment_id == environment_id, Ticket.type == bindparam("type"),
@@ -110,7 +84,7 @@ def _facts_query(with_key: bool, capped: bool, entity: bool) -> Select[Any]:
     ).limit(1)
     earlier = select(Ticket.id, Ticket.request_hash).where(
         Ticket.account_id == account_id, Ticket.idempotency_key == bindparam("key"))
-    env = (Environment,) if entity else tuple(Environment.__table__.c[k] for k in _ENV_KEYS)
+    env = tuple(Environment.__table__.c[k] for k in _ENV_KEYS)
     return (select(*env, Account.external_id, _open_count(account_id, capped),
                    *_columns(dup), *(_columns(earlier) if with_key else ()))
             .join(Account, Account.id == Environment.account_id)
@@ -134,89 +108,10 @@ def _open_count(account_id: Any, capped: bool) -> Any:
 
 
 def insert_new(session: Session) -> None:
-    """Write every object added to ``session`` (none may be changed or deleted) as one INSERT,
-    then forget them: they stay readable, detached, as written."""
+    """Write every object added to ``session`` (none may be changed or deleted) at once (one
+    INSERT on PostgreSQL, see service.writes), then forget them: they stay readable, detached,
+    as written."""
     if session.dirty or session.deleted:
         raise RuntimeError("a filing only adds rows")
-    groups = _groups(list(session.new))
-    connection = session.connection()
-    if connection.dialect.name == "sqlite":  # no INSERT inside WITH: one statement per table
-        for table, rows in groups:
-            connection.execute(insert(table), rows)
-    elif groups:
-        sql, binds = _statement(tuple((table, tuple(rows[0]), len(rows)) for table, rows in groups),
-                                connection.dialect)
-        values = [value for _, rows in groups for row in rows for value in row.values()]
-        connection.exec_driver_sql(sql, {name: value if process is None else process(value)
-                                         for (name, process), value in zip(binds, values)})
+    insert_rows(session.connection(), rows_of(take_added(session)))
     session.expunge_all()  # the unit of work ends here; nothing is left for a flush
-
-
-_SHAPES: dict[tuple[Any, ...], tuple[str, list[tuple[str, Any]]]] = {}
-
-
-def _statement(shape: tuple[tuple[Any, tuple[str, ...], int], ...],
-               dialect: Any) -> tuple[str, list[tuple[str, Any]]]:
-    """The SQL for rows of this shape (table, columns, how many) with its parameters' names and
-    bind processors in the order of the rows' values, compiled once: SQLAlchemy caches neither a
-    multi-row INSERT nor one in a CTE."""
-    key = (shape, dialect.name)
-    if key not in _SHAPES:
-        main, *others = [insert(table).values([{k: bindparam(_name(t, i, k), type_=table.c[k].type)
-                                                 for k in keys} for i in range(count)])
-                         for t, (table, keys, count) in enumerate(shape)]
-        statement = main.add_cte(*(stmt.cte(f"rows_{i}") for i, stmt in enumerate(others)))
-        binds = [(_name(t, i, k), table.c[k].type.dialect_impl(dialect).bind_processor(dialect))
-                 for t, (table, keys, count) in enumerate(shape) for i in range(count) for k in keys]
-        _SHAPES[key] = (str(statement.compile(dialect=dialect)), binds)
-    return _SHAPES[key]
-
-
-def _name(table_index: int, row: int, key: str) -> str:
-    return f"t{table_index}_{row}_{key}"
-
-
-def _groups(objects: list[Any]) -> list[tuple[Any, list[dict[str, Any]]]]:
-    """The objects' rows by table, parents before children, and within a table by the columns
-    they give (each group is one multi-row INSERT)."""
-    grouped: dict[tuple[Any, tuple[str, ...]], list[dict[str, Any]]] = {}
-    for obj in objects:
-        table = type(obj).__table__
-        row = row_values(table, obj)
-        grouped.setdefault((table, tuple(row)), []).append(row)
-    order = _table_order()
-    return [(table, rows) for (table, _), rows in sorted(grouped.items(), key=lambda g: order[g[0][0]])]
-
-
-@cache
-def _table_order() -> dict[Any, int]:
-    return {table: i for i, table in enumerate(Base.metadata.sorted_tables)}
-
-
-def row_values(table: Any, obj: Any) -> dict[str, Any]:
-    """The row an INSERT of ``obj`` writes: the columns as given on it, the others' Python
-    defaults computed here (so that no two tables' default parameters share a name in one
-    statement), in a fixed order. Also the worker's (service.pipeline), which inserts the rows
-    that the lifecycle added to its session."""
-    given = obj.__dict__  # the instance's loaded and set attributes (InstanceState.dict)
-    row = {column: given[attr] for attr, column in _columns_of(type(obj)) if attr in given}
-    for key, default in _defaults_of(table):
-        if key not in row:
-            row[key] = _default(default)
-    return dict(sorted(row.items()))
-
-
-@cache
-def _defaults_of(table: Any) -> tuple[tuple[str, Any], ...]:
-    """(column, default) of a table's columns that have a Python-side default."""
-    return tuple((column.key, column.default) for column in table.c if column.default is not None)
-
-
-@cache
-def _columns_of(cls: type) -> tuple[tuple[str, str], ...]:
-    """(attribute, column) of a mapped class's column attributes."""
-    return tuple((attr.key, attr.columns[0].key) for attr in inspect(cls).column_attrs)
-
-
-def _default(default: Any) -> Any:
-    return default.arg(None) if default.is_callable else default.arg

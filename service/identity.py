@@ -10,7 +10,6 @@ from typing import Any, Callable
 from sqlalchemy import ColumnElement, Connection, bindparam, false, select, true
 from sqlalchemy.orm import Session
 
-from service.db import DriverQuery
 from service.domain import permissions
 from service.expiring import Expiring
 from service.domain.permissions import STAFF_ROLES  # noqa: F401  (re-exported)
@@ -80,7 +79,7 @@ def token_owner(connection: Connection, token: str) -> Principal | None:
     """``authenticate`` on a connection: no session needed for one statement."""
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
-    row = _OWNER.execute(connection, {"token_hash": hash_token(token)}).first()
+    row = connection.execute(_OWNER, {"token_hash": hash_token(token)}).first()
     if row is None:
         return None
     user_id, email, role, account_id, account_name, kind = row
@@ -88,9 +87,9 @@ def token_owner(connection: Connection, token: str) -> Principal | None:
                      kind=AccountKind(kind), role=role)
 
 
-# Built and compiled once, columns only (strings, as the driver gives them): no statement to
-# construct, no ORM execution nor objects per request.
-_OWNER = DriverQuery(
+# Built once, columns only: SQLAlchemy's compiled cache finds its SQL, and no ORM objects are
+# made per request.
+_OWNER = (
     select(User.id, User.email, User.role, Account.id, Account.name, Account.kind)
     .join(ApiToken, ApiToken.user_id == User.id)
     .join(Account, Account.id == User.account_id)

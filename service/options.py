@@ -36,8 +36,8 @@ def environment_options(session: Session, principal: Principal, environment_id: 
 
     upscale, temporary, change = _decisions(session, approval, env, now)
     verify = policy.needs_staging_verification(facts)
-    kinds = [(kind, approvals.decide(session, approval, env, {"type": policy.TicketType.CHANGE.value,
-                                                             "change": {"kind": kind}}))
+    kinds = [(kind, approvals.decide(session, approval, env, type_=policy.TicketType.CHANGE.value,
+                                     change_kind=kind))
              for kind in policy.CHANGE_KINDS]
     cited = sorted({stage for _, decision in kinds for stage in decision.verify_on} | set(change.verify_on))
     return {
@@ -63,11 +63,10 @@ def _decisions(session: Session, approval: ApprovalPolicy, env: Environment,
     """The policy's decision for an upscale, a temporary upscale of one day and a change (of no
     particular kind) on this environment."""
     start = now or datetime.min
-    day = {"start": start, "end": start + timedelta(days=1)}
-    return (approvals.decide(session, approval, env, {"type": policy.TicketType.UPSCALE.value}),
-            approvals.decide(session, approval, env, {"type": policy.TicketType.UPSCALE.value,
-                                                      "period": day}),
-            approvals.decide(session, approval, env, {"type": policy.TicketType.CHANGE.value}))
+    day = (start, start + timedelta(days=1))
+    return (approvals.decide(session, approval, env, type_=policy.TicketType.UPSCALE.value),
+            approvals.decide(session, approval, env, type_=policy.TicketType.UPSCALE.value, period=day),
+            approvals.decide(session, approval, env, type_=policy.TicketType.CHANGE.value))
 
 
 def _verdict(refused: policy.Refusal | None, decision: Decision) -> dict[str, Any]:

@@ -7,13 +7,13 @@ provisioning idempotency key is stable for the ticket's round, so a repeated sub
 the same operation and nothing is applied twice."""
 from __future__ import annotations
 
-from collections import namedtuple
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from sqlalchemy import Select, Table, bindparam, exists, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, bindparam, inspect, select
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from service.db import STALE, UnitOfWork
 from service.domain.actors import WORKER
@@ -23,9 +23,9 @@ from service.domain.lifecycle import (
 )
 from service.domain.policy import COMPONENTS, DEFAULT_SIZE, SIZES, TicketType, revert_plan
 from service.events import StatusListener, move
-from service.filing import row_values
+from service.writes import insert_rows, rows_of, take_added, update_row, update_versioned
 from service.handoff import ACTIVE_STATUSES, Dispatch, hand_off
-from service.models import Environment, Ticket, TicketApproval, TicketEvent, WebhookDelivery
+from service.models import Environment, Ticket
 from service.outbound import GiveUp, RetryLater, backoff_delay
 from service.provisioning import Operation, ProvisioningClient
 
@@ -132,174 +132,77 @@ def _claim(ticket_id: str, *, uow: UnitOfWork, now: datetime, timing: Timing,
 
 
 _TICKETS, _ENVIRONMENTS = Ticket.__table__, Environment.__table__
-_APPROVALS = TicketApproval.__table__
-_ENV_COLUMNS = ("id", "name", "stage", "account_id", "sizes")
-_Approval = namedtuple("_Approval", "user_id at")
 
 
 def _read_statement(*, lock_environment: bool) -> Select[Any]:
-    """The ticket's columns, its environment's and its approvals (one row each, oldest first;
-    one row with none), built once: Core rows, no ORM identity map or flush to pay for."""
-    query = (select(*_TICKETS.columns, *(_ENVIRONMENTS.c[name].label(f"env_{name}") for name in _ENV_COLUMNS),
-                    _APPROVALS.c.user_id.label("approval_user_id"), _APPROVALS.c.at.label("approval_at"))
-             .select_from(_TICKETS.join(_ENVIRONMENTS, _ENVIRONMENTS.c.id == _TICKETS.c.environment_id)
-                          .outerjoin(_APPROVALS, _APPROVALS.c.ticket_id == _TICKETS.c.id))
-             .where(_TICKETS.c.id == bindparam("ticket_id"))
-             .order_by(_APPROVALS.c.at, _APPROVALS.c.id))
-    return query.with_for_update(of=_ENVIRONMENTS) if lock_environment else query
+    """The ticket with its approvals (every status change's webhook shows them, oldest first)
+    and its environment, in one statement, built once."""
+    query = (select(Ticket, Environment).join(Environment, Environment.id == Ticket.environment_id)
+             .where(Ticket.id == bindparam("ticket_id")).options(joinedload(Ticket.approvals)))
+    return query.with_for_update(of=Environment) if lock_environment else query
 
 
 _READ = {lock: _read_statement(lock_environment=lock) for lock in (False, True)}
 
 
-class _Record:
-    """A row's values as attributes, which the lifecycle (service.events.move), the listeners'
-    bodies and the recorder read and set as they would on a model."""
-
-    def __init__(self, values: dict[str, Any]) -> None:
-        self.__dict__.update(values)
-
-
 class _Held:
-    """One ticket and its environment as read in a worker's transaction, and the writes that
-    store what the step changed: the ticket as a compare-and-set on its version (what the ORM's
-    versioned flush did), the environment when it changed, and the event and outbox rows that
-    ``move`` and the listeners added to the session, as plain INSERTs."""
+    """One ticket and its environment as loaded in a worker's transaction, and the write that
+    stores what the step changed on them: the ticket's columns as a compare-and-set on its
+    version, with the environment's and the rows that ``move`` and the listeners added, all or
+    nothing (service.writes)."""
 
-    def __init__(self, ticket: _Record, env: _Record) -> None:
+    def __init__(self, ticket: Ticket, env: Environment) -> None:
         self.ticket, self.env = ticket, env
-        self._ticket_before, self._env_before = dict(ticket.__dict__), dict(env.__dict__)
+        self.version = ticket.version  # as read: what the compare-and-set compares with
 
     def save(self, session: Session) -> None:
+        ticket, env = self.ticket, self.env
+        changed = _changes(ticket, _TICKET_WRITABLE)
+        env_changed = _changes(env, ("sizes", "updated_at"))
+        rows = rows_of(take_added(session))
         conn = session.connection()
-        changed = _changes(self._ticket_before, self.ticket.__dict__, _TICKET_WRITABLE)
-        env_changed = _changes(self._env_before, self.env.__dict__, ("sizes", "updated_at"))
-        added = _take_added(session)
-        version = self._ticket_before["version"]
-        if changed and added and conn.dialect.name == "postgresql":
-            statement, params = _one_write(changed, env_changed, added)
-            params.update(b_id=self.ticket.id, b_version=version, b_env_id=self.env.id, t_version=version + 1)
-            if conn.execute(statement, params).rowcount != 1:
-                raise ConcurrentChange(STALE)
-        else:
-            writes = bool(changed) + bool(env_changed) + len(added)
-            if writes > 1 and conn.get_execution_options().get("isolation_level") == "AUTOCOMMIT":
-                raise RuntimeError("a write of several statements needs a transaction")
-            if changed:
-                done = conn.execute(_UPDATE_TICKET, {**changed, "version": version + 1,
-                                                     "b_id": self.ticket.id, "b_version": version})
-                if done.rowcount != 1:
-                    raise ConcurrentChange(STALE)
-            if env_changed:
-                conn.execute(_UPDATE_ENVIRONMENT, {**env_changed, "b_id": self.env.id})
-            for table, values in added:
-                conn.execute(_INSERT[table] if table in _INSERT else insert(table), values)
         if changed:
-            self.ticket.version = version + 1
-        self._ticket_before, self._env_before = dict(self.ticket.__dict__), dict(self.env.__dict__)
+            if not update_versioned(conn, _TICKETS, key=ticket.id, version=self.version, changed=changed,
+                                    also=env_changed, also_key=env.id, also_table=_ENVIRONMENTS, rows=rows):
+                raise ConcurrentChange(STALE)
+            self.version = changed["version"] = self.version + 1
+        else:
+            update_row(conn, _ENVIRONMENTS, key=env.id, changed=env_changed)
+            insert_rows(conn, rows)
+        # As written, and out of the session (with the approvals): nothing is left to flush.
+        for obj, written in ((ticket, changed), (env, env_changed)):
+            for key, value in written.items():
+                set_committed_value(obj, key, value)
+            session.expunge(obj)
 
 
-# Statements built once; the columns they set are the parameters given (SQLAlchemy caches one
-# compiled form per set of columns), so no bound-parameter objects are built per call.
-_UPDATE_TICKET = update(_TICKETS).where(_TICKETS.c.id == bindparam("b_id"),
-                                        _TICKETS.c.version == bindparam("b_version"))
-_UPDATE_ENVIRONMENT = update(_ENVIRONMENTS).where(_ENVIRONMENTS.c.id == bindparam("b_id"))
-_INSERT = {table: insert(table) for table in (TicketEvent.__table__, WebhookDelivery.__table__)}
 _TICKET_WRITABLE = tuple(c.key for c in _TICKETS.columns if c.key not in ("id", "version"))
 
 
-_UNSET = object()
-
-
-def _changes(before: dict[str, Any], after: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
-    """The values of ``keys`` set or changed since ``before``."""
-    return {key: value for key in keys if (value := after.get(key, _UNSET)) is not _UNSET
-            and (old := before.get(key, _UNSET)) is not value and (old is _UNSET or old != value)}
-
-
-Added = list[tuple[Table, dict[str, Any]]]
-
-
-def _take_added(session: Session) -> Added:
-    """The rows added to the session (audit events, outbox rows), in the order they were added,
-    taken out of it to be written as plain INSERTs; columns left unset take their defaults."""
-    added = []
-    for obj in sorted(session.new, key=lambda o: o._sa_instance_state.insert_order):  # type: ignore[attr-defined]
-        session.expunge(obj)
-        added.append((obj.__table__, row_values(obj.__table__, obj)))
-    return added
-
-
-def _one_write(changed: dict[str, Any], env_changed: dict[str, Any], added: Added
-               ) -> tuple[Any, dict[str, Any]]:
-    """On PostgreSQL, the whole write of a step as one statement (one round trip instead of
-    one per row): the ticket's compare-and-set UPDATE as a CTE, and the environment's UPDATE
-    and each INSERT taking their row from it, so that nothing is written unless the ticket's
-    version still matched; the statement's row count is then 1, else 0."""
-    shape = (tuple(changed), tuple(env_changed), tuple((table, tuple(values)) for table, values in added))
-    statement = _WRITES.get(shape)
-    if statement is None:
-        statement = _WRITES[shape] = _write_statement(*shape)
-    params = {f"t_{key}": value for key, value in changed.items()}
-    params.update({f"e_{key}": value for key, value in env_changed.items()})
-    for i, (_table, values) in enumerate(added):
-        params.update({f"a{i}_{key}": value for key, value in values.items()})
-    return statement, params
-
-
-def _write_statement(ticket_columns: tuple[str, ...], env_columns: tuple[str, ...],
-                     inserts: tuple[tuple[Table, tuple[str, ...]], ...]) -> Any:
-    ticket = (update(_TICKETS)
-              .where(_TICKETS.c.id == bindparam("b_id"), _TICKETS.c.version == bindparam("b_version"))
-              .values({name: bindparam(f"t_{name}", type_=_TICKETS.c[name].type)
-                       for name in (*ticket_columns, "version")})
-              .returning(_TICKETS.c.id).cte("ticket_written"))
-    ctes: list[Any] = [ticket]
-    if env_columns:
-        ctes.append(update(_ENVIRONMENTS)
-                    .where(_ENVIRONMENTS.c.id == bindparam("b_env_id"), exists(select(ticket.c.id)))
-                    .values({name: bindparam(f"e_{name}", type_=_ENVIRONMENTS.c[name].type)
-                             for name in env_columns})
-                    .cte("environment_written"))
-    rows = [insert(table).from_select(
-        columns, select(*(bindparam(f"a{i}_{name}", type_=table.c[name].type) for name in columns))
-        .select_from(ticket), include_defaults=False) for i, (table, columns) in enumerate(inserts)]
-    for i, row in enumerate(rows[:-1]):
-        ctes.append(row.cte(f"row_written_{i}"))
-    last = rows[-1]
-    for cte in ctes:
-        last = last.add_cte(cte)
-    # An INSERT's row count is kept only when asked for.
-    return last.execution_options(preserve_rowcount=True)
-
-
-_WRITES: dict[tuple[Any, ...], Any] = {}
+def _changes(obj: Any, keys: tuple[str, ...]) -> dict[str, Any]:
+    """The values of ``keys`` that were set on ``obj`` to something new since it was loaded."""
+    state = inspect(obj)
+    unmodified = state.unmodified
+    return {key: state.attrs[key].value for key in keys
+            if key not in unmodified and state.attrs[key].history.has_changes()}
 
 
 def _load(session: Session, ticket_id: str, *, lock_environment: bool = False) -> _Held | None:
-    """The ticket with its approvals (every status change's webhook shows them) and its
-    environment, in one statement; ``lock_environment`` holds the environment's row until the
-    commit, for a read-modify-write of its sizes."""
-    rows = session.connection().execute(_READ[lock_environment], {"ticket_id": ticket_id}).mappings().all()
-    if not rows:
-        return None
-    first = rows[0]
-    ticket = _Record({c.key: first[c.key] for c in _TICKETS.columns})
-    ticket.approvals = [_Approval(r["approval_user_id"], r["approval_at"]) for r in rows
-                        if r["approval_user_id"] is not None]
-    env = _Record({name: first[f"env_{name}"] for name in _ENV_COLUMNS})
-    return _Held(ticket, env)
+    """The ticket, its approvals and its environment; ``lock_environment`` holds the
+    environment's row until the commit, for a read-modify-write of its sizes. The session does
+    not flush by itself: the step's write is ``_Held.save``."""
+    session.autoflush = False
+    row = session.execute(_READ[lock_environment], {"ticket_id": ticket_id}).unique().one_or_none()
+    return None if row is None else _Held(row[0], row[1])
 
 
 def _statement_at_a_time(session: Session) -> None:
     """On PostgreSQL, a worker transaction that locks nothing runs its statements in autocommit:
     its write is one statement (see ``_Held.save``) whose compare-and-set on the ticket's version
     decides, and under READ COMMITTED the read takes no lock, so BEGIN and COMMIT would only add
-    two round trips. The session then never flushes by itself (a listener's query must not write
-    the event ahead of that statement). Must be called before the session's first statement."""
+    two round trips. Must be called before the session's first statement."""
     if session.get_bind().dialect.name == "postgresql":
         session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        session.autoflush = False
 
 
 def _period_over(ticket: Ticket, now: datetime) -> bool:

@@ -1,16 +1,14 @@
 """Use cases on tickets: file, approve, reject, cancel, retry. The API and the workers share them."""
 from __future__ import annotations
 
-import hashlib
-import json
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from service import approvals, filing
+from service.commands import ChangeStatus, FileTicket
 from service.db import STALE, UnitOfWork
 from service.domain import lifecycle, permissions, policy
 from service.domain.actors import Actor
@@ -39,9 +37,6 @@ def etag_listed(header: str, ticket: Ticket) -> bool:
     return "*" in tags or etag(ticket) in tags
 
 
-def request_hash(data: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
-
 
 def load_visible_ticket(session: Session, principal: Principal, ticket_id: str) -> Ticket:
     ticket = session.scalar(
@@ -54,11 +49,10 @@ def load_visible_ticket(session: Session, principal: Principal, ticket_id: str) 
 
 def file_ticket(
     principal: Principal,
-    data: dict[str, Any],
+    command: FileTicket,
     *,
     uow: UnitOfWork,
     now: datetime,
-    idempotency_key: str | None = None,
     listener: StatusListener | None = None,
     max_open: int = 0,
     approval: ApprovalPolicy = ApprovalPolicy(),
@@ -74,23 +68,24 @@ def file_ticket(
     but that INSERT, so on PostgreSQL ``uow`` may run in autocommit (the API's does:
     service.api.runtime.filing_uow): each statement its own transaction, no BEGIN or COMMIT."""
     policy.ensure_may_file(principal.kind)
-    digest = request_hash(data) if idempotency_key else ""  # only a key's replay compares it
+    key, digest = command.idempotency_key, command.request_hash  # only a key's replay compares it
     with uow:
         facts = filing.read_facts(uow.session, account_id=principal.account_id,
-                                  environment_id=data["environment_id"], type_=data["type"],
-                                  key=idempotency_key, max_open=max_open)
-        earlier = _replayed(uow.session, principal, facts, idempotency_key, digest)
+                                  environment_id=command.environment_id, type_=command.type,
+                                  key=key, max_open=max_open)
+        earlier = _replayed(uow.session, principal, facts, key, digest)
         if earlier is not None:
             return earlier, False
         env = facts.environment
         if env is None:
             raise NotFound("no such environment", errors={"environment_id": ["no such environment"]})
-        decision = approvals.decide_for(approval, env, data, external_id=facts.external_id)
-        _check_rules(uow.session, env, data, now=now, decision=decision, open_ticket=facts.open_ticket)
+        decision = approvals.decide_for(approval, env, type_=command.type, change_kind=command.change_kind,
+                                        period=command.window, external_id=facts.external_id)
+        _check_rules(uow.session, env, command, now=now, decision=decision, open_ticket=facts.open_ticket)
         policy.check_open_ticket_cap(facts.open_count, max_open)
-        ticket = _new_ticket(principal, env, data, now=now, key=idempotency_key, digest=digest)
+        ticket = _new_ticket(principal, env, command, now=now)
         approvals.stamp(ticket, decision, env, drafter_id=drafter_id)
-        return _insert(uow, principal, ticket, now=now, key=idempotency_key, digest=digest,
+        return _insert(uow, principal, ticket, now=now, key=key, digest=digest,
                        listener=listener, dispatch=dispatch, stage=env.stage)
 
 
@@ -130,21 +125,19 @@ def _insert(uow: UnitOfWork, principal: Principal, ticket: Ticket, *, now: datet
     return ticket, True
 
 
-def _check_rules(session: Session, env: Environment, data: dict[str, Any], *, now: datetime,
+def _check_rules(session: Session, env: Environment, command: FileTicket, *, now: datetime,
                  decision: Decision = Decision(), open_ticket: tuple[str, str] | None = None) -> None:
     """Every rule of the request, in order; ``open_ticket`` (id, status): the open request of the
     same type on ``env`` that filing it would duplicate."""
     facts = environment_facts(env)
-    if data["type"] == policy.TicketType.UPSCALE:
-        period = data.get("period")
-        window = (period["start"], period["end"]) if period else None
-        policy.check_upscale(facts, data["resources"], window, now=now)
-        if window:
-            check_lead_time(decision, window[0], now=now)
+    if command.type == policy.TicketType.UPSCALE:
+        policy.check_upscale(facts, command.resources, command.window, now=now)
+        if command.period:
+            check_lead_time(decision, command.period.start, now=now)
     else:
         cited = [(ticket_id, _verification_facts(session, env.account_id, ticket_id))
-                 for ticket_id in cited_ids(data)]
-        check_verification(facts, data["change"], cited, required=decision.verify_on,
+                 for ticket_id in command.verified_on]
+        check_verification(facts, command.change, cited, required=decision.verify_on,
                            stages_in_account=_stages(session, env.account_id))
     if open_ticket is not None:
         raise _duplicate_of(*open_ticket)
@@ -167,12 +160,6 @@ def _verification_facts(
         id=ticket.id, account_id=ticket.account_id, type=policy.TicketType(ticket.type),
         status=ticket.status, stage=policy.Stage(stage), change=ticket.change,
     )
-
-
-def cited_ids(data: dict[str, Any]) -> list[str]:
-    """``verified_on`` takes one ticket id or a list of them."""
-    given = data.get("verified_on")
-    return [] if given is None else [given] if isinstance(given, str) else list(given)
 
 
 def _stages(session: Session, account_id: str) -> frozenset[policy.Stage]:
@@ -214,19 +201,15 @@ def _duplicate_of(ticket_id: str, status: str) -> DuplicateOpenRequest:
     )
 
 
-def _new_ticket(
-    principal: Principal, env: Environment, data: dict[str, Any], *, now: datetime,
-    key: str | None, digest: str,
-) -> Ticket:
-    period = data.get("period")
+def _new_ticket(principal: Principal, env: Environment, command: FileTicket, *, now: datetime) -> Ticket:
+    period, cited, key = command.period, command.verified_on, command.idempotency_key
     return Ticket(
-        type=data["type"], status=Status.PENDING_APPROVAL.value,
+        type=command.type, status=Status.PENDING_APPROVAL.value,
         environment_id=env.id, account_id=env.account_id, requester_id=principal.user_id,
-        summary=data["summary"], resources=data.get("resources"), change=data.get("change"),
-        verified_on=next(iter(cited_ids(data)), None), verified_on_ids=cited_ids(data) or None,
-        period_start=period["start"] if period else None,
-        period_end=period["end"] if period else None,
-        idempotency_key=key, request_hash=digest if key else None,
+        summary=command.summary, resources=command.resources, change=command.change,
+        verified_on=next(iter(cited), None), verified_on_ids=list(cited) or None,
+        period_start=period.start if period else None, period_end=period.end if period else None,
+        idempotency_key=key, request_hash=command.request_hash if key else None,
         created_at=now, updated_at=now, id=new_id(), version=1,
     )
 
@@ -263,23 +246,21 @@ def _resolve_conflict(
 
 def change_status(
     principal: Principal,
-    ticket_id: str,
-    action: Action,
+    command: ChangeStatus,
     *,
     uow: UnitOfWork,
     now: datetime,
-    reason: str | None = None,
-    if_match: str | None = None,
     listener: StatusListener | None = None,
     dispatch: Dispatch | None = None,
 ) -> Ticket:
     """Approve, reject, cancel or retry a ticket on behalf of a person. Exactly one of several
     racing callers wins; the others get 409 invalid_transition, or 412 if they sent If-Match.
     An approval counts towards the approvals the policy asked for; the last one approves."""
+    action, reason, if_match = command.action, command.reason, command.if_match
     lifecycle.ensure_reason(action, reason)
     try:
         with uow:
-            ticket, stage = _ticket_to_change(uow.session, principal, ticket_id)
+            ticket, stage = _ticket_to_change(uow.session, principal, command.ticket_id)
             permissions.ensure_may_act(action, kind=principal.kind, role=principal.role,
                                        owns_ticket=principal.account_id == ticket.account_id)
             if if_match is not None and not etag_listed(if_match, ticket):

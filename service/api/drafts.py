@@ -12,6 +12,7 @@ from schemas.tickets import TicketCreateSchema, TicketSchema
 from service import drafts, tickets
 from service.api.docs import document
 from service.api.runtime import now, principal, runtime, session, uow
+from service.commands import SubmitDraft
 
 blp = Blueprint("drafts", __name__, url_prefix="/v1/drafts",
                 description="Requests a partner prepares for its customer to submit")
@@ -63,7 +64,7 @@ class DraftSubmit(MethodView):
     def post(self, draft_id: str) -> Any:
         """File the draft as a ticket of the customer (customers); every filing rule applies now."""
         ticket, created = drafts.submit_draft(
-            principal(), draft_id, uow=uow(), now=now(), listener=runtime().listener,
+            principal(), SubmitDraft(draft_id), uow=uow(), now=now(), listener=runtime().listener,
             max_open=runtime().settings.max_open_tickets, approval=runtime().approval,
             dispatch=runtime().dispatch)
         headers = {"Location": url_for("tickets.TicketItem", ticket_id=ticket.id),

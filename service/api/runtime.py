@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from service.approval_policy import load_policy
 from service.config import Settings
-from service.db import UnitOfWork, make_engine, make_session_factory, session_bind
+from service.db import UnitOfWork, make_engine, make_session_factory, read_only_bind
 from service.domain.approval import ApprovalPolicy
 from service.events import StatusListener
 from service.handoff import Dispatch
@@ -27,8 +27,6 @@ class Runtime:
     settings: Settings
     sessions: sessionmaker[Session]
     read_sessions: sessionmaker[Session]
-    read_bind: Engine
-    """The read-only sessions' engine (service.db.session_bind), for ``read_connection``."""
     dispatch: Dispatch | None = None
     listener: StatusListener | None = None
     clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
@@ -40,10 +38,14 @@ class Runtime:
     queue_counts: CountsCache | None = None
     filing_sessions: sessionmaker[Session] | None = None
     """Sessions for a filing: autocommit on PostgreSQL (service.filing writes one statement)."""
+    read_bind: Engine | None = None
+    """The engine of the read-only sessions, for one statement without a session."""
 
     def read_connection(self) -> Connection:
         """A connection of the read-only sessions' engine, for one statement without a session
         (a token's owner); a context manager that gives it back to the pool."""
+        if self.read_bind is None:
+            raise RuntimeError("the runtime was built without a read-only engine")
         return self.read_bind.connect()
 
 
@@ -95,10 +97,10 @@ def build_runtime(settings: Settings, **adapters: object) -> Runtime:
     adapters.setdefault("access_tokens", build_verifier(
         issuer=settings.oidc_issuer, audience=settings.oidc_audience,
         account_claim=settings.oidc_account_claim, jwks_url=settings.oidc_jwks_url))
-    built = Runtime(settings=settings, sessions=make_session_factory(engine),
+    read_bind = read_only_bind(engine)
+    built = Runtime(settings=settings, sessions=make_session_factory(engine), read_bind=read_bind,
                     read_sessions=make_session_factory(engine, read_only=True), principals=principals,
                     filing_sessions=make_session_factory(engine, autocommit=True),
-                    read_bind=session_bind(engine, read_only=True),
                     **adapters)  # type: ignore[arg-type]
     if built.queue_counts is None and settings.console_counts_seconds > 0:
         built.queue_counts = CountsCache(settings.console_counts_seconds, clock=built.clock)

@@ -17,6 +17,7 @@ from schemas.tickets import (
 from service import comments, queries, tickets
 from service.api.docs import CREATED_TICKET_LINKS, FIRST_TICKET_LINKS, document
 from service.api.runtime import filing_uow, now, principal, runtime, session, uow
+from service.commands import STATUS_COMMANDS, AddComment, FileTicket
 from service.domain.lifecycle import Action
 
 blp = Blueprint("tickets", __name__, url_prefix="/v1/tickets", description="Upscale and change requests")
@@ -84,8 +85,8 @@ class TicketCollection(MethodView):
     def post(self, data: dict[str, Any], idempotency_key: str | None = None) -> Any:
         """File an upscale or change request (customers only)."""
         ticket, created = tickets.file_ticket(
-            principal(), data, uow=filing_uow(), now=now(), idempotency_key=idempotency_key,
-            listener=runtime().listener, max_open=runtime().settings.max_open_tickets,
+            principal(), FileTicket.from_body(data, idempotency_key=idempotency_key),
+            uow=filing_uow(), now=now(), listener=runtime().listener, max_open=runtime().settings.max_open_tickets,
             approval=runtime().approval, dispatch=runtime().dispatch)
         headers = {"Location": url_for("tickets.TicketItem", ticket_id=ticket.id),
                    "ETag": tickets.etag(ticket)}
@@ -114,9 +115,9 @@ def _status_view(action: Action, schema: type[Schema], summary: str) -> type[Met
         @document(400, 401, 403, 404, 409, 412, 413, 415, 422, 429)
         @blp.doc(operationId=f"{action.value}Ticket")
         def post(self, data: dict[str, Any], ticket_id: str, if_match: str | None = None) -> Any:
-            return _with_etag(tickets.change_status(
-                principal(), ticket_id, action, uow=uow(), now=now(), reason=data.get("reason"),
-                if_match=if_match, listener=runtime().listener, dispatch=runtime().dispatch))
+            command = STATUS_COMMANDS[action](ticket_id, reason=data.get("reason"), if_match=if_match)
+            return _with_etag(tickets.change_status(principal(), command, uow=uow(), now=now(),
+                                                    listener=runtime().listener, dispatch=runtime().dispatch))
 
     StatusChange.post.__doc__ = summary
     StatusChange.__name__ = f"Ticket{action.value.title()}"
@@ -160,5 +161,5 @@ class TicketComments(MethodView):
     @blp.doc(operationId="addTicketComment")
     def post(self, data: dict[str, Any], ticket_id: str) -> Any:
         """Add a comment; support may add internal notes."""
-        return comments.add_comment(principal(), ticket_id, body=data["body"], internal=data["internal"],
-                                    uow=uow(), now=now(), listener=runtime().listener)
+        command = AddComment(ticket_id, body=data["body"], internal=data["internal"])
+        return comments.add_comment(principal(), command, uow=uow(), now=now(), listener=runtime().listener)

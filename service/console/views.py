@@ -10,6 +10,7 @@ from service import comments, tickets
 from service.api.runtime import now, runtime, session, uow
 from service.console import blp
 from service.console.forms import ActionForm, CommentForm, QueueFilterForm, RejectForm, SignOutForm
+from service.commands import STATUS_COMMANDS, AddComment
 from service.console.security import staff, staff_required
 from service.domain.errors import InvalidTransition, PeriodEnded, PreconditionFailed
 from service.domain.lifecycle import Action
@@ -55,8 +56,8 @@ def ticket(ticket_id: str) -> Any:
 
 def _act(ticket_id: str, action: Action, form: ActionForm, reason: str | None = None) -> Any:
     try:
-        tickets.change_status(staff(), ticket_id, action, uow=uow(), now=now(), reason=reason,
-                              if_match=form.etag.data or None, listener=runtime().listener,
+        command = STATUS_COMMANDS[action](ticket_id, reason=reason, if_match=form.etag.data or None)
+        tickets.change_status(staff(), command, uow=uow(), now=now(), listener=runtime().listener,
                               dispatch=runtime().dispatch)
         flash(DONE[action], "success")
     except (InvalidTransition, PreconditionFailed):
@@ -93,8 +94,8 @@ def comment(ticket_id: str) -> Any:
     form = CommentForm()
     if not form.validate():
         return _ticket_page(ticket_id, status=422, comment_form=form)
-    comments.add_comment(staff(), ticket_id, body=form.body.data, internal=form.internal.data,
-                         uow=uow(), now=now(), listener=runtime().listener)
+    command = AddComment(ticket_id, body=form.body.data, internal=form.internal.data)
+    comments.add_comment(staff(), command, uow=uow(), now=now(), listener=runtime().listener)
     flash("Internal note added." if form.internal.data else "Comment added.", "success")
     return redirect(url_for("console.ticket", ticket_id=ticket_id) + "#comments", 303)
 

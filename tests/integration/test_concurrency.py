@@ -13,6 +13,7 @@ from service.domain.actors import WORKER
 from service.domain.errors import ConcurrentChange, PreconditionFailed
 from service.domain.policy import AccountKind
 from service.identity import Principal
+from service.commands import STATUS_COMMANDS, FileTicket, Reject
 from service.tickets import change_status, file_ticket
 from service.domain.lifecycle import Action
 from service.events import move
@@ -241,7 +242,7 @@ def test_a_move_overtaken_between_read_and_write_is_a_conflict_not_an_error(
     customer = Principal(user_id=world.users["customer_a"], email="customer_a@example.com",
                          account_id=world.accounts["customer_a"], account_name="customer_a",
                          kind=AccountKind.CUSTOMER, role="member")
-    ticket, _ = file_ticket(customer, upscale_body(world.envs["customer_a_stage"]),
+    ticket, _ = file_ticket(customer, FileTicket.from_body(upscale_body(world.envs["customer_a_stage"])),
                             uow=UnitOfWork(sessions), now=utc(2030, 1, 1))
     overtaken = make_session_factory(sessions.kw["bind"])
 
@@ -252,13 +253,12 @@ def test_a_move_overtaken_between_read_and_write_is_a_conflict_not_an_error(
         if overtook:
             return
         overtook.append(True)
-        change_status(_support(world), ticket.id, Action.REJECT,
-                      uow=UnitOfWork(sessions), now=utc(2030, 1, 1), reason="first")
+        change_status(_support(world), Reject(ticket.id, reason="first"),
+                      uow=UnitOfWork(sessions), now=utc(2030, 1, 1))
 
     with pytest.raises(expected):
-        change_status(_support(world), ticket.id, action, uow=UnitOfWork(overtaken),
-                      now=utc(2030, 1, 1), reason="second", if_match=if_match,
-                      dispatch=lambda *_a, **_k: True)
+        change_status(_support(world), STATUS_COMMANDS[action](ticket.id, reason="second", if_match=if_match),
+                      uow=UnitOfWork(overtaken), now=utc(2030, 1, 1), dispatch=lambda *_a, **_k: True)
 
     with UnitOfWork(sessions) as uow:
         events = uow.session.scalars(select(TicketEvent.reason).where(

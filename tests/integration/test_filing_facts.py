@@ -1,18 +1,20 @@
-"""The filing's facts read without the ORM on PostgreSQL (service.filing._read_driver) are the
-ORM's (service.filing._read_orm): the same environment columns, external id, open count, open
-request and earlier ticket, for every shape of the statement; and the environment is in the
-session as if loaded, so the staff alert reads it without a query."""
+"""The filing's facts, read in one statement without the ORM (service.filing.read_facts), are
+what the ORM reads: the same environment columns, external id, open count, open request and
+earlier ticket, for every shape of the statement; and the environment is in the session as if
+loaded, so the staff alert reads it without a query."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, update
+from sqlalchemy import Engine, event, func, select, update
 
 from service import filing
+from service.commands import FileTicket
 from service.db import UnitOfWork, make_engine, make_session_factory
-from service.models import Account, Environment
+from service.domain.lifecycle import OPEN_STATUSES
+from service.models import Account, Environment, Ticket
 from service.tickets import file_ticket
 from tests.helpers import change_body, upscale_body, new_secret
 from tests.support.world import build_world
@@ -29,20 +31,46 @@ def pg(pg_database_url: str) -> Any:
 
 
 def _both(sessions: Any, params: dict[str, Any], with_key: bool, capped: bool) -> tuple[Any, Any]:
-    with sessions() as orm_session, sessions() as driver_session:
-        by_orm = filing._read_orm(orm_session, params, with_key, capped)
-        by_driver = filing._read_driver(driver_session, params, with_key, capped)
-        return _plain(by_orm), _plain(by_driver)
+    with sessions() as orm_session, sessions() as facts_session:
+        by_orm = _read_orm(orm_session, params, with_key, capped)
+        facts = filing.read_facts(facts_session, account_id=params["account_id"],
+                                  environment_id=params["environment_id"], type_=params["type"],
+                                  key=params["key"], max_open=params["max_open"])
+        by_facts = None if facts.environment is None else (
+            facts.environment, [facts.external_id, facts.open_count,
+                                *(facts.open_ticket or (None, None)),
+                                *((facts.earlier or (None, None)) if with_key else ())])
+        return _plain(by_orm), _plain(by_facts)
+
+
+def _read_orm(session: Any, params: dict[str, Any], with_key: bool, capped: bool) -> Any:
+    """The same facts, each read by the ORM on its own."""
+    env = session.scalar(select(Environment).where(Environment.id == params["environment_id"],
+                                                   Environment.account_id == params["account_id"]))
+    if env is None:
+        return None
+    external_id = session.scalar(select(Account.external_id).where(Account.id == env.account_id))
+    open_ = [s.value for s in OPEN_STATUSES]
+    count = min(params["max_open"], session.scalar(select(func.count()).select_from(Ticket).where(
+        Ticket.account_id == params["account_id"], Ticket.status.in_(open_))) or 0) if capped else 0
+    dup = session.execute(select(Ticket.id, Ticket.status).where(
+        Ticket.environment_id == env.id, Ticket.type == params["type"], Ticket.status.in_(open_))).first()
+    rest = [external_id, count, *(dup or (None, None))]
+    if with_key:
+        earlier = session.execute(select(Ticket.id, Ticket.request_hash).where(
+            Ticket.account_id == params["account_id"], Ticket.idempotency_key == params["key"])).first()
+        rest += [*(earlier or (None, None))]
+    return env, rest
 
 
 def _plain(row: Any) -> Any:
     if row is None:
         return None
-    env, *rest = row
-    return {k: getattr(env, k) for k in ENV_COLUMNS}, rest
+    env, rest = row
+    return {k: getattr(env, k) for k in ENV_COLUMNS}, list(rest)
 
 
-def test_driver_facts_equal_the_orms_for_every_shape(pg: Any) -> None:
+def test_filing_facts_equal_the_orms_for_every_shape(pg: Any) -> None:
     sessions, filing_sessions = pg
     world = build_world(lambda: UnitOfWork(sessions))
     with sessions() as s:  # an external id, caps and a refusal flag: every column has a value
@@ -53,10 +81,10 @@ def test_driver_facts_equal_the_orms_for_every_shape(pg: Any) -> None:
                           requires_staging_verification=True))
         s.commit()
     principal = world.principal("customer_a")
-    file_ticket(principal, upscale_body(world.envs["customer_a_stage"]), uow=UnitOfWork(filing_sessions),
-                now=NOW, idempotency_key="k-1")
-    file_ticket(principal, change_body(world.envs["customer_a_stage"]), uow=UnitOfWork(sessions),
-                now=NOW)
+    file_ticket(principal, FileTicket.from_body(upscale_body(world.envs["customer_a_stage"]), idempotency_key="k-1"),
+                uow=UnitOfWork(filing_sessions), now=NOW)
+    file_ticket(principal, FileTicket.from_body(change_body(world.envs["customer_a_stage"])),
+                uow=UnitOfWork(sessions), now=NOW)
     account = world.accounts["customer_a"]
     cases = [(env, type_, key, cap)
              for env in ("customer_a_stage", "customer_a_prod", "customer_b_stage")
@@ -65,14 +93,14 @@ def test_driver_facts_equal_the_orms_for_every_shape(pg: Any) -> None:
     for env, type_, key, cap in cases:
         params = {"account_id": account, "environment_id": world.envs[env], "type": type_,
                   "key": key, "max_open": cap}
-        by_orm, by_driver = _both(sessions, params, bool(key), bool(cap))
-        assert by_driver == by_orm, (env, type_, key, cap)
+        by_orm, by_facts = _both(sessions, params, bool(key), bool(cap))
+        assert by_facts == by_orm, (env, type_, key, cap)
         seen.add(None if by_orm is None else (bool(by_orm[1][2]), len(by_orm[1]) > 4 and bool(by_orm[1][4])))
     # The cases reached: no such environment, an open request, none, and an earlier ticket.
     assert {None, (True, True), (False, False), (True, False)} <= seen
 
 
-def test_the_environment_read_by_the_driver_is_in_the_session_as_loaded(pg: Any) -> None:
+def test_the_environment_read_with_the_facts_is_in_the_session_as_loaded(pg: Any) -> None:
     sessions, _ = pg
     world = build_world(lambda: UnitOfWork(sessions))
     statements: list[str] = []
@@ -83,12 +111,14 @@ def test_the_environment_read_by_the_driver_is_in_the_session_as_loaded(pg: Any)
     params = {"account_id": world.accounts["customer_a"], "environment_id": world.envs["customer_a_stage"],
               "type": "upscale", "key": None, "max_open": 0}
     with sessions() as session:
-        row = filing._read_driver(session, params, False, False)
-        assert row is not None
+        facts = filing.read_facts(session, account_id=params["account_id"],
+                                  environment_id=params["environment_id"], type_="upscale", key=None,
+                                  max_open=0)
+        assert facts.environment is not None
         event.listen(Engine, "before_cursor_execute", count)
         try:
             env = session.get(Environment, world.envs["customer_a_stage"])
-            assert env is row[0]
+            assert env is facts.environment
             assert (env.name, env.stage, env.sizes["yves"]) == ("customer_a-stage", "stage", "medium")
             assert not session.dirty and not session.new
             assert statements == []

@@ -14,8 +14,9 @@ import pytest
 from sqlalchemy import select, update
 
 from service import sweep as sweeping
+from service.commands import STATUS_COMMANDS
 from service.domain.lifecycle import Action
-from service.models import Environment, Ticket, TicketEvent, WebhookDelivery
+from service.models import Comment, Environment, Ticket, TicketEvent, WebhookDelivery
 from service.notifications import (
     WebhookOutbox, address_new_events, attempt_delivery, claim_due_deliveries,
 )
@@ -47,9 +48,10 @@ class Pipeline:
         return file_via_use_case(self.world, uow=self.uow_factory(), now=self.clock(),
                                  listener=self.listener, body=upscale_body(self.world.envs[env], **overrides))
 
-    def act(self, ticket_id: str, action: Action, who: str = "support", **kwargs: Any) -> Ticket:
-        return change_status(self.world.principal(who), ticket_id, action, uow=self.uow_factory(),
-                             now=self.clock(), dispatch=self.dispatch, listener=self.listener, **kwargs)
+    def act(self, ticket_id: str, action: Action, who: str = "support", reason: str | None = None) -> Ticket:
+        return change_status(self.world.principal(who), STATUS_COMMANDS[action](ticket_id, reason=reason),
+                             uow=self.uow_factory(), now=self.clock(), dispatch=self.dispatch,
+                             listener=self.listener)
 
     def approved(self, **overrides: Any) -> str:
         ticket_id = self.file(**overrides)
@@ -665,3 +667,36 @@ def test_a_step_that_loses_the_compare_and_set_writes_nothing(hooked: Pipeline, 
     assert [e.id for e in pipe.events(ticket_id)] == [e.id for e in events]
     assert [d.id for d in _deliveries(pipe)] == [d.id for d in deliveries]
     assert pipe.sizes() == sizes
+
+
+class _NotesOnApprovers:
+    """A listener that touches the ticket's relationship: it names the staff who approved the
+    ticket (``ticket.approvals``, each a TicketApproval) in an internal note on every move."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, list[tuple[str, str]]]] = []
+
+    def status_changed(self, session: Any, ticket: Ticket, event: Any) -> None:
+        approvers = [(a.ticket_id, a.user_id) for a in ticket.approvals]
+        self.seen.append((event.to_status, approvers))
+        session.add(Comment(ticket_id=ticket.id, author_id=ticket.requester_id, internal=True,
+                            body=f"{event.to_status}: approved by {len(approvers)}", created_at=event.at))
+
+    def comment_added(self, session: Any, ticket: Ticket, comment: Any) -> None:
+        pass
+
+
+def test_a_listener_touching_the_tickets_relationship_works_in_a_worker_step(pipe: Pipeline) -> None:
+    """The worker moves the same Ticket the API does: what a listener reads through its
+    relationships, and the rows it adds, are there in a worker step too."""
+    ticket_id = pipe.approved()
+    pipe.listener = listener = _NotesOnApprovers()
+    pipe.client.submit_script = ["succeeded"]
+    assert pipe.advance(ticket_id) == "completed"
+
+    support = pipe.world.users["support"]
+    assert listener.seen == [("provisioning", [(ticket_id, support)]), ("completed", [(ticket_id, support)])]
+    with pipe.uow_factory() as uow:
+        notes = uow.session.scalars(select(Comment.body).where(Comment.ticket_id == ticket_id)).all()
+    assert sorted(notes) == ["completed: approved by 1", "provisioning: approved by 1"]
+    assert pipe.ticket(ticket_id).status == "completed"

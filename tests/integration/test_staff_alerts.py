@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from service import tickets
 from service.config import Settings
-from service.domain.lifecycle import Action
+from service.commands import FileTicket, Reject
 from service.identity import authenticate
 from service.metrics import observe_decision, render
 from service.models import Ticket, WebhookDelivery
@@ -25,7 +25,7 @@ FILED = utc(2026, 11, 28, 9, 0)
 def _file(uow_factory: Any, world: World, listener: Any) -> Ticket:
     with uow_factory() as uow:
         customer = authenticate(uow.session, world.tokens["customer_a"])
-    ticket, _ = tickets.file_ticket(customer, upscale_body(world.envs["customer_a_stage"]),
+    ticket, _ = tickets.file_ticket(customer, FileTicket.from_body(upscale_body(world.envs["customer_a_stage"])),
                                     uow=uow_factory(), now=FILED, listener=listener)
     return ticket
 
@@ -67,8 +67,7 @@ def test_a_decided_ticket_is_not_announced(uow_factory: Any, world: World) -> No
     ticket = _file(uow_factory, world, None)
     with uow_factory() as uow:
         support = authenticate(uow.session, world.tokens["support"])
-    tickets.change_status(support, ticket.id, Action.REJECT, uow=uow_factory(), now=FILED,
-                          reason="no")
+    tickets.change_status(support, Reject(ticket.id, reason="no"), uow=uow_factory(), now=FILED)
     assert alert_overdue(StaffAlerts(), uow=uow_factory(), now=FILED + timedelta(days=2),
                          sla_hours={"stage": 8}) == 0
 

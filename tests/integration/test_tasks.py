@@ -15,11 +15,11 @@ from sqlalchemy import select
 import workers.tasks
 from service.config import Settings
 from service.db import UnitOfWork, make_engine, make_session_factory
-from service.domain.lifecycle import Action
 from service.migrate import upgrade
 from service.models import Base, Ticket, WebhookDelivery
 from service.notifications import WebhookOutbox
 from service.pipeline import Timing
+from service.commands import Approve
 from service.tickets import change_status
 from service.webhooks import SIGNATURE_HEADER, verify
 from tests.helpers import change_body, upscale_body, new_secret
@@ -66,7 +66,7 @@ def world(ctx: WorkerContext) -> World:
 
 def _approved(ctx: WorkerContext, world: World, body: dict[str, Any] | None = None) -> str:
     ticket_id = file_via_use_case(world, uow=ctx.uow(), now=ctx.clock(), listener=ctx.listener, body=body)
-    change_status(world.principal("support"), ticket_id, Action.APPROVE, uow=ctx.uow(), now=ctx.clock(),
+    change_status(world.principal("support"), Approve(ticket_id), uow=ctx.uow(), now=ctx.clock(),
                   dispatch=ctx.publisher, listener=ctx.listener)
     return ticket_id
 

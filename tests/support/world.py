@@ -69,9 +69,10 @@ def file_via_use_case(world: World, *, uow: Any, now: Any, listener: Any = None,
                       who: str = "customer_a", env: str = "customer_a_stage",
                       body: dict[str, Any] | None = None) -> str:
     """File a ticket through the use case (as a view would, without HTTP); return its id."""
+    from service.commands import FileTicket
     from service.tickets import file_ticket
 
-    ticket, created = file_ticket(world.principal(who), body or upscale_body(world.envs[env]),
-                                  uow=uow, now=now, listener=listener)
+    command = FileTicket.from_body(body or upscale_body(world.envs[env]))
+    ticket, created = file_ticket(world.principal(who), command, uow=uow, now=now, listener=listener)
     assert created
     return ticket.id

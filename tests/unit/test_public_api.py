@@ -17,7 +17,7 @@ PACKAGES = ("service", "schemas", "workers")
 # hooks for a custom field.
 PUBLIC = {"_asdict", "_fields", "_replace", "_make", "_mapping", "_serialize", "_deserialize"}
 # Read by the persistence path, which is being rewritten on Core and ORM statements.
-PENDING = {("service/db.py", "_bind_processors"), ("service/pipeline.py", "_sa_instance_state")}
+PENDING: set[tuple[str, str]] = set()
 
 
 def _private(name: str) -> bool:
