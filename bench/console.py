@@ -46,7 +46,7 @@ def plans(token: str) -> dict[str, Any]:
     """EXPLAIN (ANALYZE, BUFFERS) of the queue query and the count per status as the page sends
     them (captured in-process), for the queue, the filtered queue and page 2."""
     os.environ.update(common.bench_env())
-    from service.config import Settings
+    from service.adapters.config import Settings
     from service.entrypoints.wsgi import build_app
 
     app = build_app(Settings.from_env())

@@ -18,7 +18,7 @@ os.environ.update(common.bench_env())
 from sqlalchemy import Engine, event  # noqa: E402
 from sqlalchemy.pool import Pool  # noqa: E402
 
-from service.config import Settings  # noqa: E402
+from service.adapters.config import Settings  # noqa: E402
 from service.entrypoints.wsgi import build_app  # noqa: E402
 
 N = int(os.environ.get("N", "400"))

@@ -82,8 +82,8 @@ def _api(reg: dict[str, Any]) -> dict[str, Any]:
 def _worker(reg: dict[str, Any], tickets: int) -> dict[str, Any]:
     from bench.pipeline import wait_status
 
-    from service.config import Settings
-    from service.queue import Publisher, client_app
+    from service.adapters.config import Settings
+    from service.adapters.broker import Publisher, client_app
 
     with common.connect() as conn:  # the tickets the API run filed are not part of this
         conn.execute("UPDATE tickets SET status = 'rejected' WHERE status = 'pending_approval'")

@@ -5,8 +5,8 @@ from __future__ import annotations
 from celery import Celery
 from kombu import Queue
 
-from service.config import Settings
-from service.queue import celery_config
+from service.adapters.config import Settings
+from service.adapters.broker import celery_config
 
 QUEUE = "bench.noop"
 

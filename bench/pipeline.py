@@ -149,7 +149,7 @@ def _wait_ready(name: str, timeout: float = 120) -> None:
     sleep could let approvals queue up behind a worker still starting on a busy machine, and the
     figures would count that as pipeline latency."""
     os.environ.update(common.bench_env())
-    from service.config import Settings
+    from service.adapters.config import Settings
     from workers.app import make_celery
 
     app = make_celery(Settings.from_env())

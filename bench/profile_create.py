@@ -15,7 +15,7 @@ from bench import common  # noqa: E402
 os.environ.update(common.bench_env())
 from sqlalchemy import Engine, event  # noqa: E402
 
-from service.config import Settings  # noqa: E402
+from service.adapters.config import Settings  # noqa: E402
 from service.entrypoints.wsgi import build_app  # noqa: E402
 
 from bench.measure_create import empty_tickets  # noqa: E402

@@ -28,9 +28,9 @@ import requests  # noqa: E402
 import urllib3  # noqa: E402
 from sqlalchemy import Engine, event  # noqa: E402
 
-from service.config import Settings  # noqa: E402
+from service.adapters.config import Settings  # noqa: E402
 from service.entrypoints.wsgi import build_app  # noqa: E402
-from service.pipeline import advance_ticket  # noqa: E402
+from service.app.provisioning.pipeline import advance_ticket  # noqa: E402
 from workers.context import build_context  # noqa: E402
 
 count = {"sql": 0, "http": 0, "connect": 0}

@@ -31,7 +31,7 @@ os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="envde
 
 
 def _app() -> Any:
-    from service.config import Settings
+    from service.adapters.config import Settings
     from service.entrypoints.server import LOG_CONFIG
     from service.entrypoints.wsgi import build_app
 

@@ -83,8 +83,8 @@ def drain(label: str, proc: Proc, publish, done, warm) -> float:  # type: ignore
 
 
 def main() -> None:
-    from service.config import Settings
-    from service.queue import Publisher, client_app
+    from service.adapters.config import Settings
+    from service.adapters.broker import Publisher, client_app
 
     settings = Settings.from_env()
     r = redis.Redis.from_url(common.REDIS_URL)

@@ -44,7 +44,7 @@ def plans_and_queries(reg: dict[str, Any]) -> dict[str, Any]:
     SQL statements per request, counted with an SQLAlchemy event around the Flask test client."""
     os.environ.update(common.bench_env(RATE_LIMIT_WRITES=""))
     from service.api import create_app
-    from service.config import Settings
+    from service.adapters.config import Settings
 
     app = create_app(Settings.from_env())
     client = app.test_client()
@@ -64,7 +64,7 @@ def plans_and_queries(reg: dict[str, Any]) -> dict[str, Any]:
         cases.append((f"{who} cursor page", f"/v1/tickets?limit=50&cursor={first['next_cursor']}", headers))
         ticket_id = first["items"][0]["id"]
     cases.append(("get one (customer)", f"/v1/tickets/{ticket_id}", customer))
-    from service.pagination import encode_cursor
+    from service.adapters.pagination import encode_cursor
 
     key = Settings.from_env().cursor_key
     with common.connect() as conn:

@@ -29,11 +29,11 @@ def one_pass(database: str | None = None) -> Callable[[], Any]:
     os.environ.update(common.bench_env(**SWEEP_ENV))
     from dataclasses import replace
 
-    from service.config import Settings, normalize_database_url
-    from service.db import UnitOfWork, make_engine, make_session_factory
-    from service.notifications import claim_due_deliveries, status_listener
-    from service.staff_alerts import StaffAlerts, alert_overdue
-    from service.sweep import sweep
+    from service.adapters.config import Settings, normalize_database_url
+    from service.adapters.db import UnitOfWork, make_engine, make_session_factory
+    from service.app.notify.outbox import claim_due_deliveries, status_listener
+    from service.app.notify.staff_alerts import StaffAlerts, alert_overdue
+    from service.app.provisioning.sweep import sweep
 
     settings = Settings.from_env()
     if database:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from schemas.common import PageQuerySchema, Text, page_schema, present
-from service.domain.policy import AccountKind, Stage
+from service.domain.hosting import AccountKind, Stage
 
 
 class EnvironmentSchema(Schema):

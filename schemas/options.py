@@ -4,7 +4,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 
 from schemas.tickets import ChangeSchema
-from service.domain.policy import CHANGE_KINDS, COMPONENTS, SIZES
+from service.domain.hosting import CHANGE_KINDS, COMPONENTS, SIZES
 
 APPROVALS = ("auto", "single", "dual")
 

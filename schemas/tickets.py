@@ -13,7 +13,7 @@ from schemas.common import (
 )
 from service.domain.actors import ActorKind
 from service.domain.lifecycle import Status
-from service.domain.policy import CHANGE_KINDS, COMPONENTS, SIZES, Stage, TicketType
+from service.domain.hosting import CHANGE_KINDS, COMPONENTS, SIZES, Stage, TicketType
 
 TICKET_READ_ONLY = (
     "id", "status", "account_id", "requester_id", "created_at", "updated_at", "version",

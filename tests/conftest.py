@@ -12,10 +12,10 @@ from typing import Any, Iterator
 
 import pytest
 
-from service.config import Settings, normalize_database_url
-from service.db import UnitOfWork, make_engine, make_session_factory
-from service.migrate import upgrade
-from service.models import Base
+from service.adapters.config import Settings, normalize_database_url
+from service.adapters.db import UnitOfWork, make_engine, make_session_factory
+from service.adapters.migrate import upgrade
+from service.adapters.models import Base
 from tests.helpers import change_body, upscale_body, utc, new_secret  # noqa: F401  (re-exported)
 from tests.support import pgbouncer as pgbouncers
 from tests.support import servers

@@ -4,9 +4,9 @@ from __future__ import annotations
 from celery import Celery
 from kombu import Exchange, Queue
 
-from service.config import Settings
-from service.queue import DATABASE_RETRY_CAP_SECONDS, SWEEP_TASK, celery_config
-from service.routing import ALL_QUEUES, MAINTENANCE_QUEUE
+from service.adapters.config import Settings
+from service.adapters.broker import DATABASE_RETRY_CAP_SECONDS, SWEEP_TASK, celery_config
+from service.adapters.routing import ALL_QUEUES, MAINTENANCE_QUEUE
 
 
 def check_timing(settings: Settings) -> None:

@@ -9,15 +9,15 @@ from typing import Callable
 
 from celery import Celery
 
-from service import webhooks
-from service.config import Settings
-from service.db import UnitOfWork, make_engine, make_session_factory
-from service.events import StatusListener
-from service.notifications import status_listener
-from service.pipeline import Timing
-from service.provisioning import ProvisioningClient
-from service.queue import Publisher, client_app
-from service.routing import route_for
+from service.adapters import webhooks
+from service.adapters.config import Settings
+from service.adapters.db import UnitOfWork, make_engine, make_session_factory
+from service.app.tickets.moves import StatusListener
+from service.app.notify.outbox import status_listener
+from service.app.provisioning.pipeline import Timing
+from service.adapters.provisioning import ProvisioningClient
+from service.adapters.broker import Publisher, client_app
+from service.adapters.routing import route_for
 
 
 def utcnow() -> datetime:

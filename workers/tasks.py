@@ -12,16 +12,16 @@ import logging
 from celery import Task, shared_task
 from celery.signals import setup_logging, task_postrun, task_prerun
 
-from service.db import DatabaseUnavailable
-from service.logs import configure_logging, request_id
-from service.metrics import PROVISIONING_STEPS, WEBHOOK_DELIVERIES
-from service.notifications import attempt_delivery, claim_due_deliveries
-from service.pipeline import advance_ticket
-from service.queue import (
+from service.adapters.db import DatabaseUnavailable
+from service.adapters.logs import configure_logging, request_id
+from service.adapters.metrics import PROVISIONING_STEPS, WEBHOOK_DELIVERIES
+from service.app.notify.outbox import attempt_delivery, claim_due_deliveries
+from service.app.provisioning.pipeline import advance_ticket
+from service.adapters.broker import (
     DATABASE_RETRIES, DATABASE_RETRY_CAP_SECONDS, DELIVER_WEBHOOK_TASK, PROVISION_TASK, SWEEP_TASK,
 )
-from service.staff_alerts import StaffAlerts, alert_overdue
-from service.sweep import sweep
+from service.app.notify.staff_alerts import StaffAlerts, alert_overdue
+from service.app.provisioning.sweep import sweep
 from workers.context import context
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from service.api import (
 )
 from service.api.docs import ProblemApi
 from service.api.runtime import Runtime, build_runtime, close_session
-from service.config import Settings
+from service.adapters.config import Settings
 
 API_TITLE = "envdesk"
 API_VERSION = "1.0.0"

@@ -9,9 +9,9 @@ from flask import Response, g, request
 from service.api.errors import problem
 from service.api.runtime import runtime, session, uow
 from service.domain.errors import UnknownAccount
-from service.identity import Principal, token_owner
-from service.oidc import InvalidToken, KeysUnavailable, looks_like_jwt
-from service.oidc_users import principal_for_claims
+from service.adapters.identity import Principal, token_owner
+from service.adapters.oidc import InvalidToken, KeysUnavailable, looks_like_jwt
+from service.app.identity.oidc_users import principal_for_claims
 
 PUBLIC_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "observe.metrics_endpoint",
                               "api-docs.openapi_json", "static", "docs.page", "docs.init",

@@ -9,10 +9,11 @@ from flask_smorest import Blueprint
 
 from schemas.drafts import DraftListQuerySchema, DraftPageSchema, DraftSchema
 from schemas.tickets import TicketCreateSchema, TicketSchema
-from service import drafts, tickets
+from service.app.drafts import drafts
+from service.app.tickets import actions as tickets
 from service.api.docs import document
 from service.api.runtime import now, principal, runtime, session, uow
-from service.commands import SubmitDraft
+from service.app.commands import SubmitDraft
 
 blp = Blueprint("drafts", __name__, url_prefix="/v1/drafts",
                 description="Requests a partner prepares for its customer to submit")

@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from schemas.environments import EnvironmentListQuerySchema, EnvironmentPageSchema, EnvironmentSchema, MeSchema
 from schemas.options import EnvironmentOptionsSchema
 from schemas.tickets import EmptyQuerySchema
-from service import options, queries
+from service.app.tickets import options, queries
 from service.api.docs import FIRST_ENVIRONMENT_LINKS, document
 from service.api.runtime import now, principal, runtime, session
 

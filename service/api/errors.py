@@ -7,7 +7,7 @@ from typing import Any, Callable
 from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
-from service.db import DatabaseUnavailable
+from service.adapters.db import DatabaseUnavailable
 from service.domain import errors as domain
 
 PROBLEM_TYPE = "https://envdesk.dev/problems/"

@@ -18,7 +18,7 @@ from flask import Flask, Response, g, request
 from limits import RateLimitItem, parse
 from werkzeug.exceptions import TooManyRequests
 
-from service.config import Settings
+from service.adapters.config import Settings
 
 log = logging.getLogger(__name__)
 

@@ -7,10 +7,10 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, g, request
 
-from service import metrics
+from service.adapters import metrics
 from service.api.errors import problem
 from service.api.runtime import runtime
-from service.logs import accept_request_id, request_id
+from service.adapters.logs import accept_request_id, request_id
 
 log = logging.getLogger("envdesk.access")
 blp = Blueprint("observe", __name__)

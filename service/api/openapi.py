@@ -6,7 +6,7 @@ from typing import Any
 
 import yaml
 
-from service.config import Settings
+from service.adapters.config import Settings
 
 
 def generate_spec() -> dict[str, Any]:

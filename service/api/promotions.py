@@ -8,7 +8,7 @@ from flask_smorest import Blueprint
 
 from schemas.common import PageQuerySchema
 from schemas.tickets import TicketPageSchema
-from service import promotions
+from service.app.drafts import promotions
 from service.api.docs import document
 from service.api.runtime import principal, runtime, session
 

@@ -9,15 +9,15 @@ from flask import current_app, g
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.approval_policy import load_policy
-from service.config import Settings
-from service.db import UnitOfWork, make_engine, make_session_factory, read_only_bind
-from service.domain.approval import ApprovalPolicy
-from service.events import StatusListener
-from service.handoff import Dispatch
-from service.identity import Principal, PrincipalCache
-from service.oidc import AccessTokenVerifier, build_verifier
-from service.worklist import CountsCache
+from service.adapters.policy_file import load_policy
+from service.adapters.config import Settings
+from service.adapters.db import UnitOfWork, make_engine, make_session_factory, read_only_bind
+from service.domain.approval_policy import ApprovalPolicy
+from service.app.tickets.moves import StatusListener
+from service.adapters.handoff import Dispatch
+from service.adapters.identity import Principal, PrincipalCache
+from service.adapters.oidc import AccessTokenVerifier, build_verifier
+from service.app.staff.worklist import CountsCache
 
 
 @dataclass
@@ -37,7 +37,7 @@ class Runtime:
     approval: ApprovalPolicy = ApprovalPolicy()
     queue_counts: CountsCache | None = None
     filing_sessions: sessionmaker[Session] | None = None
-    """Sessions for a filing: autocommit on PostgreSQL (service.filing writes one statement)."""
+    """Sessions for a filing: autocommit on PostgreSQL (service.app.tickets.filing writes one statement)."""
     read_bind: Engine | None = None
     """The engine of the read-only sessions, for one statement without a session."""
 
@@ -69,7 +69,7 @@ def uow() -> UnitOfWork:
 
 
 def filing_uow() -> UnitOfWork:
-    """The unit of work of a filing (service.tickets.file_ticket): its reads take no lock and
+    """The unit of work of a filing (service.app.tickets.actions.file_ticket): its reads take no lock and
     its writes are one INSERT on PostgreSQL, which runs in autocommit, without BEGIN and COMMIT."""
     close_session()
     return UnitOfWork(runtime().filing_sessions or runtime().sessions)

@@ -14,10 +14,10 @@ from schemas.tickets import (
     CommentCreateSchema, CommentListSchema, CommentSchema, EmptyQuerySchema, EventListSchema,
     ActionSchema, RejectSchema, TicketCreateSchema, TicketListQuerySchema, TicketPageSchema, TicketSchema,
 )
-from service import comments, queries, tickets
+from service.app.tickets import comments, queries, actions as tickets
 from service.api.docs import CREATED_TICKET_LINKS, FIRST_TICKET_LINKS, document
 from service.api.runtime import filing_uow, now, principal, runtime, session, uow
-from service.commands import STATUS_COMMANDS, AddComment, FileTicket
+from service.app.commands import STATUS_COMMANDS, AddComment, FileTicket
 from service.domain.lifecycle import Action
 
 blp = Blueprint("tickets", __name__, url_prefix="/v1/tickets", description="Upscale and change requests")

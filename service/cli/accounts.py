@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import click
 
-from service import operators
+from service.app.registry import operators
 from service.cli.common import domain_errors, emit, uow
-from service.domain.policy import AccountKind
+from service.domain.hosting import AccountKind
 
 
 @click.group(help="Customer, partner and provider accounts.")

@@ -8,10 +8,10 @@ from typing import Any, Callable
 import click
 from sqlalchemy.orm import Session, sessionmaker
 
-from service.config import Settings
-from service.db import UnitOfWork, make_engine, make_session_factory
+from service.adapters.config import Settings
+from service.adapters.db import UnitOfWork, make_engine, make_session_factory
 from service.domain.errors import DomainError
-from service.domain.policy import COMPONENTS, SIZES
+from service.domain.hosting import COMPONENTS, SIZES
 
 
 def settings() -> Settings:

@@ -13,7 +13,7 @@ def db() -> None:
 
 @db.command("upgrade", help="Create or upgrade the schema to the latest revision.")
 def db_upgrade() -> None:
-    from service.migrate import upgrade
+    from service.adapters.migrate import upgrade
 
     conf = settings()
     upgrade(conf.database_url, pooler=conf.database_pooler)

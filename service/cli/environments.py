@@ -6,10 +6,10 @@ from typing import IO, Any
 import click
 
 from schemas.environments import EnvironmentSchema
-from service import operators
+from service.app.registry import operators
 from service.cli.common import component_sizes, domain_errors, emit, uow
-from service.domain.policy import Stage
-from service.envimport import import_environments
+from service.domain.hosting import Stage
+from service.app.registry.envimport import import_environments
 
 # `env set` choices: True and False override the stage's default rule, None restores it.
 RULE_OVERRIDES = {"allow": True, "require": True, "deny": False, "skip": False, "default": None}

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import click
 
-from service.approval_policy import dump, load_policy
-from service.domain.approval import PolicyError
+from service.adapters.policy_file import dump, load_policy
+from service.domain.approval_policy import PolicyError
 
 
 @click.group(help="The approval policy (APPROVAL_POLICY).")

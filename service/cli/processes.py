@@ -1,7 +1,7 @@
 """`envdesk serve`, `worker`, `beat`, `provisioning-sim` and `up`: the long-running processes.
 
 Each command imports what it starts only when it runs, so that `serve` and `worker` choose the
-metrics directory before prometheus-client is first imported (see service/multiproc.py)."""
+metrics directory before prometheus-client is first imported (see service/adapters/multiproc.py)."""
 from __future__ import annotations
 
 import os
@@ -10,8 +10,8 @@ from pathlib import Path
 import click
 
 from service.cli.common import settings
-from service.config import Settings
-from service.routing import ALL_QUEUES, NON_PROD_QUEUES, PROD_QUEUES
+from service.adapters.config import Settings
+from service.adapters.routing import ALL_QUEUES, NON_PROD_QUEUES, PROD_QUEUES
 
 QUEUE_GROUPS = {"prod": PROD_QUEUES, "non-prod": NON_PROD_QUEUES}
 
@@ -69,11 +69,11 @@ def serve(host: str, port: int, workers: int, threads: int) -> None:
               help="serve Prometheus metrics of this worker on this port (0: off)")
 def worker(queues: str | None, concurrency: int | None, hostname: str, loglevel: str,
            metrics_port: int) -> None:
-    from service.multiproc import prepare_multiprocess_dir
+    from service.adapters.multiproc import prepare_multiprocess_dir
 
     conf = checked_settings("worker")
     prepare_multiprocess_dir(conf.home / "metrics" / f"worker-{os.getpid()}")
-    from service.metrics import serve_metrics
+    from service.adapters.metrics import serve_metrics
     from workers.app import make_celery
 
     if metrics_port:

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import click
 
-from service import operators, staff_signin
+from service.app.registry import operators
+from service.app.identity import staff_signin
 from service.cli.common import domain_errors, emit, uow
 
 

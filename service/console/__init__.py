@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Flask
 
-from service.config import Settings
+from service.adapters.config import Settings
 
 blp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates",
                 static_folder="static", static_url_path="/static")

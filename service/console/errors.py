@@ -8,7 +8,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from service.console import blp
-from service.db import DatabaseUnavailable
+from service.adapters.db import DatabaseUnavailable
 from service.domain.errors import DomainError, Forbidden, NotFound
 
 

@@ -9,7 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from service.domain.lifecycle import Status, says_something
-from service.domain.policy import Stage, TicketType
+from service.domain.hosting import Stage, TicketType
 
 
 def _no_nul(_form: Any, field: Any) -> None:

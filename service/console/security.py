@@ -1,6 +1,6 @@
 """The console's session and page security.
 
-Who is signed in lives on the server (``console_sessions``, service.staff_signin): the cookie
+Who is signed in lives on the server (``console_sessions``, service.app.identity.staff_signin): the cookie
 holds a random session id, never a user, so a cookie signed with the right key names nobody the
 server has not let in. Every console request looks the session up with its user's current role
 in one statement; sign-out, an operator's revocation or a revoked staff role end it at once, in
@@ -22,10 +22,10 @@ from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import Forbidden
 
 from service.api.runtime import now, runtime, session as db_session, uow
-from service.config import Settings
+from service.adapters.config import Settings
 from service.console import blp
-from service.identity import Principal
-from service.staff_signin import SessionTimes, end_session, open_session, session_staff, touch_session
+from service.adapters.identity import Principal
+from service.app.identity.staff_signin import SessionTimes, end_session, open_session, session_staff, touch_session
 
 TIMES = SessionTimes()
 SESSION_ID = "sid"

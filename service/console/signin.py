@@ -8,11 +8,11 @@ from authlib.integrations.flask_client import OAuth
 from flask import Flask, current_app, redirect, render_template, request, session, url_for
 
 from service.api.runtime import runtime, session as db_session, uow
-from service.config import Settings
+from service.adapters.config import Settings
 from service.console import blp
 from service.console.forms import TokenForm
 from service.console.security import sign_in, sign_out
-from service.staff_signin import SignInRefused, staff_by_oidc, staff_by_token
+from service.app.identity.staff_signin import SignInRefused, staff_by_oidc, staff_by_token
 
 OAUTH = "envdesk_console_oauth"
 

@@ -6,16 +6,16 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 
-from service import comments, tickets
+from service.app.tickets import comments, actions as tickets
 from service.api.runtime import now, runtime, session, uow
 from service.console import blp
 from service.console.forms import ActionForm, CommentForm, QueueFilterForm, RejectForm, SignOutForm
-from service.commands import STATUS_COMMANDS, AddComment
+from service.app.commands import STATUS_COMMANDS, AddComment
 from service.console.security import staff, staff_required
 from service.domain.errors import InvalidTransition, PeriodEnded, PreconditionFailed
 from service.domain.lifecycle import Action
-from service.ticket_details import ticket_details
-from service.worklist import staff_queue
+from service.app.staff.ticket_details import ticket_details
+from service.app.staff.worklist import staff_queue
 
 STALE = ("Someone else acted on this ticket first, so nothing was done. "
          "This is its current state.")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from service.domain.errors import Forbidden
 from service.domain.lifecycle import Action
-from service.domain.policy import AccountKind
+from service.domain.hosting import AccountKind
 
 STAFF_ROLES = frozenset({"support", "admin"})
 """Roles that make a user of a provider account support staff; other provider users see nothing."""

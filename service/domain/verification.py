@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 from service.domain.errors import RuleViolation
-from service.domain.policy import (
+from service.domain.hosting import (
     EnvironmentFacts, Stage, TicketType, VerificationFacts, needs_staging_verification,
 )
 

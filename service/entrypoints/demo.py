@@ -7,11 +7,11 @@ from typing import Any
 
 import click
 
-from service import operators
-from service.config import Settings
-from service.db import UnitOfWork, make_engine, make_session_factory
-from service.domain.policy import AccountKind, Stage
-from service.models import Account
+from service.app.registry import operators
+from service.adapters.config import Settings
+from service.adapters.db import UnitOfWork, make_engine, make_session_factory
+from service.domain.hosting import AccountKind, Stage
+from service.adapters.models import Account
 
 CUSTOMER = "customer@demo.shop"
 PARTNER = "partner@demo.agency"

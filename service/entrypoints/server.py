@@ -7,7 +7,7 @@ from typing import Any, Callable
 
 from gunicorn.app.base import BaseApplication
 
-from service.config import Settings
+from service.adapters.config import Settings
 
 
 class _Gunicorn(BaseApplication):  # type: ignore[misc]
@@ -29,7 +29,7 @@ class _Gunicorn(BaseApplication):  # type: ignore[misc]
 LOG_CONFIG = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "service.logs.JsonFormatter"}},
+    "formatters": {"json": {"()": "service.adapters.logs.JsonFormatter"}},
     "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json",
                             "stream": "ext://sys.stderr"}},
     "root": {"handlers": ["stderr"], "level": "INFO"},
@@ -75,7 +75,7 @@ def prepare_metrics(folder: Path) -> None:
     """The metrics directory of this process tree, and prometheus-client imported with it,
     before the first fork."""
     global _mark_process_dead
-    from service.multiproc import prepare_multiprocess_dir
+    from service.adapters.multiproc import prepare_multiprocess_dir
 
     prepare_multiprocess_dir(folder)
     from prometheus_client import multiprocess

@@ -16,9 +16,9 @@ from typing import Any
 
 import click
 
-from service.config import Settings
+from service.adapters.config import Settings
 from service.entrypoints.demo import print_welcome, seed_demo
-from service.migrate import upgrade
+from service.adapters.migrate import upgrade
 
 
 def _secret(home: Path, name: str) -> str:

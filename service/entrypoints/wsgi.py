@@ -7,9 +7,9 @@ from flask import Flask
 from service import console
 from service.api import create_app
 from service.api.runtime import build_runtime
-from service.config import Settings
-from service.notifications import status_listener
-from service.queue import Publisher, client_app, queue_depths
+from service.adapters.config import Settings
+from service.app.notify.outbox import status_listener
+from service.adapters.broker import Publisher, client_app, queue_depths
 
 
 def build_app(settings: Settings | None = None) -> Flask:

@@ -14,8 +14,8 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from service.db import UnitOfWork, make_engine, make_session_factory
-from service.migrate import upgrade
+from service.adapters.db import UnitOfWork, make_engine, make_session_factory
+from service.adapters.migrate import upgrade
 from tests.conftest import _truncate
 from tests.support.databases import create_pg_database, drop_pg_database
 from tests.support.world import World, build_world

@@ -20,9 +20,9 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from service import operators
-from service.config import normalize_database_url
-from service.db import UnitOfWork, make_engine, make_session_factory
+from service.app.registry import operators
+from service.adapters.config import normalize_database_url
+from service.adapters.db import UnitOfWork, make_engine, make_session_factory
 from tests.e2e.processes import ENVDESK, ROOT, Proc
 from tests.e2e.webhook_receiver import WebhookReceiver
 from tests.support.databases import create_pg_database

@@ -11,8 +11,8 @@ from typing import Any, Callable
 
 import pytest
 
-from service import operators
-from service.db import UnitOfWork, make_session_factory
+from service.app.registry import operators
+from service.adapters.db import UnitOfWork, make_session_factory
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]

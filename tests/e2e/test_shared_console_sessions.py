@@ -9,8 +9,8 @@ from typing import Any, Iterator
 import pytest
 import requests
 
-from service.db import UnitOfWork, make_engine, make_session_factory
-from service.migrate import upgrade
+from service.adapters.db import UnitOfWork, make_engine, make_session_factory
+from service.adapters.migrate import upgrade
 from tests.e2e.processes import ENVDESK, Proc
 from tests.helpers import new_secret
 from tests.support.databases import create_pg_database, drop_pg_database

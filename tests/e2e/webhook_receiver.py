@@ -8,9 +8,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from service import webhooks
-
-
+from service.adapters import webhooks
 @dataclass
 class Hook:
     body: bytes

@@ -14,8 +14,8 @@ import requests
 from click.testing import CliRunner, Result
 
 from service.cli import cli
-from service.db import UnitOfWork, make_engine, make_session_factory
-from service.models import Base
+from service.adapters.db import UnitOfWork, make_engine, make_session_factory
+from service.adapters.models import Base
 from tests.support.servers import free_port
 from tests.support.waiting import wait_until
 from tests.support.world import World, build_world

@@ -27,7 +27,7 @@ def test_only_the_outbound_module_imports_requests():
                for line in path.read_text().splitlines())
     )
 
-    assert importers == ["service/outbound.py"]
+    assert importers == ["service/adapters/outbound.py"]
 
 
 MAX_FUNCTION_LINES = 40

@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from click.testing import Result
 
 from service.api import create_app
-from service.config import Settings
-from service.db import make_engine
+from service.adapters.config import Settings
+from service.adapters.db import make_engine
 from tests.helpers import new_secret
 
 

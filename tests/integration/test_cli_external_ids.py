@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from click.testing import Result
 
-from service.db import make_engine
+from service.adapters.db import make_engine
 
 
 def last_json(result: Result) -> dict[str, Any]:

@@ -17,8 +17,8 @@ from celery.utils.nodenames import host_format
 from click.testing import CliRunner
 
 from service.cli import cli
-from service.config import Settings
-from service.routing import ALL_QUEUES, PROD_QUEUES, QUEUES, route_for
+from service.adapters.config import Settings
+from service.adapters.routing import ALL_QUEUES, PROD_QUEUES, QUEUES, route_for
 from tests.support.tools import require_tool
 from tests.helpers import new_secret
 
@@ -34,7 +34,7 @@ ENVDESK_SERVICES = sorted(name for name, svc in SERVICES.items() if "build" in s
 _READ = re.compile(r"""\b(?:env|environ)\.get\(\s*["']([A-Z][A-Z0-9_]*)["']"""
                    r"""|\benviron\[\s*["']([A-Z][A-Z0-9_]*)["']\s*\](?!\s*=[^=])"""
                    r"""|\bgetenv\(\s*["']([A-Z][A-Z0-9_]*)["']""")
-# Per-route targets are read by prefix (service/config.py): PROVISIONING_URL_<TYPE>_<STAGE>.
+# Per-route targets are read by prefix (service/adapters/config.py): PROVISIONING_URL_<TYPE>_<STAGE>.
 ROUTE_VARIABLES = {f"PROVISIONING_URL_{type_}_{stage}".upper(): (type_, stage) for type_, stage in QUEUES}
 # Values that differ between the embedded default and a Compose deployment on purpose.
 DEPLOYMENT_SPECIFIC = {"ENVDESK_HOME", "DATABASE_URL", "DATABASE_POOLER", "REDIS_URL", "SECRET_KEY", "PROVISIONING_URL",

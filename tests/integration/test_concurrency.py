@@ -8,16 +8,16 @@ from typing import Any, Callable, Iterator
 import pytest
 from sqlalchemy import event, func, select
 
-from service.db import UnitOfWork, make_engine, make_session_factory
+from service.adapters.db import UnitOfWork, make_engine, make_session_factory
 from service.domain.actors import WORKER
 from service.domain.errors import ConcurrentChange, PreconditionFailed
-from service.domain.policy import AccountKind
-from service.identity import Principal
-from service.commands import STATUS_COMMANDS, FileTicket, Reject
-from service.tickets import change_status, file_ticket
+from service.domain.hosting import AccountKind
+from service.adapters.identity import Principal
+from service.app.commands import STATUS_COMMANDS, FileTicket, Reject
+from service.app.tickets.actions import change_status, file_ticket
 from service.domain.lifecycle import Action
-from service.events import move
-from service.models import Ticket, TicketEvent
+from service.app.tickets.moves import move
+from service.adapters.models import Ticket, TicketEvent
 from tests.helpers import upscale_body, utc
 from tests.support.world import World, build_world, file_via_api
 

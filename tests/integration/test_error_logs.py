@@ -9,8 +9,8 @@ import pytest
 import sqlalchemy as sa
 
 from service.api import create_app
-from service.db import make_engine
-from service.logs import JsonFormatter
+from service.adapters.db import make_engine
+from service.adapters.logs import JsonFormatter
 
 CUSTOMER_DATA = "Acme-Shop-Secret-Launch-Plan"
 

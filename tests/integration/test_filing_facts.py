@@ -1,4 +1,4 @@
-"""The filing's facts, read in one statement without the ORM (service.filing.read_facts), are
+"""The filing's facts, read in one statement without the ORM (service.app.tickets.filing.read_facts), are
 what the ORM reads: the same environment columns, external id, open count, open request and
 earlier ticket, for every shape of the statement; and the environment is in the session as if
 loaded, so the staff alert reads it without a query."""
@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, event, func, select, update
 
-from service import filing
-from service.commands import FileTicket
-from service.db import UnitOfWork, make_engine, make_session_factory
+from service.app.tickets import filing
+from service.app.commands import FileTicket
+from service.adapters.db import UnitOfWork, make_engine, make_session_factory
 from service.domain.lifecycle import OPEN_STATUSES
-from service.models import Account, Environment, Ticket
-from service.tickets import file_ticket
+from service.adapters.models import Account, Environment, Ticket
+from service.app.tickets.actions import file_ticket
 from tests.helpers import change_body, upscale_body, new_secret
 from tests.support.world import build_world
 
@@ -132,9 +132,9 @@ def test_a_filing_through_the_api_is_one_select_and_one_insert_in_autocommit(
         pg_database_url: str, tmp_path: Any) -> None:
     """The filing's only write is one statement, so on PostgreSQL it runs without BEGIN and
     COMMIT: what it sends is the token lookup, the SELECT and the INSERT, each in autocommit."""
-    from service.config import Settings
+    from service.adapters.config import Settings
     from service.entrypoints.wsgi import build_app
-    from service.models import Ticket, TicketEvent, WebhookDelivery
+    from service.adapters.models import Ticket, TicketEvent, WebhookDelivery
 
     settings = Settings(database_url=pg_database_url, broker_url="memory://", home=tmp_path,
                         secret_key=new_secret(), write_rate_limit="", max_open_tickets=100,

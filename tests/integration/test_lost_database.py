@@ -12,11 +12,12 @@ from typing import Any
 
 import pytest
 
-from service import console, operators
+from service import console
+from service.app.registry import operators
 from service.api import create_app
-from service.config import Settings, normalize_database_url
-from service.db import UnitOfWork, make_engine, make_session_factory
-from service.migrate import upgrade
+from service.adapters.config import Settings, normalize_database_url
+from service.adapters.db import UnitOfWork, make_engine, make_session_factory
+from service.adapters.migrate import upgrade
 from tests.helpers import assert_problem, upscale_body
 from tests.support.servers import PrivatePostgres
 from tests.support.world import World, build_world

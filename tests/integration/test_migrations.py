@@ -4,8 +4,8 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from service.db import make_engine
-from service.models import Base
+from service.adapters.db import make_engine
+from service.adapters.models import Base
 
 
 def test_the_migrated_database_matches_the_models(pg_database_url: str) -> None:
@@ -22,9 +22,9 @@ def test_the_sweep_finds_unaddressed_events_through_their_partial_index(pg_datab
     # The index's predicate must be exactly the urls the outbox writes, or PostgreSQL cannot use it.
     from sqlalchemy import select, text
 
-    from service.models import WebhookDelivery
-    from service.notifications import UNADDRESSED
-    from service.staff_alerts import STAFF_UNADDRESSED
+    from service.adapters.models import WebhookDelivery
+    from service.app.notify.outbox import UNADDRESSED
+    from service.app.notify.staff_alerts import STAFF_UNADDRESSED
 
     engine = make_engine(pg_database_url)
     query = (select(WebhookDelivery.id).where(WebhookDelivery.url.in_((UNADDRESSED, STAFF_UNADDRESSED)))

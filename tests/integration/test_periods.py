@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from service import sweep as sweeping
+from service.app.provisioning import sweep as sweeping
 from service.api import create_app
 from service.api.runtime import build_runtime
-from service.models import Environment, Ticket, TicketEvent
-from service.pipeline import Timing, advance_ticket
-from service.provisioning import Operation
+from service.adapters.models import Environment, Ticket, TicketEvent
+from service.app.provisioning.pipeline import Timing, advance_ticket
+from service.adapters.provisioning import Operation
 from tests.conftest import World, upscale_body, utc
 
 pytestmark = pytest.mark.pgbouncer

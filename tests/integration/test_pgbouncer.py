@@ -9,9 +9,9 @@ from typing import Iterator
 import pytest
 import sqlalchemy as sa
 
-from service.config import normalize_database_url
-from service.db import make_engine, make_session_factory
-from service.models import Ticket
+from service.adapters.config import normalize_database_url
+from service.adapters.db import make_engine, make_session_factory
+from service.adapters.models import Ticket
 from tests.support import pgbouncer as pgbouncers
 from tests.support import servers
 from tests.support.databases import pg_server_url

@@ -13,18 +13,18 @@ from typing import Any, Callable
 import pytest
 from sqlalchemy import select, update
 
-from service import sweep as sweeping
-from service.commands import STATUS_COMMANDS
+from service.app.provisioning import sweep as sweeping
+from service.app.commands import STATUS_COMMANDS
 from service.domain.lifecycle import Action
-from service.models import Comment, Environment, Ticket, TicketEvent, WebhookDelivery
-from service.notifications import (
+from service.adapters.models import Comment, Environment, Ticket, TicketEvent, WebhookDelivery
+from service.app.notify.outbox import (
     WebhookOutbox, address_new_events, attempt_delivery, claim_due_deliveries,
 )
-from service.outbound import GiveUp, RetryLater
-from service.pipeline import Timing, advance_ticket
-from service.provisioning import idempotency_key
-from service.routing import QUEUES
-from service.tickets import change_status
+from service.adapters.outbound import GiveUp, RetryLater
+from service.app.provisioning.pipeline import Timing, advance_ticket
+from service.adapters.provisioning import idempotency_key
+from service.adapters.routing import QUEUES
+from service.app.tickets.actions import change_status
 from tests.helpers import upscale_body, utc
 from tests.support.fakes import Clock, FakeDispatch, FakeProvisioning, WorkerDied
 from tests.support.world import World, file_via_use_case

@@ -8,11 +8,11 @@ import yaml
 from click.testing import CliRunner
 from hypothesis import given, settings, strategies as st
 
-from service.approval_policy import parse_text
+from service.adapters.policy_file import parse_text
 from service.cli import cli
-from service.domain.approval import Approval
-from service.domain.approval_parse import parse_policy
-from service.domain.policy import CHANGE_KINDS, Stage, TicketType
+from service.domain.approval_policy import Approval
+from service.domain.approval_policy_parse import parse_policy
+from service.domain.hosting import CHANGE_KINDS, Stage, TicketType
 
 
 def check(path: Path) -> tuple[int, str, str]:
@@ -106,8 +106,8 @@ def test_policy_check_refuses_a_missing_file(tmp_path: Path) -> None:
 
 def test_the_api_refuses_to_start_on_an_invalid_policy(tmp_path: Path) -> None:
     from service.api import create_app
-    from service.config import Settings
-    from service.domain.approval import PolicyError
+    from service.adapters.config import Settings
+    from service.domain.approval_policy import PolicyError
 
     path = tmp_path / "policy.yaml"
     path.write_text("rules:\n  - match: {stage: qa}\n    approval: auto\n")

@@ -5,9 +5,7 @@ from __future__ import annotations
 import psycopg
 from sqlalchemy import text
 
-from service import db
-
-
+from service.adapters import db
 def _backend_pid(engine) -> int:  # type: ignore[no-untyped-def]
     with engine.connect() as conn:
         return conn.execute(text("SELECT pg_backend_pid()")).scalar_one()

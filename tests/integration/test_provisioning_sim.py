@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from service.provisioning import GiveUp, ProvisioningClient, RetryLater
+from service.adapters.provisioning import GiveUp, ProvisioningClient, RetryLater
 from service.provisioning_sim import SimSettings, make_server
 
 TOKEN = "sim-token-abcdef"

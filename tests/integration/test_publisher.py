@@ -8,15 +8,15 @@ import sys
 import time
 from pathlib import Path
 
-from service.config import Settings
-from service.queue import Publisher, client_app
+from service.adapters.config import Settings
+from service.adapters.broker import Publisher, client_app
 
 
 def test_publishing_does_not_import_the_task_modules(tmp_path: Path) -> None:
     script = (
         "import sys\n"
-        "from service.config import Settings\n"
-        "from service.queue import Publisher, client_app\n"
+        "from service.adapters.config import Settings\n"
+        "from service.adapters.broker import Publisher, client_app\n"
         f"s = Settings(database_url='sqlite:///{tmp_path / 'x.db'}', broker_url='memory://', home=__import__('pathlib').Path('{tmp_path}'))\n"
         "assert Publisher(client_app(s), s)('T-1', 'change', 'prod')\n"
         "assert not [m for m in sys.modules if m == 'workers' or m.startswith('workers.')], sys.modules\n"

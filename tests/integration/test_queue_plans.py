@@ -7,10 +7,10 @@ from typing import Any
 from sqlalchemy import Engine, event, text
 from sqlalchemy.orm import Session
 
-from service.db import make_engine
-from service.domain.policy import AccountKind
-from service.identity import Principal
-from service.worklist import staff_queue
+from service.adapters.db import make_engine
+from service.domain.hosting import AccountKind
+from service.adapters.identity import Principal
+from service.app.staff.worklist import staff_queue
 from tests.support.plans import generic_plan
 
 SUPPORT = Principal(user_id="u", email="s@example.com", account_id="a", account_name="Provider",

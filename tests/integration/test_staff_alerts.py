@@ -7,14 +7,14 @@ from typing import Any
 
 from sqlalchemy import select
 
-from service import tickets
-from service.config import Settings
-from service.commands import FileTicket, Reject
-from service.identity import authenticate
-from service.metrics import observe_decision, render
-from service.models import Ticket, WebhookDelivery
-from service.notifications import address_new_events, attempt_delivery, status_listener
-from service.staff_alerts import StaffAlerts, alert_overdue
+from service.app.tickets import actions as tickets
+from service.adapters.config import Settings
+from service.app.commands import FileTicket, Reject
+from service.adapters.identity import authenticate
+from service.adapters.metrics import observe_decision, render
+from service.adapters.models import Ticket, WebhookDelivery
+from service.app.notify.outbox import address_new_events, attempt_delivery, status_listener
+from service.app.notify.staff_alerts import StaffAlerts, alert_overdue
 from tests.support.world import World
 from tests.helpers import upscale_body, utc
 

@@ -82,7 +82,7 @@ def test_envdesk_secret_new_makes_a_secret_every_process_accepts(tmp_path: Path)
     made = {subprocess.run([sys.executable, "-m", "service.cli", "secret", "new"], capture_output=True,
                            text=True, timeout=60, check=True).stdout.strip() for _ in range(2)}
     assert len(made) == 2 and all(len(value) >= 43 for value in made)
-    from service.config import Settings
+    from service.adapters.config import Settings
 
     conf = Settings.from_env(_env(tmp_path, SECRET_KEY=made.pop(), PROVISIONING_TOKEN=made.pop()))
     assert conf.secret_problems(("SECRET_KEY", "PROVISIONING_TOKEN")) == []

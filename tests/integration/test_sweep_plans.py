@@ -8,9 +8,9 @@ from typing import Any, Callable
 
 from sqlalchemy import Engine, event
 
-from service.db import UnitOfWork, make_engine, make_session_factory
-from service.notifications import claim_due_deliveries
-from service.staff_alerts import StaffAlerts, alert_overdue
+from service.adapters.db import UnitOfWork, make_engine, make_session_factory
+from service.app.notify.outbox import claim_due_deliveries
+from service.app.notify.staff_alerts import StaffAlerts, alert_overdue
 from tests.support.plans import generic_plan
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=timezone.utc)

@@ -13,15 +13,15 @@ import responses
 from sqlalchemy import select
 
 import workers.tasks
-from service.config import Settings
-from service.db import UnitOfWork, make_engine, make_session_factory
-from service.migrate import upgrade
-from service.models import Base, Ticket, WebhookDelivery
-from service.notifications import WebhookOutbox
-from service.pipeline import Timing
-from service.commands import Approve
-from service.tickets import change_status
-from service.webhooks import SIGNATURE_HEADER, verify
+from service.adapters.config import Settings
+from service.adapters.db import UnitOfWork, make_engine, make_session_factory
+from service.adapters.migrate import upgrade
+from service.adapters.models import Base, Ticket, WebhookDelivery
+from service.app.notify.outbox import WebhookOutbox
+from service.app.provisioning.pipeline import Timing
+from service.app.commands import Approve
+from service.app.tickets.actions import change_status
+from service.adapters.webhooks import SIGNATURE_HEADER, verify
 from tests.helpers import change_body, upscale_body, new_secret
 from tests.support.fakes import Clock, FakeDispatch, FakeProvisioning
 from tests.support.world import World, build_world, file_via_use_case

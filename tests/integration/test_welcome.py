@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from werkzeug.serving import make_server
 
 from service.api import create_app
-from service.config import Settings
+from service.adapters.config import Settings
 from service.entrypoints.demo import print_welcome, seed_demo
 from tests.helpers import new_secret
 

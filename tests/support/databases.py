@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from service.config import normalize_database_url
-from service.db import make_engine
+from service.adapters.config import normalize_database_url
+from service.adapters.db import make_engine
 from tests.support import servers
 
 

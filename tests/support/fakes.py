@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, Callable
 
-from service.models import Ticket
-from service.provisioning import Operation, idempotency_key
+from service.adapters.models import Ticket
+from service.adapters.provisioning import Operation, idempotency_key
 
 
 class Clock:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from service import operators
-from service.domain.policy import AccountKind
-from service.identity import Principal
+from service.app.registry import operators
+from service.domain.hosting import AccountKind
+from service.adapters.identity import Principal
 from tests.helpers import upscale_body
 
 PEOPLE = {"customer_a": ("customer_a", "member"), "customer_b": ("customer_b", "member"),
@@ -69,8 +69,8 @@ def file_via_use_case(world: World, *, uow: Any, now: Any, listener: Any = None,
                       who: str = "customer_a", env: str = "customer_a_stage",
                       body: dict[str, Any] | None = None) -> str:
     """File a ticket through the use case (as a view would, without HTTP); return its id."""
-    from service.commands import FileTicket
-    from service.tickets import file_ticket
+    from service.app.commands import FileTicket
+    from service.app.tickets.actions import file_ticket
 
     command = FileTicket.from_body(body or upscale_body(world.envs[env]))
     ticket, created = file_ticket(world.principal(who), command, uow=uow, now=now, listener=listener)

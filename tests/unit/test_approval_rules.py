@@ -5,13 +5,13 @@ from datetime import timedelta
 
 import pytest
 
-from service.approval_policy import parse_text
-from service.domain.approval import (
+from service.adapters.policy_file import parse_text
+from service.domain.approval_policy import (
     Approval, ApprovalPolicy, PolicyError, RequestFacts, check_lead_time, to_data,
 )
-from service.domain.approval_parse import parse_policy
+from service.domain.approval_policy_parse import parse_policy
 from service.domain.errors import RuleViolation
-from service.domain.policy import Stage, TicketType
+from service.domain.hosting import Stage, TicketType
 from tests.helpers import utc
 
 NOW = utc(2030, 1, 1, 12)
@@ -148,8 +148,8 @@ def test_plain_data_round_trips() -> None:
 
 
 def test_the_policy_approves_alone_only_upscales_whose_every_component_is_capped() -> None:
-    from service.domain.approval import within_every_cap
-    from service.domain.policy import EnvironmentFacts
+    from service.domain.approval_policy import within_every_cap
+    from service.domain.hosting import EnvironmentFacts
 
     env = EnvironmentFacts(id="e", account_id="a", stage=Stage.STAGE, caps={"yves": "xlarge"})
     assert within_every_cap(env, [{"component": "yves", "size": "large"}])
@@ -159,7 +159,7 @@ def test_the_policy_approves_alone_only_upscales_whose_every_component_is_capped
 
 
 def test_the_same_engineer_cannot_approve_twice() -> None:
-    from service.domain.approval import ensure_second_approver
+    from service.domain.approval_policy import ensure_second_approver
     from service.domain.errors import Conflict
 
     ensure_second_approver(["u1"], "u2")

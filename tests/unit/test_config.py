@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.config import Settings
+from service.adapters.config import Settings
 
 
 def test_unset_variables_keep_the_defaults_of_settings() -> None:

@@ -7,8 +7,8 @@ from flask import Flask
 
 from service.console.views import age
 from service.domain.lifecycle import Status
-from service.ticket_details import allowed_actions
-from service.worklist import CountsCache, QueueRow, due_at
+from service.app.staff.ticket_details import allowed_actions
+from service.app.staff.worklist import CountsCache, QueueRow, due_at
 from tests.helpers import utc
 from tests.support.fakes import Clock
 

@@ -12,7 +12,7 @@ from flask import Flask
 from psycopg import errors as pg
 
 from service.api import errors
-from service.db import DatabaseUnavailable, database_unavailable
+from service.adapters.db import DatabaseUnavailable, database_unavailable
 from workers import tasks
 
 

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import pytest
 
-from service.webhooks import SIGNATURE_HEADER, sign
+from service.adapters.webhooks import SIGNATURE_HEADER, sign
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from hypothesis import given, strategies as st
 
-from service.domain.policy import (
+from service.domain.hosting import (
     COMPONENTS, SIZES, AccountKind, EnvironmentFacts, Stage, TicketType, component_options, filing_refusal,
     size_rank,
 )

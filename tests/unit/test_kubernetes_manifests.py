@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from service.cli import cli
-from service.config import Settings
-from service.routing import ALL_QUEUES, PROD_QUEUES
+from service.adapters.config import Settings
+from service.adapters.routing import ALL_QUEUES, PROD_QUEUES
 
 ROOT = Path(__file__).resolve().parents[2]
 FOLDER = ROOT / "deploy" / "kubernetes"

@@ -10,8 +10,8 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from service.oidc import InvalidToken, KeySet, KeysUnavailable
-from service.outbound import RetryLater
+from service.adapters.oidc import InvalidToken, KeySet, KeysUnavailable
+from service.adapters.outbound import RetryLater
 from tests.support.fakes import Clock
 
 ISSUER = "https://login.example"

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from openapi_spec_validator import validate
 
-from service.config import Settings
+from service.adapters.config import Settings
 from service.api.openapi import dump_spec, generate_spec
 
 COMMITTED = Path(__file__).resolve().parents[2] / "openapi.yaml"

@@ -4,7 +4,7 @@ import pytest
 import requests
 import responses
 
-from service.outbound import GiveUp, HttpClient, RetryLater, backoff_delay, parse_retry_after
+from service.adapters.outbound import GiveUp, HttpClient, RetryLater, backoff_delay, parse_retry_after
 
 BASE = "https://remote.example"
 TOKEN = "s3cr3t-bearer-token"

@@ -11,7 +11,7 @@ from service.domain.permissions import (
     ensure_may_act, ensure_may_post_internal_note, is_staff, may_read_internal_notes, sees_every_account,
     sees_no_account,
 )
-from service.domain.policy import AccountKind
+from service.domain.hosting import AccountKind
 
 ROLES = ("member", "support", "admin")
 PEOPLE = list(product(AccountKind, ROLES))

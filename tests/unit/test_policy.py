@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
-from service.domain import policy
+from service.domain import hosting
 from service.domain.errors import CustomerOnly, RuleViolation
 from service.domain.verification import check_verification
-from service.domain.policy import (
+from service.domain.hosting import (
     AccountKind, EnvironmentFacts, Stage, TicketType, VerificationFacts,
     check_period, check_resources, check_upscale, ensure_may_file, ensure_upscale_allowed,
 )
@@ -256,7 +256,7 @@ def test_override_can_waive_verification_on_prod() -> None:
 
 
 def test_the_revert_gives_back_every_component_still_at_the_size_it_set() -> None:
-    give_back, keep = policy.revert_plan({"yves": "medium", "zed": "small"},
+    give_back, keep = hosting.revert_plan({"yves": "medium", "zed": "small"},
                                          {"yves": "large", "zed": "medium"},
                                          {"yves": "large", "zed": "medium", "glue": "xlarge"})
 
@@ -264,7 +264,7 @@ def test_the_revert_gives_back_every_component_still_at_the_size_it_set() -> Non
 
 
 def test_the_revert_keeps_a_component_a_later_request_changed() -> None:
-    give_back, keep = policy.revert_plan({"yves": "medium", "zed": "small"},
+    give_back, keep = hosting.revert_plan({"yves": "medium", "zed": "small"},
                                          {"yves": "large", "zed": "medium"},
                                          {"yves": "xlarge", "zed": "medium"})
 

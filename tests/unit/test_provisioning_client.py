@@ -4,7 +4,7 @@ import pytest
 import requests
 import responses
 
-from service.provisioning import GiveUp, Operation, ProvisioningClient, RetryLater
+from service.adapters.provisioning import GiveUp, Operation, ProvisioningClient, RetryLater
 
 BASE = "https://provisioning.example"
 TOKEN = "prov-token-123456"

@@ -11,9 +11,9 @@ import pytest
 import responses
 from kombu import Connection
 
-from service.config import Settings
-from service.queue import DELIVER_WEBHOOK_TASK, PROVISION_TASK, Publisher, client_app
-from service.routing import QUEUES, WEBHOOK_QUEUE, route_for
+from service.adapters.config import Settings
+from service.adapters.broker import DELIVER_WEBHOOK_TASK, PROVISION_TASK, Publisher, client_app
+from service.adapters.routing import QUEUES, WEBHOOK_QUEUE, route_for
 from workers.context import build_context
 from tests.helpers import new_secret
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from service.metrics import QueueCollector
+from service.adapters.metrics import QueueCollector
 
 
 def _samples(collector: QueueCollector) -> dict[str, dict[tuple[str, ...], float]]:

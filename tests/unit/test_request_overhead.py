@@ -10,9 +10,9 @@ from flask import Flask, Response
 from hypothesis import given, settings, strategies as st
 from prometheus_client import REGISTRY
 
-from service import metrics
+from service.adapters import metrics
 from service.api import headers
-from service.logs import SECRET_HINTS, JsonFormatter, request_id, scrub, scrub_patterns
+from service.adapters.logs import SECRET_HINTS, JsonFormatter, request_id, scrub, scrub_patterns
 
 SECRETISH = st.sampled_from([
     *SECRET_HINTS, *(h.upper() for h in SECRET_HINTS), "Bearer ", "bearer\t", "edk_abcdefghij",

@@ -12,9 +12,9 @@ from hypothesis import given, settings, strategies as st
 from schemas.ticket_bodies import page_body, ticket_body, values_of
 from schemas.tickets import TicketPageSchema, TicketSchema
 from service.domain.lifecycle import Status
-from service.domain.policy import CHANGE_KINDS, COMPONENTS, SIZES, TicketType
-from service.models import Ticket, TicketApproval
-from service.pagination import Page
+from service.domain.hosting import CHANGE_KINDS, COMPONENTS, SIZES, TicketType
+from service.adapters.models import Ticket, TicketApproval
+from service.adapters.pagination import Page
 
 APP = Flask("wire")
 AT = datetime(2031, 3, 1, 8, 0, 0, 123456, tzinfo=timezone.utc)

@@ -9,7 +9,7 @@ import pytest
 
 from schemas.ticket_bodies import ticket_json
 from schemas.tickets import TicketSchema
-from service.models import Ticket, TicketApproval
+from service.adapters.models import Ticket, TicketApproval
 
 NOW = datetime(2031, 3, 1, 8, 30, 15, 123456, tzinfo=timezone.utc)
 

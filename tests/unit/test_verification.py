@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from service.domain.errors import RuleViolation
-from service.domain.policy import EnvironmentFacts, Stage, TicketType, VerificationFacts
+from service.domain.hosting import EnvironmentFacts, Stage, TicketType, VerificationFacts
 from service.domain.verification import check_verification
 
 PROD = EnvironmentFacts(id="p", account_id="acc", stage=Stage.PROD)

@@ -4,8 +4,8 @@ import hmac
 import pytest
 import responses
 
-from service.outbound import GiveUp, RetryLater
-from service.webhooks import send_signed, sign, verify
+from service.adapters.outbound import GiveUp, RetryLater
+from service.adapters.webhooks import send_signed, sign, verify
 
 SECRET = "whsec-test"
 BODY = b'{"event": "ticket.approved", "ticket": {"id": "T-1"}}'

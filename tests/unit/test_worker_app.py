@@ -8,9 +8,9 @@ import click
 import pytest
 
 from service.cli.processes import queue_names
-from service.config import Settings
-from service.queue import DELIVER_WEBHOOK_TASK, PROVISION_TASK, SWEEP_TASK
-from service.routing import ALL_QUEUES, MAINTENANCE_QUEUE, NON_PROD_QUEUES, PROD_QUEUES, QUEUES, route_for
+from service.adapters.config import Settings
+from service.adapters.broker import DELIVER_WEBHOOK_TASK, PROVISION_TASK, SWEEP_TASK
+from service.adapters.routing import ALL_QUEUES, MAINTENANCE_QUEUE, NON_PROD_QUEUES, PROD_QUEUES, QUEUES, route_for
 from workers.app import check_timing, make_celery
 
 

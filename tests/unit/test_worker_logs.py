@@ -11,7 +11,7 @@ import pytest
 from celery.signals import setup_logging
 
 import workers.tasks  # noqa: F401  (connects the logging set-up of workers and beat)
-from service.queue import PROVISION_TASK, SWEEP_TASK
+from service.adapters.broker import PROVISION_TASK, SWEEP_TASK
 
 
 class Lines(logging.Handler):

@@ -11,11 +11,11 @@ from typing import Any, Callable
 import pytest
 from sqlalchemy import select
 
-from service import operators
+from service.app.registry import operators
 from service.api import create_app
 from service.api.runtime import build_runtime
-from service.models import WebhookDelivery
-from service.notifications import WebhookOutbox
+from service.adapters.models import WebhookDelivery
+from service.app.notify.outbox import WebhookOutbox
 from tests.helpers import assert_problem, change_body, upscale_body, utc
 from tests.integration.api.test_filing import complete_directly
 from tests.integration.test_concurrency import race

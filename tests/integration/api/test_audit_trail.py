@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from service.api import create_app
 from service.api.runtime import build_runtime
-from service.models import WebhookDelivery
-from service.notifications import WebhookOutbox, address_new_events
+from service.adapters.models import WebhookDelivery
+from service.app.notify.outbox import WebhookOutbox, address_new_events
 from tests.helpers import assert_problem, upscale_body
 
 

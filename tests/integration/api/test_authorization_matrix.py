@@ -13,14 +13,14 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from service import operators
+from service.app.registry import operators
 from service.api import create_app
-from service.config import Settings
-from service.db import UnitOfWork, make_engine, make_session_factory
+from service.adapters.config import Settings
+from service.adapters.db import UnitOfWork, make_engine, make_session_factory
 from service.domain.actors import WORKER
 from service.domain.lifecycle import Action
-from service.events import move
-from service.models import Base, Ticket
+from service.app.tickets.moves import move
+from service.adapters.models import Base, Ticket
 from tests.conftest import BACKENDS
 from tests.helpers import upscale_body, new_secret
 from tests.support.world import World, build_world, file_via_api

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from service import operators
+from service.app.registry import operators
 from tests.helpers import assert_problem, upscale_body
 
 SPEC = yaml.safe_load((Path(__file__).resolve().parents[3] / "openapi.yaml").read_text())

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from service.api import create_app
-from service.config import Settings
+from service.adapters.config import Settings
 from tests.support.world import World
 
 PORTAL = "https://portal.example"

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from service import operators
+from service.app.registry import operators
 from service.api import create_app
-from service.config import Settings
-from service.models import Comment, Ticket
+from service.adapters.config import Settings
+from service.adapters.models import Comment, Ticket
 from tests.support.world import file_via_api
 from tests.helpers import assert_problem, change_body, upscale_body
 

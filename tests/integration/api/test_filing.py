@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from service import operators
-from service.models import Ticket
+from service.app.registry import operators
+from service.adapters.models import Ticket
 from tests.helpers import assert_problem, change_body, upscale_body
 
 MUST_FILE = "the customer who owns this environment must file this request"

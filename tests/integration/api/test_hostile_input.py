@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 from sqlalchemy import func, select
 
-from service.models import Comment, Draft, Ticket, TicketEvent, WebhookDelivery
+from service.adapters.models import Comment, Draft, Ticket, TicketEvent, WebhookDelivery
 from tests.helpers import assert_problem, upscale_body
 from tests.support.world import file_via_api
 

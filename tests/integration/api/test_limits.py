@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from service import operators
+from service.app.registry import operators
 from service.api import create_app
 from tests.helpers import upscale_body
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from service.domain.lifecycle import Status
-from service.models import Environment, Ticket, TicketApproval
+from service.adapters.models import Environment, Ticket, TicketApproval
 from tests.helpers import utc
 
 AT = utc(2031, 3, 1, 8, 0)

@@ -16,11 +16,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import func, select
 
-from service import operators
+from service.app.registry import operators
 from service.api import create_app
-from service.config import Settings
-from service.db import make_engine
-from service.models import User
+from service.adapters.config import Settings
+from service.adapters.db import make_engine
+from service.adapters.models import User
 from tests.helpers import upscale_body
 from tests.support.world import World
 from tests.helpers import assert_problem

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 from sqlalchemy import update
 
-from service.domain.policy import COMPONENTS, SIZES
-from service.models import Environment, Ticket
+from service.domain.hosting import COMPONENTS, SIZES
+from service.adapters.models import Environment, Ticket
 from tests.support.world import World
 from tests.helpers import assert_problem, change_body, upscale_body
 

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from service import operators
+from service.app.registry import operators
 from service.api import create_app
 from service.api.runtime import build_runtime
-from service.models import Ticket
-from service.pagination import encode_cursor
+from service.adapters.models import Ticket
+from service.adapters.pagination import encode_cursor
 from tests.helpers import assert_problem, change_body, upscale_body
 
 

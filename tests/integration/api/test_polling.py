@@ -9,7 +9,7 @@ import pytest
 
 from service.api import create_app
 from service.api.runtime import build_runtime
-from service.config import Settings
+from service.adapters.config import Settings
 from tests.support.fakes import Clock
 from tests.support.world import World
 from tests.helpers import assert_problem, change_body, upscale_body

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from service.models import Ticket
+from service.adapters.models import Ticket
 from tests.helpers import assert_problem
 from tests.support.world import file_via_api
 

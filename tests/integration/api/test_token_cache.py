@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from service import operators
+from service.app.registry import operators
 from service.api import create_app
 from service.api.runtime import build_runtime
-from service.identity import PrincipalCache
+from service.adapters.identity import PrincipalCache
 from tests.support.fakes import Clock
 
 
@@ -44,8 +44,8 @@ def test_an_unknown_token_is_not_remembered(settings, world, uow_factory):
 
 
 def test_the_cache_holds_a_principal_under_the_token_hash_only():
-    from service.identity import Principal, hash_token
-    from service.domain.policy import AccountKind
+    from service.adapters.identity import Principal, hash_token
+    from service.domain.hosting import AccountKind
 
     cache = PrincipalCache(5, clock=Clock(1000.0))
     principal = Principal("u", "e@x", "a", "A", AccountKind.CUSTOMER, "member")

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from service import operators
+from service.app.registry import operators
 from service.api import create_app
 from tests.helpers import assert_problem, change_body
 from tests.integration.api.test_filing import complete_directly

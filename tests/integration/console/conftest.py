@@ -11,7 +11,7 @@ import pytest
 from service import console
 from service.api import create_app
 from service.api.runtime import build_runtime
-from service.config import Settings
+from service.adapters.config import Settings
 from tests.support.fakes import Clock
 from tests.support.world import World, build_world
 from tests.helpers import upscale_body, utc, new_secret
@@ -48,7 +48,7 @@ def world(uow_factory_pg: Any) -> World:
 
 @pytest.fixture
 def uow_factory_pg(console_settings: Settings) -> Any:
-    from service.db import UnitOfWork, make_engine, make_session_factory
+    from service.adapters.db import UnitOfWork, make_engine, make_session_factory
 
     engine = make_engine(console_settings.database_url)
     sessions = make_session_factory(engine)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from service.config import Settings
+from service.adapters.config import Settings
 from tests.support.world import World
 from tests.support.servers import free_port
 

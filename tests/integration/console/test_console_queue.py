@@ -8,8 +8,8 @@ from typing import Any
 
 from service.domain.actors import WORKER
 from service.domain.lifecycle import Action
-from service.events import move
-from service.models import Ticket
+from service.app.tickets.moves import move
+from service.adapters.models import Ticket
 from tests.support.world import World
 from tests.helpers import change_body
 from tests.integration.console.conftest import NOW, csrf_token, file, form_of, sign_in
@@ -272,7 +272,7 @@ def test_the_history_names_the_part_of_the_system_that_moved_the_ticket(
 
 def test_the_account_filter_finds_an_account_by_its_contract_id(
         console_app: Any, staff: Any, world: World, uow_factory_pg: Any) -> None:
-    from service.models import Account
+    from service.adapters.models import Account
 
     api = console_app.test_client()
     ticket = file(api, world)

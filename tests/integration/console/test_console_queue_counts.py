@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 
 from service.api.runtime import Runtime
-from service.models import QUEUE_STATUSES
-from service.worklist import QUEUE_ORDER, CountsCache, staff_queue
+from service.adapters.models import QUEUE_STATUSES
+from service.app.staff.worklist import QUEUE_ORDER, CountsCache, staff_queue
 from tests.helpers import change_body
 from tests.integration.console.conftest import NOW, file
 from tests.support.fakes import Clock

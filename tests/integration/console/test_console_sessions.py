@@ -19,7 +19,7 @@ from service import console
 from service.api import create_app
 from service.api.runtime import build_runtime
 from service.cli import cli
-from service.models import ConsoleSession
+from service.adapters.models import ConsoleSession
 from tests.helpers import new_secret
 from tests.integration.console.conftest import csrf_token, file, sign_in
 from tests.support.fakes import Clock

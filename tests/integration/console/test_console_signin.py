@@ -34,8 +34,7 @@ def test_cookie_is_secure_behind_https(console_app: Any, world: World) -> None:
 
 def test_customer_partner_and_member_tokens_are_refused_with_a_page(console_app: Any, world: World,
                                                                     uow_factory_pg: Any) -> None:
-    from service import operators
-
+    from service.app.registry import operators
     operators.add_user("member@example.com", world.accounts["provider"], "member", uow=uow_factory_pg())
     member = operators.issue_user_token("member@example.com", uow=uow_factory_pg())
     for token in (world.tokens["customer_a"], world.tokens["partner_linked"], member):
@@ -126,8 +125,7 @@ def test_without_a_secret_key_nobody_signs_in(console_settings: Any, world: Worl
 
 
 def _demote_support(uow_factory_pg: Any) -> None:
-    from service import operators
-
+    from service.app.registry import operators
     operators.set_role("support@example.com", "member", uow=uow_factory_pg())
 
 

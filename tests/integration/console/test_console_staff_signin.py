@@ -6,9 +6,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from service import operators
-from service.models import User
-from service.staff_signin import SignInRefused, staff_by_oidc
+from service.app.registry import operators
+from service.adapters.models import User
+from service.app.identity.staff_signin import SignInRefused, staff_by_oidc
 from tests.support.world import World
 
 ISSUER = "https://id.example"

@@ -1,0 +1,277 @@
+"""SQLAlchemy 2 typed models: the registry (accounts, users, tokens, environments) and tickets."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON, Boolean, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint, text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from service.adapters.db import UTCDateTime
+from service.domain.lifecycle import OPEN_STATUSES, Status
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    external_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PartnerLink(Base):
+    __tablename__ = "partner_links"
+    partner_account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    customer_account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (UniqueConstraint("oidc_issuer", "oidc_subject"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16), default="member")
+    name: Mapped[str | None] = mapped_column(String(200))
+    # A user signed in through the configured OIDC issuer is known by (issuer, subject).
+    oidc_issuer: Mapped[str | None] = mapped_column(String(500))
+    oidc_subject: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+
+
+class ConsoleSession(Base):
+    """A signed-in console session. The browser holds only a random id; this row holds its
+    SHA-256, so the table alone lets no one in. Ends when deleted (sign-out, an operator's
+    revocation), idle past ``idle_expires_at`` or past ``expires_at``."""
+
+    __tablename__ = "console_sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime] = mapped_column(default=utcnow)
+    idle_expires_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+
+
+class Environment(Base):
+    __tablename__ = "environments"
+    __table_args__ = (
+        UniqueConstraint("account_id", "name"),
+        # The environments of one stage, from the index alone (the console's stage filter).
+        Index("ix_environments_stage", "stage", "id"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    stage: Mapped[str] = mapped_column(String(8))
+    sizes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    caps: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    upscale_allowed: Mapped[bool | None] = mapped_column(Boolean)
+    requires_staging_verification: Mapped[bool | None] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+_OPEN = ", ".join(f"'{s.value}'" for s in sorted(OPEN_STATUSES))
+# What the staff console's queue lists: open work and failures waiting for a retry.
+QUEUE_STATUSES = frozenset({*OPEN_STATUSES, Status.FAILED})
+_QUEUE = ", ".join(f"'{s.value}'" for s in sorted(QUEUE_STATUSES))
+
+
+SLA_OWED = f"status = '{Status.PENDING_APPROVAL.value}' AND sla_alerted_at IS NULL"
+"""A ticket waiting for a decision whose SLA alert has not been sent (it may not be due yet)."""
+
+
+class Ticket(Base):
+    __tablename__ = "tickets"
+    __table_args__ = (
+        Index(
+            "uq_tickets_open_per_environment", "environment_id", "type", unique=True,
+            postgresql_where=text(f"status IN ({_OPEN})"), sqlite_where=text(f"status IN ({_OPEN})"),
+        ),
+        UniqueConstraint("account_id", "idempotency_key"),
+        Index("ix_tickets_created", "created_at", "id"),
+        Index("ix_tickets_account_created", "account_id", "created_at", "id"),
+        Index("ix_tickets_status_created", "status", "created_at", "id"),
+        Index("ix_tickets_due", "status", "next_attempt_at"),
+        Index("ix_tickets_account_status", "account_id", "status"),
+        # Portals polling for what changed: GET /v1/tickets?updated_since=...
+        Index("ix_tickets_account_updated", "account_id", "updated_at"),
+        Index("ix_tickets_updated", "updated_at"),
+        Index("ix_tickets_queue", "created_at", "id",
+              postgresql_where=text(f"status IN ({_QUEUE})"), sqlite_where=text(f"status IN ({_QUEUE})")),
+        # The sweep's temporary upscales whose period begins or ends (service/app/provisioning/sweep.py).
+        Index("ix_tickets_period_start", "status", "period_start",
+              postgresql_where=text("period_start IS NOT NULL"), sqlite_where=text("period_start IS NOT NULL")),
+        Index("ix_tickets_period_end", "status", "period_end",
+              postgresql_where=text("period_end IS NOT NULL"), sqlite_where=text("period_end IS NOT NULL")),
+        # The console's count per status (also per stage) read from the index alone.
+        Index("ix_tickets_queue_status", "status", "environment_id",
+              postgresql_where=text(f"status IN ({_QUEUE})"), sqlite_where=text(f"status IN ({_QUEUE})")),
+        # Pending tickets staff were not yet told are past their SLA (service/app/notify/staff_alerts.py),
+        # with what the sweep's look needs, so that it is an index-only scan of what is owed.
+        Index("ix_tickets_sla_owed", "created_at", postgresql_include=["id", "environment_id"],
+              postgresql_where=text(SLA_OWED), sqlite_where=text(SLA_OWED)),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    type: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(24))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    environment_id: Mapped[str] = mapped_column(ForeignKey("environments.id"), index=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    requester_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    # The partner's user who prepared it as a draft, when a customer filed it from one.
+    drafter_id: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    summary: Mapped[str] = mapped_column(Text)
+    resources: Mapped[list[Any] | None]
+    period_start: Mapped[datetime | None]
+    period_end: Mapped[datetime | None]
+    change: Mapped[dict[str, Any] | None]
+    verified_on: Mapped[str | None] = mapped_column(String(36))
+    # Every ticket a prod change cites (verified_on given as one id or a list).
+    verified_on_ids: Mapped[list[Any] | None]
+    baseline: Mapped[dict[str, Any] | None]
+    reason: Mapped[str | None] = mapped_column(Text)
+    failed_action: Mapped[str | None] = mapped_column(String(16))
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    request_hash: Mapped[str | None] = mapped_column(String(64))
+    operation_id: Mapped[str | None] = mapped_column(String(255))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    published_at: Mapped[datetime | None]
+    round: Mapped[int] = mapped_column(Integer, default=1)
+    # The decision clock: staff's first comment or decision, and the approve/reject itself.
+    first_response_at: Mapped[datetime | None]
+    decided_at: Mapped[datetime | None]
+    # When staff were told the ticket passed its decision SLA (told once).
+    sla_alerted_at: Mapped[datetime | None]
+    # The approval policy's decision at filing: how many staff approvals, by which rule.
+    approvals_required: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    approval_rule: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    approvals: Mapped[list["TicketApproval"]] = relationship(
+        lazy="selectin", order_by="TicketApproval.at", cascade="all, delete-orphan")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class TicketApproval(Base):
+    """One staff member's approval of a ticket that needs more than one."""
+
+    __tablename__ = "ticket_approvals"
+    __table_args__ = (UniqueConstraint("ticket_id", "user_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"), index=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class TicketEvent(Base):
+    __tablename__ = "ticket_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A person (actor_kind "user", actor_id) or a part of the system ("system", actor_name).
+    actor_kind: Mapped[str] = mapped_column(String(8), default="user", server_default="user")
+    actor_id: Mapped[str | None] = mapped_column(String(36))
+    actor_name: Mapped[str | None] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(24))
+    to_status: Mapped[str] = mapped_column(String(24))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Draft(Base):
+    """A request a partner prepared for its customer; it files nothing until a customer submits it."""
+
+    __tablename__ = "drafts"
+    __table_args__ = (
+        Index("ix_drafts_account_created", "account_id", "created_at", "id"),
+        Index("ix_drafts_drafter_account_created", "drafter_account_id", "created_at", "id"),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    environment_id: Mapped[str] = mapped_column(ForeignKey("environments.id"))
+    drafter_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    drafter_account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    request: Mapped[dict[str, Any]]
+    ticket_id: Mapped[str | None] = mapped_column(ForeignKey("tickets.id"))
+    submitted_by: Mapped[str | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Comment(Base):
+    __tablename__ = "comments"
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"), index=True)
+    author_id: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    body: Mapped[str] = mapped_column(Text)
+    internal: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+_UNADDRESSED = "url IN ('', 'staff')"
+"""An event's url before a worker addresses it: '' for the portal, 'staff' for staff."""
+
+
+_OWED = "delivered_at IS NULL AND given_up_at IS NULL"
+"""A delivery neither made nor given up."""
+
+
+class WebhookDelivery(Base):
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (
+        # Deliveries still to be made: the sweep hands out the due ones (service.app.notify.outbox).
+        Index("ix_webhook_deliveries_owed", "next_attempt_at",
+              postgresql_where=text(_OWED), sqlite_where=text(_OWED)),
+        # Events the workers have not yet addressed to their receivers (service.app.notify.outbox).
+        Index("ix_webhook_deliveries_unaddressed", "created_at",
+              postgresql_where=text(_UNADDRESSED), sqlite_where=text(_UNADDRESSED)),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    event_id: Mapped[str] = mapped_column(String(36))
+    url: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    given_up_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,61 @@
+"""The approval policy file (``APPROVAL_POLICY``): YAML read once at start-up, with line numbers."""
+from __future__ import annotations
+
+from pathlib import Path as FilePath
+from typing import Any
+
+import yaml
+
+from service.domain.approval_policy import ApprovalPolicy, Path, PolicyError, to_data
+from service.domain.approval_policy_parse import parse_policy
+
+
+def load_policy(path: str | FilePath | None) -> ApprovalPolicy:
+    """The policy in ``path``; no path: the empty policy (one support approval for everything).
+    Raises PolicyError naming the file and the line at fault."""
+    if not path:
+        return ApprovalPolicy()
+    try:
+        text = FilePath(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError(f"{path}: cannot read the approval policy: {exc}") from None
+    try:
+        return parse_text(text)
+    except PolicyError as exc:
+        raise PolicyError(f"{path}: {exc}") from None
+
+
+def parse_text(text: str) -> ApprovalPolicy:
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        raise PolicyError(f"not valid YAML: {exc.problem or exc.context}",
+                          line=mark.line + 1 if mark else None) from None
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"not valid YAML: {exc}") from None
+    lines: dict[Path, int] = {}
+    if node is not None:
+        _walk(node, (), lines)
+    return parse_policy(data, lines)
+
+
+def _walk(node: yaml.Node, path: Path, lines: dict[Path, int]) -> None:
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[Any] = set()
+        for key, value in node.value:
+            if key.value in seen:
+                raise PolicyError(f"key {key.value!r} appears twice", line=key.start_mark.line + 1)
+            seen.add(key.value)
+            lines[path + (key.value,)] = key.start_mark.line + 1
+            _walk(value, path + (key.value,), lines)
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            _walk(item, path + (index,), lines)
+
+
+def dump(policy: ApprovalPolicy) -> str:
+    """The policy as YAML that ``parse_text`` reads back to an equal policy."""
+    return yaml.safe_dump(to_data(policy), sort_keys=False, default_flow_style=None)

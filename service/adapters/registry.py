@@ -1,0 +1,20 @@
+"""The environment registry: accounts' environments and their sizing, as the hosting rules see them."""
+from __future__ import annotations
+
+from service.domain import hosting
+from service.adapters.models import Environment
+
+
+def environment_facts(env: Environment) -> hosting.EnvironmentFacts:
+    return hosting.EnvironmentFacts(
+        id=env.id, account_id=env.account_id, stage=hosting.Stage(env.stage),
+        sizes=dict(env.sizes or {}), caps=dict(env.caps or {}),
+        upscale_allowed=env.upscale_allowed,
+        requires_staging_verification=env.requires_staging_verification,
+    )
+
+
+def default_sizes(given: dict[str, str] | None = None) -> dict[str, str]:
+    sizes = {component: hosting.DEFAULT_SIZE for component in hosting.COMPONENTS}
+    sizes.update(given or {})
+    return sizes

@@ -1,0 +1,1 @@
+"""Telling others: the webhook outbox and staff alerts."""

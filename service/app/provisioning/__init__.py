@@ -1,0 +1,1 @@
+"""Handing approved tickets to provisioning and following them to the end; the periodic sweep."""

@@ -1,0 +1,1 @@
+"""The operator's registry: accounts, users, tokens, partner links, environments."""

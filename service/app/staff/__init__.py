@@ -1,0 +1,1 @@
+"""The staff console's read side: the queue and the ticket page."""

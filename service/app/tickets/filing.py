@@ -1,0 +1,117 @@
+"""The two statements of a filing: what the rules need, read at once, and the new rows, written
+at once.
+
+Filing is the hottest write. Its reads (the environment, the account's external id, the open
+request it would duplicate, the account's open requests up to the cap, an earlier ticket with
+the same Idempotency-Key) go to the database as one SELECT, and everything the filing adds —
+the ticket, its audit events, the outbox rows the listeners recorded — as one INSERT whose other
+tables ride along as data-modifying CTEs. The unique indexes still decide races (see
+service.app.tickets.actions._resolve_conflict)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Integer, Select, and_, bindparam, func, literal, literal_column, select
+from sqlalchemy.orm import Session, make_transient_to_detached
+
+from service.domain.lifecycle import OPEN_STATUSES
+from service.adapters.models import Account, Environment, Ticket
+from service.adapters.writes import insert_rows, rows_of, take_added
+
+# Inline, not an expanding parameter: SQLAlchemy would render the statement again at every
+# execution, and the partial indexes' predicate is this very list.
+_OPEN = [literal_column(f"'{s.value}'") for s in sorted(OPEN_STATUSES)]
+
+
+@dataclass(frozen=True)
+class FilingFacts:
+    """What the filing rules read, as of one snapshot."""
+
+    environment: Environment | None
+    external_id: str | None = None
+    open_ticket: tuple[str, str] | None = None
+    """(id, status) of the open request of the same type on the environment."""
+    open_count: int = 0
+    """The account's open requests, counted up to the cap."""
+    earlier: tuple[str, str | None] | None = None
+    """(id, request hash) of the account's ticket with the same Idempotency-Key."""
+
+
+def read_facts(session: Session, *, account_id: str, environment_id: str, type_: str,
+               key: str | None, max_open: int) -> FilingFacts:
+    """One SELECT; ``environment`` is None when the account has no such environment.
+
+    The statement is built once per shape and reads the environment's columns, not the entity:
+    no ORM loading to pay for. The Environment is then put in the session as if loaded, its
+    timestamps left unloaded (read on access)."""
+    params = {"account_id": account_id, "environment_id": environment_id, "type": type_,
+              "key": key, "max_open": max_open}
+    row = session.connection().execute(_facts_query(bool(key), bool(max_open)), params).first()
+    if row is None:
+        return FilingFacts(environment=None)
+    env = _loaded(session, Environment(**dict(zip(_ENV_KEYS, row[:len(_ENV_KEYS)]))))
+    external_id, count, dup_id, dup_status, *replayed = row[len(_ENV_KEYS):]
+    return FilingFacts(environment=env, external_id=external_id, open_count=count or 0,
+                       open_ticket=(dup_id, dup_status) if dup_id else None,
+                       earlier=(replayed[0], replayed[1]) if replayed and replayed[0] else None)
+
+
+# The environment's columns that the rules, the approval policy and the staff alert read.
+_ENV_KEYS = ("id", "account_id", "name", "stage", "sizes", "caps", "upscale_allowed",
+             "requires_staging_verification")
+
+
+def _loaded(session: Session, env: Environment) -> Environment:
+    """``env`` in ``session`` as if a query had loaded it (no SQL): persistent and clean, so a
+    session.get finds it; the columns not given stay unloaded (read on access)."""
+    held = session.identity_map.get(session.identity_key(Environment, env.id))
+    if held is not None:  # loaded earlier in this session: that object stays the one
+        return held
+    make_transient_to_detached(env)
+    session.add(env)
+    return env
+
+
+@cache
+def _facts_query(with_key: bool, capped: bool) -> Select[Any]:
+    """The SELECT of read_facts, built once per shape (its parameters are bound by name)."""
+    account_id, environment_id = bindparam("account_id"), bindparam("environment_id")
+    dup = select(Ticket.id, Ticket.status).where(
+        Ticket.environment_id == environment_id, Ticket.type == bindparam("type"),
+        Ticket.status.in_(_OPEN),
+    ).limit(1)
+    earlier = select(Ticket.id, Ticket.request_hash).where(
+        Ticket.account_id == account_id, Ticket.idempotency_key == bindparam("key"))
+    env = tuple(Environment.__table__.c[k] for k in _ENV_KEYS)
+    return (select(*env, Account.external_id, _open_count(account_id, capped),
+                   *_columns(dup), *(_columns(earlier) if with_key else ()))
+            .join(Account, Account.id == Environment.account_id)
+            .where(Environment.id == environment_id, Environment.account_id == account_id))
+
+
+def _columns(query: Any) -> tuple[Any, ...]:
+    """Each column of a one-row query as a scalar subquery (SQLite has no LATERAL)."""
+    return tuple(query.with_only_columns(column).scalar_subquery()
+                 for column in query.selected_columns)
+
+
+def _open_count(account_id: Any, capped: bool) -> Any:
+    """The account's open requests, read no further than ``max_open`` index entries."""
+    if not capped:
+        return literal(0)
+    counted = select(literal(1).label("one")).where(
+        and_(Ticket.account_id == account_id, Ticket.status.in_(_OPEN))
+    ).limit(bindparam("max_open", type_=Integer)).subquery()
+    return select(func.count()).select_from(counted).scalar_subquery()
+
+
+def insert_new(session: Session) -> None:
+    """Write every object added to ``session`` (none may be changed or deleted) at once (one
+    INSERT on PostgreSQL, see service.adapters.writes), then forget them: they stay readable, detached,
+    as written."""
+    if session.dirty or session.deleted:
+        raise RuntimeError("a filing only adds rows")
+    insert_rows(session.connection(), rows_of(take_added(session)))
+    session.expunge_all()  # the unit of work ends here; nothing is left for a flush
