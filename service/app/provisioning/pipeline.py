@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 from sqlalchemy import Select, bindparam, inspect, select
 from sqlalchemy.orm import Session, joinedload, load_only
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.attributes import get_history, set_committed_value
 
 from service.adapters.db import STALE, UnitOfWork
 from service.domain.actors import WORKER
@@ -200,7 +200,7 @@ def _changes(obj: Any, keys: frozenset[str]) -> dict[str, Any]:
     """The values of ``keys`` that were set on ``obj`` to something new since it was loaded."""
     state = inspect(obj)
     touched = keys - state.unmodified_intersection(keys)
-    return {key: state.dict[key] for key in sorted(touched) if state.attrs[key].history.has_changes()}
+    return {key: state.dict[key] for key in sorted(touched) if get_history(obj, key).has_changes()}
 
 
 def _load(session: Session, ticket_id: str, *, lock_environment: bool = False) -> _Held | None:
