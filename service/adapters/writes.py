@@ -26,15 +26,21 @@ def _remember_added(session: Session, obj: Any) -> None:
     session.info.setdefault(_ADDED, []).append(obj)
 
 
-def take_added(session: Session) -> list[Any]:
-    """The objects added to ``session`` and not yet written, in the order they were added, taken
-    out of it (they stay readable, detached): the caller writes them with ``insert_rows``."""
-    added = [obj for obj in session.info.pop(_ADDED, ()) if obj in session.new]
-    if len(added) != len(session.new):
+def added(session: Session) -> list[Any]:
+    """The objects added to ``session`` and not yet written, in the order they were added: the
+    caller writes them with ``insert_rows``, then takes them out of the session."""
+    objects = [obj for obj in session.info.pop(_ADDED, ()) if obj in session.new]
+    if len(objects) != len(session.new):
         raise RuntimeError("an object was added to the session in a way that was not seen")
-    for obj in added:
+    return objects
+
+
+def take_added(session: Session) -> list[Any]:
+    """``added``, taken out of the session (they stay readable, detached)."""
+    objects = added(session)
+    for obj in objects:
         session.expunge(obj)
-    return added
+    return objects
 
 
 Rows = list[tuple[Table, dict[str, Any]]]

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any, Callable
 
 from sqlalchemy import Select, bindparam, inspect, select
-from sqlalchemy.orm import Session, joinedload
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import Session, joinedload, load_only
+from sqlalchemy.orm.attributes import get_history, set_committed_value
 
 from service.adapters.db import STALE, UnitOfWork
 from service.domain.actors import WORKER
@@ -23,7 +23,7 @@ from service.domain.lifecycle import (
 )
 from service.domain.hosting import COMPONENTS, DEFAULT_SIZE, SIZES, TicketType, revert_plan
 from service.app.tickets.moves import StatusListener, move
-from service.adapters.writes import insert_rows, rows_of, take_added, update_row, update_versioned
+from service.adapters.writes import added, insert_rows, rows_of, update_row, update_versioned
 from service.adapters.handoff import ACTIVE_STATUSES, Dispatch, hand_off
 from service.adapters.models import Environment, Ticket
 from service.adapters.outbound import GiveUp, RetryLater, backoff_delay
@@ -69,10 +69,11 @@ def advance_ticket(
     timing: Timing, dispatch: Dispatch | None, listener: StatusListener | None = None,
 ) -> str:
     """One step for one ticket; returns what happened (for logs and metrics)."""
-    work = _claim(ticket_id, uow=uow, now=clock(), timing=timing, listener=listener)
-    if work is None:
+    claimed = _claim(ticket_id, uow=uow, now=clock(), timing=timing, listener=listener)
+    if claimed is None:
         return "skipped"
-    record = _Recorder(work, uow=uow, clock=clock, timing=timing, dispatch=dispatch, listener=listener)
+    work, held = claimed
+    record = _Recorder(work, held, uow=uow, clock=clock, timing=timing, dispatch=dispatch, listener=listener)
     if work.gives_nothing_back:
         return record.finish()
     client = client_for(work.ticket_type, work.stage)
@@ -101,7 +102,7 @@ def _operation(client: ProvisioningClient, work: Work) -> Operation:
 
 
 def _claim(ticket_id: str, *, uow: UnitOfWork, now: datetime, timing: Timing,
-           listener: StatusListener | None) -> Work | None:
+           listener: StatusListener | None) -> tuple[Work, _Held] | None:
     try:
         with uow:
             _statement_at_a_time(uow.session)
@@ -128,21 +129,25 @@ def _claim(ticket_id: str, *, uow: UnitOfWork, now: datetime, timing: Timing,
             uow.commit()
     except ConcurrentChange:
         return None
-    return work
+    return work, found
 
 
 _TICKETS, _ENVIRONMENTS = Ticket.__table__, Environment.__table__
+_ENV_READ = ("id", "name", "stage", "account_id", "sizes")
 
 
 def _read_statement(*, lock_environment: bool) -> Select[Any]:
     """The ticket with its approvals (every status change's webhook shows them, oldest first)
-    and its environment, in one statement, built once."""
+    and its environment, in one statement, built once. Of the environment only the columns a
+    step reads are loaded (another is loaded when first read)."""
     query = (select(Ticket, Environment).join(Environment, Environment.id == Ticket.environment_id)
-             .where(Ticket.id == bindparam("ticket_id")).options(joinedload(Ticket.approvals)))
+             .where(Ticket.id == bindparam("ticket_id"))
+             .options(joinedload(Ticket.approvals), load_only(*(getattr(Environment, name) for name in _ENV_READ))))
     return query.with_for_update(of=Environment) if lock_environment else query
 
 
 _READ = {lock: _read_statement(lock_environment=lock) for lock in (False, True)}
+_SIZES = select(Environment.sizes).where(Environment.id == bindparam("env_id")).with_for_update()
 
 
 class _Held:
@@ -158,8 +163,8 @@ class _Held:
     def save(self, session: Session) -> None:
         ticket, env = self.ticket, self.env
         changed = _changes(ticket, _TICKET_WRITABLE)
-        env_changed = _changes(env, ("sizes", "updated_at"))
-        rows = rows_of(take_added(session))
+        env_changed = _changes(env, _ENV_WRITABLE)
+        rows = rows_of(added(session))
         conn = session.connection()
         if changed:
             if not update_versioned(conn, _TICKETS, key=ticket.id, version=self.version, changed=changed,
@@ -169,22 +174,33 @@ class _Held:
         else:
             update_row(conn, _ENVIRONMENTS, key=env.id, changed=env_changed)
             insert_rows(conn, rows)
-        # As written, and out of the session (with the approvals): nothing is left to flush.
+        # As written; then every object leaves the session (the ticket with its approvals, the
+        # environment, the rows added): nothing is left to flush, and all stay readable.
         for obj, written in ((ticket, changed), (env, env_changed)):
             for key, value in written.items():
                 set_committed_value(obj, key, value)
-            session.expunge(obj)
+        session.expunge_all()
+
+    def attach(self, session: Session, *, lock_environment: bool) -> _Held:
+        """The objects as the last ``save`` wrote them, in a new unit of work (``save``'s
+        compare-and-set then proves that nobody changed the ticket since); ``lock_environment``
+        reads the environment's sizes again and holds its row until the commit."""
+        session.autoflush = False
+        session.add_all((self.ticket, self.env))
+        if lock_environment:
+            set_committed_value(self.env, "sizes", session.execute(_SIZES, {"env_id": self.env.id}).scalar_one())
+        return self
 
 
-_TICKET_WRITABLE = tuple(c.key for c in _TICKETS.columns if c.key not in ("id", "version"))
+_TICKET_WRITABLE = frozenset(c.key for c in _TICKETS.columns if c.key not in ("id", "version"))
+_ENV_WRITABLE = frozenset(("sizes", "updated_at"))
 
 
-def _changes(obj: Any, keys: tuple[str, ...]) -> dict[str, Any]:
+def _changes(obj: Any, keys: frozenset[str]) -> dict[str, Any]:
     """The values of ``keys`` that were set on ``obj`` to something new since it was loaded."""
     state = inspect(obj)
-    unmodified = state.unmodified
-    return {key: state.attrs[key].value for key in keys
-            if key not in unmodified and state.attrs[key].history.has_changes()}
+    touched = keys - state.unmodified_intersection(keys)
+    return {key: state.dict[key] for key in sorted(touched) if get_history(obj, key).has_changes()}
 
 
 def _load(session: Session, ticket_id: str, *, lock_environment: bool = False) -> _Held | None:
@@ -241,31 +257,45 @@ def new_sizes(ticket: Ticket) -> dict[str, str]:
 class _Recorder:
     """Records one outcome for a claimed ticket, only if the ticket is still where the claim left it."""
 
-    def __init__(self, work: Work, *, uow: UnitOfWork, clock: Callable[[], datetime], timing: Timing,
-                 dispatch: Dispatch | None, listener: StatusListener | None) -> None:
-        self.work, self.uow, self.clock, self.timing = work, uow, clock, timing
+    def __init__(self, work: Work, held: _Held | None, *, uow: UnitOfWork, clock: Callable[[], datetime],
+                 timing: Timing, dispatch: Dispatch | None, listener: StatusListener | None) -> None:
+        self.work, self.held, self.uow, self.clock, self.timing = work, held, uow, clock, timing
         self.dispatch, self.listener = dispatch, listener
         self.operation_id: str | None = None
 
     def _apply(self, change: Callable[[Session, Ticket, Environment, datetime], str], *,
                lock_environment: bool = False) -> str:
+        """First on the objects the claim wrote; if another writer changed the ticket since (the
+        write's compare-and-set fails and writes nothing), once more on the ticket as it is now."""
+        held, self.held = self.held, None
         try:
-            with self.uow:
-                if not lock_environment:
-                    _statement_at_a_time(self.uow.session)
-                found = _load(self.uow.session, self.work.ticket_id, lock_environment=lock_environment)
-                if found is None:
-                    return "skipped"
-                ticket, env = found.ticket, found.env
-                if ticket.status != self.work.status or ticket.round != self.work.attempt_round:
-                    return "skipped"
-                # Stored with the outcome it led to, in the transaction right after it became known.
-                ticket.operation_id = ticket.operation_id or self.operation_id
-                outcome = change(self.uow.session, ticket, env, self.clock())
-                found.save(self.uow.session)
-                self.uow.commit()
+            if held is not None:
+                try:
+                    return self._record(change, held, lock_environment=lock_environment)
+                except ConcurrentChange:
+                    pass
+            return self._record(change, None, lock_environment=lock_environment)
         except ConcurrentChange:
             return "skipped"
+
+    def _record(self, change: Callable[[Session, Ticket, Environment, datetime], str], held: _Held | None,
+                *, lock_environment: bool) -> str:
+        with self.uow:
+            session = self.uow.session
+            if not lock_environment:
+                _statement_at_a_time(session)
+            found = (held.attach(session, lock_environment=lock_environment) if held is not None
+                     else _load(session, self.work.ticket_id, lock_environment=lock_environment))
+            if found is None:
+                return "skipped"
+            ticket, env = found.ticket, found.env
+            if ticket.status != self.work.status or ticket.round != self.work.attempt_round:
+                return "skipped"
+            # Stored with the outcome it led to, in the transaction right after it became known.
+            ticket.operation_id = ticket.operation_id or self.operation_id
+            outcome = change(session, ticket, env, self.clock())
+            found.save(session)
+            self.uow.commit()
         return outcome
 
     def _move(self, ticket: Ticket, action: Action, now: datetime, reason: str) -> None:
