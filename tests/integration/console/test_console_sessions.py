@@ -129,7 +129,8 @@ def test_a_queue_page_adds_one_statement_the_session_with_its_user(
     assert staff.get("/console/").status_code == 200  # the counts are taken, and kept 5 s
     sent: list[str] = []
     # Every session factory of the process binds one engine (reads through an option of it).
-    engine = console_app.extensions["envdesk"].sessions.kw["bind"]
+    with console_app.extensions["envdesk"].sessions() as probe:
+        engine = probe.get_bind()
     event.listen(engine, "before_cursor_execute", lambda *a: sent.append(a[2]))
     assert staff.get("/console/").status_code == 200
     selects = [sql for sql in sent if sql.lstrip().upper().startswith("SELECT")]
@@ -199,4 +200,5 @@ def apps() -> Iterator[Callable[[Any, Clock], Any]]:
 
     yield make
     for app in made:
-        app.extensions["envdesk"].sessions.kw["bind"].dispose()
+        with app.extensions["envdesk"].sessions() as probe:
+            probe.get_bind().dispose()
