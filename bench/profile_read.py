@@ -78,7 +78,8 @@ def main(kind: str, n: int) -> None:
     with common.captured_sql() as seen:
         client.get(*requests[0][:1], headers=requests[0][1])
     took, cpu_started = [], time.process_time()
-    prof = cProfile.Profile() if os.environ.get("PROFILE") else None
+    timer = (time.process_time,) if os.environ.get("CPU") else ()  # CPU=1: profile CPU time
+    prof = cProfile.Profile(*timer) if os.environ.get("PROFILE") else None
     for url, headers in requests:
         started = time.perf_counter()
         if prof:

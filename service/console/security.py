@@ -62,7 +62,9 @@ def configure(app: Flask, settings: Settings) -> None:
     app.config.update(
         SESSION_COOKIE_NAME="envdesk_console", SESSION_COOKIE_PATH="/console",
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
-        PERMANENT_SESSION_LIFETIME=TIMES.absolute,
+        # The cookie lives as long as the session can (its absolute limit from sign-in), so it
+        # is not signed again at every page: the server ends idle sessions.
+        PERMANENT_SESSION_LIFETIME=TIMES.absolute, SESSION_REFRESH_EACH_REQUEST=False,
         # Only the console's POSTs are checked (never the JSON API); the token lives as long as the
         # session. The token and the SameSite cookie guard the forms; the extra Referer check on
         # HTTPS is off because the service's Referrer-Policy may withhold referrers.

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Iterable, NamedTuple
+from urllib.parse import quote
 
 from flask import flash, redirect, render_template, request, url_for
 
@@ -15,7 +16,7 @@ from service.console.security import staff, staff_required
 from service.domain.errors import InvalidTransition, PeriodEnded, PreconditionFailed
 from service.domain.lifecycle import Action
 from service.app.staff.ticket_details import ticket_details
-from service.app.staff.worklist import staff_queue
+from service.app.staff.worklist import QueueRow, staff_queue
 
 STALE = ("Someone else acted on this ticket first, so nothing was done. "
          "This is its current state.")
@@ -33,8 +34,34 @@ def queue() -> Any:
                             sla_hours=runtime().settings.sla_decision_hours,
                             cursor=form.cursor.data or None, counts=runtime().queue_counts)
     status = 200 if queue is not None else 400
-    return render_template("console/queue.html", form=form, queue=queue, now=now(),
+    at = now()
+    rows = present_rows(queue.page.items, at, url_for("console.ticket", ticket_id="-")[:-1]) if queue else []
+    return render_template("console/queue.html", form=form, queue=queue, rows=rows, now=at,
                            filters=request.args.to_dict(), signout=SignOutForm()), status
+
+
+class RowView(NamedTuple):
+    """A queue row as the page shows it (console/rows.html writes it)."""
+
+    id: str
+    href: str
+    late: bool
+    age: str
+    account_name: str
+    environment_name: str
+    stage: str
+    type: str
+    summary: str
+    status: str
+
+
+def present_rows(rows: Iterable[QueueRow], at: datetime, ticket_path: str) -> list[RowView]:
+    """The texts of each row, worked out once here rather than by calls in the template's loop;
+    ``ticket_path`` is the ticket page's address without its id."""
+    return [RowView(id=row.id, href=ticket_path + quote(row.id, safe="/"), late=row.overdue(at),
+                    age=age(row.created_at, at), account_name=row.account_name,
+                    environment_name=row.environment_name, stage=row.stage, type=row.type,
+                    summary=row.summary, status=row.status.replace("_", " ")) for row in rows]
 
 
 def _ticket_page(ticket_id: str, *, status: int = 200, **forms: Any) -> Any:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from sqlalchemy import case, delete, select, update
+from sqlalchemy import bindparam, case, delete, select, update
 from sqlalchemy.orm import Session
 
 from service.adapters.db import UnitOfWork
@@ -68,16 +68,25 @@ def session_staff(session: Session, session_id: str, now: datetime) -> tuple[Pri
     """The staff member of a live session and when it was last used, in one statement that
     reads the user's current role: a session that ended, expired, or whose user is no longer
     staff is None."""
-    row = session.execute(
-        select(User, Account, ConsoleSession.last_used_at)
-        .join(ConsoleSession, ConsoleSession.user_id == User.id)
-        .join(Account, Account.id == User.account_id)
-        .where(ConsoleSession.id_hash == _hashed(session_id), ConsoleSession.idle_expires_at > now,
-               ConsoleSession.expires_at > now)).first()
+    row = session.connection().execute(_SESSION_STAFF, {"id_hash": _hashed(session_id), "now": now}).first()
     if row is None:
         return None
-    principal = _principal(row[0], row[1])
-    return (principal, row[2]) if principal.is_support else None
+    user_id, email, role, account_id, account_name, kind, last_used = row
+    principal = Principal(user_id=user_id, email=email, account_id=account_id, account_name=account_name,
+                          kind=AccountKind(kind), role=role)
+    return (principal, last_used) if principal.is_support else None
+
+
+# Built once, columns only (as the API's token lookup): the compiled cache finds its SQL and no
+# ORM objects are made for a page view.
+_SESSION_STAFF = (
+    select(User.id, User.email, User.role, Account.id, Account.name, Account.kind,
+           ConsoleSession.last_used_at)
+    .join(ConsoleSession, ConsoleSession.user_id == User.id)
+    .join(Account, Account.id == User.account_id)
+    .where(ConsoleSession.id_hash == bindparam("id_hash"), ConsoleSession.idle_expires_at > bindparam("now"),
+           ConsoleSession.expires_at > bindparam("now"))
+)
 
 
 def touch_session(session_id: str, now: datetime, times: SessionTimes, *, uow: UnitOfWork) -> None:
