@@ -28,7 +28,8 @@ log = logging.getLogger(__name__)
 
 OFF_VALUES = ("", "none")
 EXCLUDED_URLS = "healthz,readyz,metrics"
-"""The probes' and the scraper's paths: no trace per probe unless OTEL_PYTHON_*_EXCLUDED_URLS says."""
+"""The probes' and the scraper's paths: no trace per probe unless OTEL_PYTHON_FLASK_EXCLUDED_URLS
+says otherwise."""
 
 
 class Traced(Protocol):
@@ -93,15 +94,12 @@ def start(service_name: str, environ: Mapping[str, str] = os.environ) -> bool:
 
 
 def _exporters(environ: Mapping[str, str]) -> list[Any]:
-    """OTLP over HTTP/protobuf (the default, or ``otlp``) and/or ``console``, as listed."""
-    names = [n.strip().lower() for n in environ.get("OTEL_TRACES_EXPORTER", "otlp").split(",")]
+    """OTLP over HTTP/protobuf (the default, or ``otlp``; OTEL_EXPORTER_OTLP_PROTOCOL is not
+    read: gRPC is not installed) and/or ``console``, as listed."""
+    names = [n.strip().lower() for n in (environ.get("OTEL_TRACES_EXPORTER") or "otlp").split(",")]
     exporters: list[Any] = []
     for name in names:
         if name == "otlp":
-            protocol = environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") or environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
-            if protocol and protocol != "http/protobuf":
-                log.warning("OTEL_EXPORTER_OTLP_PROTOCOL=%s: envdesk exports OTLP over http/protobuf only",
-                            protocol)
             from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
             exporters.append(OTLPSpanExporter())  # endpoint, headers, timeout: OTEL_EXPORTER_OTLP_*
@@ -126,9 +124,7 @@ def instrument_app(app: "Flask") -> None:
         return
     from opentelemetry.instrumentation.flask import FlaskInstrumentor
 
-    excluded = None
-    if not (os.environ.get("OTEL_PYTHON_FLASK_EXCLUDED_URLS") or os.environ.get("OTEL_PYTHON_EXCLUDED_URLS")):
-        excluded = EXCLUDED_URLS
+    excluded = None if os.environ.get("OTEL_PYTHON_FLASK_EXCLUDED_URLS") else EXCLUDED_URLS
     FlaskInstrumentor.instrument_app(app, excluded_urls=excluded)
 
 
