@@ -1,8 +1,13 @@
 """Operating at scale, side by side in one run: `create` and `read` through PgBouncer in
 transaction pooling mode against direct connections, and `create` with tracing on (exporting
-OTLP/HTTP to a receiver on 127.0.0.1) against off. The variants alternate (A B C, A B C), each
-on a fresh `envdesk serve`, on one database seeded once; the PostgreSQL server connections of
-the bench database are sampled every 0.1 s during each wrk run (their peak is reported)."""
+OTLP/HTTP to a receiver on 127.0.0.1; every request traced, and one in ten) against off. The
+variants alternate (A B C D, A B C D, ...), each on a fresh `envdesk serve`, on one database
+seeded once; the PostgreSQL server connections of the bench database are sampled every 0.1 s
+during each wrk run (their peak is reported).
+
+On a shared machine throughput follows whatever else runs; the CPU milliseconds each request
+cost (the API's processes, PgBouncer, the bench database's PostgreSQL backends, read from /proc
+around each wrk run) follow the code, and are reported beside it."""
 from __future__ import annotations
 
 import os
@@ -19,13 +24,15 @@ from statistics import mean
 from typing import Any, Iterator
 
 from bench import common, read
-from bench.common import fmt, log
+from bench.common import fmt
 
 PGBOUNCER_PORT = common.API_PORT + 20
 OTLP_PORT = common.API_PORT + 21
 POOL_SIZE = int(os.environ.get("BENCH_PGBOUNCER_POOL", "20"))
 """PgBouncer's server connections for the database: the default_pool_size of deploy/kubernetes/."""
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+READS = ("list_customer", "get")
+"""Of bench/read.py's requests: a customer's first page of 50, and one ticket by id."""
 
 
 @contextmanager
@@ -112,6 +119,31 @@ class OtlpSink:
         self.server.server_close()
 
 
+SERVED = ("envdesk serve (this bench)", "pgbouncer", "postgres backends (bench db)")
+
+
+def measured(data: Path, conns: int, duration: float) -> dict[str, Any]:
+    """One wrk run, with the peak server connections and the CPU per request of what serves it."""
+    before = common._cpu_by_process()
+    with server_connections() as used:
+        r = common.wrk(common.API, data=data, conns=conns, duration=duration)
+    after = common._cpu_by_process()
+    cpu = {group: 0.0 for group in SERVED}
+    for pid, (seconds, _system, cmd) in after.items():
+        group = common._cpu_group(cmd)
+        if group in cpu:
+            cpu[group] += seconds - before.get(pid, (0.0, 0.0, cmd))[0]
+    r["server_connections"] = used["peak"]
+    r["cpu_ms"] = {group: seconds / max(r["requests"], 1) * 1000 for group, seconds in cpu.items()}
+    r["cpu_ms_total"] = sum(r["cpu_ms"].values())
+    return r
+
+
+def _cpu(r: dict[str, Any]) -> str:
+    api, bouncer, pg = (r["cpu_ms"][g] for g in SERVED)
+    return f"CPU/request {r['cpu_ms_total']:.2f} ms (api {api:.2f}, pgbouncer {bouncer:.2f}, postgres {pg:.2f})"
+
+
 @contextmanager
 def server_connections() -> Iterator[dict[str, int]]:
     """The peak number of PostgreSQL backends serving the bench database while the block runs."""
@@ -142,7 +174,7 @@ def _create_lines(reg: dict[str, Any], envs: int) -> list[tuple[str, str, str, s
             for j in range(envs) for c in reg["customers"]]
 
 
-def run(duration: float = 10, conns: int = 32, accounts: int = 600, envs: int = 100) -> dict[str, Any]:
+def run(duration: float = 10, conns: int = 32, accounts: int = 1000, envs: int = 100) -> dict[str, Any]:
     common.reset_database()
     common.flush_redis()
     reg = common.seed_registry(accounts=accounts, envs_per_account=envs)
@@ -154,8 +186,10 @@ def run(duration: float = 10, conns: int = 32, accounts: int = 600, envs: int = 
         variants = {
             "direct": {},
             "pgbouncer": {"DATABASE_URL": bouncer_url, "DATABASE_POOLER": "pgbouncer"},
-            "tracing": {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{OTLP_PORT}",
-                        "OTEL_SERVICE_NAME": "envdesk-bench"},
+            "tracing": {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{OTLP_PORT}"},
+            # What docs/operations.md advises at high request rates: one trace in ten.
+            "sampled": {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{OTLP_PORT}",
+                        "OTEL_TRACES_SAMPLER": "parentbased_traceidratio", "OTEL_TRACES_SAMPLER_ARG": "0.1"},
         }
         chunk = len(lines) // (len(variants) * ROUNDS)
         for round_ in range(ROUNDS):
@@ -166,23 +200,24 @@ def run(duration: float = 10, conns: int = 32, accounts: int = 600, envs: int = 
                 with common.running(common.start_api(**env)):
                     common.wrk(common.API, data=warm, conns=conns, duration=2)
                     sink.take_spans()
-                    with server_connections() as used:
-                        r = common.wrk(common.API, data=main, conns=conns, duration=duration)
-                r["server_connections"] = used["peak"]
-                if name == "tracing":
+                    r = measured(main, conns, duration)
+                if "OTEL_EXPORTER_OTLP_ENDPOINT" in env:
                     r["spans_exported"] = sink.take_spans()
                 figures["create"].setdefault(name, []).append(r)
                 extra = f"  spans exported {r['spans_exported']}" if "spans_exported" in r else ""
-                print(f"scale create {name:<9} {fmt(r)}  server connections {used['peak']}{extra}", flush=True)
+                print(f"scale create {name:<9} {fmt(r)}  server connections {r['server_connections']}  "
+                      f"{_cpu(r)}{extra}", flush=True)
+        kinds = {kind: common.write_requests(f"scale-read-{kind}", lines)
+                 for kind, lines in read._lines(reg).items() if kind in READS}
         for round_ in range(ROUNDS):
             for name in ("direct", "pgbouncer"):
                 with common.running(common.start_api(**variants[name])):
-                    with server_connections() as used:
-                        out = read.measure(name[:4], reg, conns, duration)
-                for kind, r in out.items():
-                    r["server_connections"] = used["peak"]
-                    figures["read"].setdefault(name, {}).setdefault(kind, []).append(r)
-                print(f"scale read   {name:<9} server connections {used['peak']}", flush=True)
+                    for kind, data in kinds.items():
+                        common.wrk(common.API, data=data, conns=conns, duration=2)
+                        r = measured(data, conns, duration)
+                        figures["read"].setdefault(name, {}).setdefault(kind, []).append(r)
+                        print(f"scale read   {name:<9} {kind:<13} {fmt(r)}  server connections "
+                              f"{r['server_connections']}  {_cpu(r)}", flush=True)
     sink.close()
     figures["summary"] = _summary(figures)
     for line in figures["summary"]["lines"]:
@@ -197,20 +232,30 @@ def _summary(figures: dict[str, Any]) -> dict[str, Any]:
     def peak(runs: list[dict[str, Any]]) -> int:
         return max(r["server_connections"] for r in runs)
 
+    def cpu(runs: list[dict[str, Any]], group: str | None = None) -> float:
+        return mean(r["cpu_ms"][group] if group else r["cpu_ms_total"] for r in runs)
+
     create = figures["create"]
     out: dict[str, Any] = {"lines": []}
-    for name in ("pgbouncer", "tracing"):
+    for name in ("pgbouncer", "tracing", "sampled"):
         ratio = rps(create[name]) / rps(create["direct"])
         out[f"create_{name}_ratio"] = ratio
-        out["lines"].append(f"create {name} / direct: {ratio:.3f} ({rps(create[name]):.0f} vs "
-                            f"{rps(create['direct']):.0f} req/s); server connections {peak(create[name])} "
-                            f"vs {peak(create['direct'])}")
+        cpu_ratio = cpu(create[name]) / cpu(create["direct"])
+        out[f"create_{name}_cpu_ratio"] = cpu_ratio
+        out["lines"].append(f"create {name} / direct: throughput {ratio:.3f} ({rps(create[name]):.0f} vs "
+                            f"{rps(create['direct']):.0f} req/s); CPU per request {cpu_ratio:.3f} "
+                            f"({cpu(create[name]):.2f} vs {cpu(create['direct']):.2f} ms; API "
+                            f"{cpu(create[name], SERVED[0]):.2f} vs {cpu(create['direct'], SERVED[0]):.2f}); "
+                            f"server connections {peak(create[name])} vs {peak(create['direct'])}")
     for kind in figures["read"]["direct"]:
         direct, pooled = figures["read"]["direct"][kind], figures["read"]["pgbouncer"][kind]
         ratio = rps(pooled) / rps(direct)
+        cpu_ratio = cpu(pooled) / cpu(direct)
         out[f"read_{kind}_pgbouncer_ratio"] = ratio
-        out["lines"].append(f"read {kind} pgbouncer / direct: {ratio:.3f} ({rps(pooled):.0f} vs "
+        out[f"read_{kind}_pgbouncer_cpu_ratio"] = cpu_ratio
+        out["lines"].append(f"read {kind} pgbouncer / direct: throughput {ratio:.3f} ({rps(pooled):.0f} vs "
                             f"{rps(direct):.0f} req/s; p99 {mean(r['p99_ms'] for r in pooled):.1f} vs "
-                            f"{mean(r['p99_ms'] for r in direct):.1f} ms); server connections "
+                            f"{mean(r['p99_ms'] for r in direct):.1f} ms); CPU per request {cpu_ratio:.3f} "
+                            f"({cpu(pooled):.2f} vs {cpu(direct):.2f} ms); server connections "
                             f"{peak(pooled)} vs {peak(direct)}")
     return out
