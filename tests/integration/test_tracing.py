@@ -81,6 +81,18 @@ def test_without_the_otel_extra_installed_everything_runs(tmp_path: Path) -> Non
     assert json.loads(modules) == []
 
 
+def test_tracing_asked_for_without_the_extra_installed_says_what_to_install() -> None:
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent("""
+        import sys
+        sys.modules["opentelemetry"] = None  # as if the extra were not installed
+        from service.adapters import tracing
+        tracing.start("envdesk-api")
+    """)], cwd=ROOT, env={**os.environ, "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318"},
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0
+    assert "pip install 'envdesk[otel]'" in out.stderr
+
+
 def test_otel_sdk_disabled_wins_over_an_endpoint() -> None:
     from service.adapters.tracing import configured
 
