@@ -16,9 +16,10 @@ COPY service ./service
 COPY schemas ./schemas
 COPY workers ./workers
 # Every dependency ships binary wheels (psycopg[binary] included), so no compiler is needed;
-# the wheel is built here and only the venv it was installed into leaves this stage.
+# the wheel is built here and only the venv it was installed into leaves this stage. With the
+# otel extra: tracing is switched on by the OTEL_* variables alone (docs/operations.md).
 RUN python -m pip wheel --no-deps --wheel-dir /dist . \
- && /opt/venv/bin/pip install /dist/*.whl \
+ && /opt/venv/bin/pip install "$(echo /dist/*.whl)[otel]" \
  && /opt/venv/bin/envdesk --help >/dev/null
 
 # --- runtime: the venv and nothing else -----------------------------------------------------

@@ -403,6 +403,8 @@ def _cpu_group(cmd: str) -> str:
         return "postgres other (wal, checkpointer, other dbs)"
     if "redis-server" in cmd:
         return "redis-server"
+    if "pgbouncer" in cmd and str(WORK) in cmd:
+        return "pgbouncer"
     if cmd.startswith("wrk "):
         return "wrk"
     if f"--port {API_PORT}" in cmd:

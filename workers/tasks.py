@@ -10,8 +10,11 @@ from __future__ import annotations
 import logging
 
 from celery import Task, shared_task
-from celery.signals import setup_logging, task_postrun, task_prerun
+from celery.signals import (
+    setup_logging, task_postrun, task_prerun, worker_process_init, worker_process_shutdown,
+)
 
+from service.adapters import tracing
 from service.adapters.db import DatabaseUnavailable
 from service.adapters.logs import configure_logging, request_id
 from service.adapters.metrics import PROVISIONING_STEPS, WEBHOOK_DELIVERIES
@@ -48,6 +51,18 @@ def _json_logs(loglevel: str | int | None = None, **_: object) -> None:
     configure_logging(loglevel or "INFO")
     for name in ROUTINE_LOGGERS:
         logging.getLogger(name).addFilter(routine_sweep_at_debug)
+
+
+@worker_process_init.connect
+def _start_tracing(**_: object) -> None:
+    """Tracing, when the OTEL_* variables ask for it, starts in each pool process after the fork."""
+    tracing.start("envdesk-worker")
+
+
+@worker_process_shutdown.connect
+def _flush_traces(**_: object) -> None:
+    """A pool process exits without running atexit handlers: export what is buffered first."""
+    tracing.flush()
 
 
 @task_prerun.connect

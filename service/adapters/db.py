@@ -5,7 +5,8 @@ import select
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from sqlalchemy import DateTime, Engine, ExceptionContext, create_engine, event
+import sqlalchemy
+from sqlalchemy import DateTime, Engine, ExceptionContext, event
 from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -66,7 +67,7 @@ def make_engine(url: str, *, pooler: str = "", **kwargs: Any) -> Engine:
     in autocommit (reads, the filing's INSERT, the worker's claim) are each one transaction."""
     if url.startswith("sqlite"):
         kwargs.setdefault("hide_parameters", True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+        engine = sqlalchemy.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
         _configure_sqlite(engine)
         return engine
     kwargs.setdefault("hide_parameters", True)
@@ -74,7 +75,8 @@ def make_engine(url: str, *, pooler: str = "", **kwargs: Any) -> Engine:
     kwargs.setdefault("max_overflow", 20)
     if pooler == "pgbouncer":
         kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "prepare_threshold": None}
-    engine = create_engine(url, **kwargs)
+    # Looked up on the module at each call: tracing, started after the fork, wraps it there.
+    engine = sqlalchemy.create_engine(url, **kwargs)
     event.listen(engine, "handle_error", database_unavailable)
     if not kwargs.get("pool_pre_ping"):
         event.listen(engine, "checkout", _replace_if_closed(engine))

@@ -12,6 +12,7 @@ from typing import Protocol
 
 from sqlalchemy import or_, select, update
 
+from service.adapters import tracing
 from service.adapters.db import UnitOfWork
 from service.domain.lifecycle import Status
 from service.adapters.models import Environment, Ticket
@@ -29,8 +30,11 @@ class Dispatch(Protocol):
 
 def hand_off(uow: UnitOfWork, ticket: Ticket, *, now: datetime, dispatch: Dispatch | None,
              delay: float = 0.0, stage: str | None = None) -> None:
-    """Mark ``ticket`` due in ``delay`` seconds and publish it once the transaction commits."""
+    """Mark ``ticket`` due in ``delay`` seconds and publish it once the transaction commits.
+    With tracing on, the ticket keeps the move's trace context: the worker's step joins it,
+    whoever publishes the ticket (this commit, or a sweep later)."""
     ticket.next_attempt_at = now + timedelta(seconds=delay)
+    tracing.stamp(ticket)
     if dispatch is None:
         return
     ticket.published_at = now

@@ -1,4 +1,5 @@
-"""Structured logs: one JSON object per line, with the request id, and never a secret."""
+"""Structured logs: one JSON object per line, with the request id (and the trace and span ids
+when tracing runs), and never a secret."""
 from __future__ import annotations
 
 import contextvars
@@ -8,7 +9,7 @@ import re
 import sys
 import time
 import uuid
-from typing import Any
+from typing import Any, Callable
 
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
@@ -18,6 +19,8 @@ SECRET_PATTERNS = (
     re.compile(r"(?i)((?:token|secret|password|authorization)[\"']?\s*[:=]\s*[\"']?)[^\s,;\"']+"),
 )
 VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+trace_ids: Callable[[], tuple[str, str] | None] | None = None
+"""The current span's (trace_id, span_id), set by service.adapters.tracing when tracing runs."""
 _STANDARD = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
     "message", "asctime", "request_id"}
 
@@ -64,6 +67,9 @@ class JsonFormatter(logging.Formatter):
         rid = getattr(record, "request_id", None) or request_id.get()
         if rid:
             entry["request_id"] = rid
+        ids = trace_ids() if trace_ids is not None else None
+        if ids is not None:
+            entry["trace_id"], entry["span_id"] = ids
         entry.update({k: v for k, v in record.__dict__.items()
                       if k not in _STANDARD and not k.startswith("_")})
         if record.exc_info:

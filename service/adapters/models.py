@@ -117,6 +117,10 @@ SLA_OWED = f"status = '{Status.PENDING_APPROVAL.value}' AND sla_alerted_at IS NU
 """A ticket waiting for a decision whose SLA alert has not been sent (it may not be due yet)."""
 
 
+TRACEPARENT_LENGTH = 55
+"""A W3C traceparent: version, trace id, span id and flags (service/adapters/tracing.py)."""
+
+
 class Ticket(Base):
     __tablename__ = "tickets"
     __table_args__ = (
@@ -183,6 +187,8 @@ class Ticket(Base):
     # The approval policy's decision at filing: how many staff approvals, by which rule.
     approvals_required: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     approval_rule: Mapped[str | None] = mapped_column(String(100))
+    # The W3C traceparent of the move that last handed the ticket to the workers (tracing on).
+    trace_context: Mapped[str | None] = mapped_column(String(TRACEPARENT_LENGTH))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     approvals: Mapped[list["TicketApproval"]] = relationship(
@@ -274,4 +280,6 @@ class WebhookDelivery(Base):
     delivered_at: Mapped[datetime | None]
     given_up_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    # The W3C traceparent of the request whose move wrote the event (tracing on).
+    trace_context: Mapped[str | None] = mapped_column(String(TRACEPARENT_LENGTH))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

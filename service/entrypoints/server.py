@@ -7,6 +7,7 @@ from typing import Any, Callable
 
 from gunicorn.app.base import BaseApplication
 
+from service.adapters import tracing
 from service.adapters.config import Settings
 
 
@@ -55,6 +56,16 @@ def _post_worker_init(_worker: Any) -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+def _post_fork(_server: Any, _worker: Any) -> None:
+    """Tracing, when the OTEL_* variables ask for it, starts in each worker after the fork and
+    before it loads the app (its export thread belongs to the process that makes the spans)."""
+    tracing.start("envdesk-api")
+
+
+def _worker_exit(_server: Any, _worker: Any) -> None:
+    tracing.flush()
+
+
 def _no_metrics(_pid: int) -> None:
     return None
 
@@ -99,7 +110,9 @@ def gunicorn_options(*, host: str, port: int, workers: int, threads: int) -> dic
         "errorlog": "-",
         "logconfig_dict": LOG_CONFIG,
         "child_exit": _child_exit,
+        "post_fork": _post_fork,
         "post_worker_init": _post_worker_init,
+        "worker_exit": _worker_exit,
         "max_requests": 0,
     }
 

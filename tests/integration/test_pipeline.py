@@ -29,6 +29,9 @@ from tests.helpers import upscale_body, utc
 from tests.support.fakes import Clock, FakeDispatch, FakeProvisioning, WorkerDied
 from tests.support.world import World, file_via_use_case
 
+# Also through PgBouncer in transaction pooling mode (DATABASE_POOLER=pgbouncer).
+pytestmark = pytest.mark.pgbouncer
+
 TIMING = Timing(lease=60.0, poll_interval=5.0, retry_cap=30.0, max_attempts=3)
 START = utc(2030, 1, 6, 9, 0, 0)
 

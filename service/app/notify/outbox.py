@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from schemas.ticket_bodies import ticket_json
 from schemas.tickets import CommentSchema, EventSchema
+from service.adapters import tracing
 from service.adapters.db import UnitOfWork
 from service.adapters.models import Comment, Ticket, TicketEvent, WebhookDelivery, new_id
 from service.adapters.outbound import GiveUp, RetryLater, backoff_delay
@@ -77,8 +78,10 @@ class WebhookOutbox:
 
 def _record(session: Session, body: dict[str, object], at: datetime) -> None:
     text = json.dumps(body, separators=(",", ":"), default=str)
-    session.add(WebhookDelivery(event_id=body["event_id"], url=UNADDRESSED, body=text,
-                                next_attempt_at=at, created_at=at))
+    delivery = WebhookDelivery(event_id=body["event_id"], url=UNADDRESSED, body=text,
+                               next_attempt_at=at, created_at=at)
+    tracing.stamp(delivery)
+    session.add(delivery)
 
 
 # The urls written into the SQL (not bound parameters) so that PostgreSQL can use the partial
@@ -102,7 +105,7 @@ def address_new_events(uow: UnitOfWork, urls: Sequence[str], *, staff_url: str =
             receivers = urls if event.url == UNADDRESSED else [staff_url] if staff_url else []
             for url in receivers:
                 uow.session.add(WebhookDelivery(
-                    event_id=event.event_id, url=url, body=event.body,
+                    event_id=event.event_id, url=url, body=event.body, trace_context=event.trace_context,
                     next_attempt_at=event.next_attempt_at, created_at=event.created_at))
             uow.session.delete(event)
         uow.commit()
@@ -135,9 +138,11 @@ def attempt_delivery(delivery_id: str, *, uow: UnitOfWork, send: Send,
         delivery = uow.session.get(WebhookDelivery, delivery_id)
         if delivery is None or delivery.delivered_at or delivery.given_up_at:
             return "skipped"
-        url, body = delivery.url, delivery.body.encode()
+        url, body, trace_context = delivery.url, delivery.body.encode(), delivery.trace_context
     try:
-        send(url, body)
+        # The trace of the request whose move wrote the event, whoever published the delivery.
+        with tracing.resumed(trace_context, "webhook delivery", **{"envdesk.delivery_id": delivery_id}):
+            send(url, body)
         error = None
     except (RetryLater, GiveUp) as exc:
         error = exc.reason

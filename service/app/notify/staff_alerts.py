@@ -14,6 +14,7 @@ from typing import Mapping
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
+from service.adapters import tracing
 from service.adapters.db import UnitOfWork
 from service.domain.lifecycle import Status
 from service.adapters.models import Comment, Environment, Ticket, TicketEvent, WebhookDelivery, new_id
@@ -53,8 +54,10 @@ class StaffAlerts:
     def queue(self, session: Session, text: str, *, at: datetime) -> None:
         body = json.dumps({"text": text}, separators=(",", ":"))
         # Addressed to STAFF_WEBHOOK_URL by the workers (service.app.notify.outbox.address_new_events).
-        session.add(WebhookDelivery(event_id=new_id(), url=STAFF_UNADDRESSED, body=body,
-                                    next_attempt_at=at, created_at=at))
+        delivery = WebhookDelivery(event_id=new_id(), url=STAFF_UNADDRESSED, body=body,
+                                   next_attempt_at=at, created_at=at)
+        tracing.stamp(delivery)
+        session.add(delivery)
 
 
 def alert_overdue(alerts: StaffAlerts, *, uow: UnitOfWork, now: datetime,

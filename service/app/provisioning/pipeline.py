@@ -15,6 +15,7 @@ from sqlalchemy import Select, bindparam, inspect, select
 from sqlalchemy.orm import Session, joinedload, load_only
 from sqlalchemy.orm.attributes import get_history, set_committed_value
 
+from service.adapters import tracing
 from service.adapters.db import STALE, UnitOfWork
 from service.domain.actors import WORKER
 from service.domain.errors import ConcurrentChange
@@ -50,6 +51,7 @@ class Work:
     attempt_round: int
     environment: dict[str, Any]
     request: dict[str, Any]
+    trace_context: str | None = None
 
     @property
     def action(self) -> ProvisioningAction:
@@ -74,6 +76,13 @@ def advance_ticket(
         return "skipped"
     work, held = claimed
     record = _Recorder(work, held, uow=uow, clock=clock, timing=timing, dispatch=dispatch, listener=listener)
+    # In the trace of the move that handed the ticket over, whoever published it.
+    with tracing.resumed(work.trace_context, f"provisioning {work.action.value}",
+                         **{"envdesk.ticket_id": ticket_id}):
+        return _step(work, record, client_for)
+
+
+def _step(work: Work, record: "_Recorder", client_for: ClientFor) -> str:
     if work.gives_nothing_back:
         return record.finish()
     client = client_for(work.ticket_type, work.stage)
@@ -239,7 +248,7 @@ def _snapshot(ticket: Ticket, env: Environment) -> Work:
         ticket_id=ticket.id, status=ticket.status, stage=env.stage, ticket_type=ticket.type,
         operation_id=ticket.operation_id, attempt_round=ticket.round,
         environment={"id": env.id, "name": env.name, "stage": env.stage, "account_id": env.account_id},
-        request=request,
+        request=request, trace_context=ticket.trace_context,
     )
 
 

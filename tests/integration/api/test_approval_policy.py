@@ -20,6 +20,9 @@ from tests.helpers import assert_problem, change_body, upscale_body, utc
 from tests.integration.api.test_filing import complete_directly
 from tests.integration.test_concurrency import race
 
+# Also through PgBouncer in transaction pooling mode (DATABASE_POOLER=pgbouncer).
+pytestmark = pytest.mark.pgbouncer
+
 NOW = utc(2030, 3, 4, 9, 0)
 POLICY = """\
 rules:

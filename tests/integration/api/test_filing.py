@@ -11,6 +11,9 @@ from service.app.registry import operators
 from service.adapters.models import Ticket
 from tests.helpers import assert_problem, change_body, upscale_body
 
+# Also through PgBouncer in transaction pooling mode (DATABASE_POOLER=pgbouncer).
+pytestmark = pytest.mark.pgbouncer
+
 MUST_FILE = "the customer who owns this environment must file this request"
 TICKET_FIELDS = {"id", "type", "status", "environment_id", "account_id", "requester_id", "summary",
                  "created_at", "updated_at", "resources", "period"}

@@ -1,0 +1,177 @@
+"""OpenTelemetry tracing, configured from the standard ``OTEL_*`` variables, or nothing at all.
+
+Tracing is on when the environment asks for an exporter (``OTEL_EXPORTER_OTLP_ENDPOINT``,
+``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` or ``OTEL_TRACES_EXPORTER`` other than ``none``) and
+``OTEL_SDK_DISABLED`` is not ``true``. Each process starts it once, after the fork: gunicorn's
+``post_fork`` for the API, Celery's ``worker_process_init`` for the workers (the SDK's export
+thread and the instrumentations must belong to the process that uses them). When it is off, no
+module of OpenTelemetry is imported and every function here returns at its first line.
+
+What the official instrumentations do not carry is the context of a move through the outbox:
+a row written by a request (a webhook event, a ticket handed to the workers) is stamped with the
+request's W3C ``traceparent`` (``stamp``), and the worker that acts on the row later, maybe
+after a sweep republished it, opens its span under that context (``resumed``), so the
+provisioning call and the webhook join the trace of the request that caused them."""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from typing import TYPE_CHECKING, Any, Iterator, Mapping, Protocol
+
+from service.adapters import logs
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+log = logging.getLogger(__name__)
+
+OFF_VALUES = ("", "none")
+EXCLUDED_URLS = "healthz,readyz,metrics"
+"""The probes' and the scraper's paths: no trace per probe unless OTEL_PYTHON_FLASK_EXCLUDED_URLS
+says otherwise."""
+
+
+class Traced(Protocol):
+    """An outbox row that carries the trace context of the move that wrote it."""
+
+    trace_context: str | None
+
+
+class _Tracing:
+    """What a started process holds: the tracer, the W3C propagator and the provider."""
+
+    def __init__(self, provider: Any, tracer: Any, propagator: Any) -> None:
+        self.provider, self.tracer, self.propagator = provider, tracer, propagator
+
+
+_state: _Tracing | None = None
+
+
+def configured(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether the ``OTEL_*`` variables ask for traces."""
+    if environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true":
+        return False
+    exporter = environ.get("OTEL_TRACES_EXPORTER", "").strip().lower()
+    if exporter:
+        return exporter not in OFF_VALUES
+    return bool(environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"))
+
+
+def active() -> bool:
+    return _state is not None
+
+
+def start(service_name: str, environ: Mapping[str, str] = os.environ) -> bool:
+    """Start tracing in this process when configured (once); True if it runs."""
+    global _state
+    if _state is not None or not configured(environ):
+        return _state is not None
+    try:
+        from opentelemetry import trace
+        from opentelemetry.instrumentation.celery import CeleryInstrumentor
+        from opentelemetry.instrumentation.requests import RequestsInstrumentor
+        from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+    except ImportError as exc:
+        raise RuntimeError("the OTEL_* variables ask for tracing, but OpenTelemetry is not installed: "
+                           "pip install 'envdesk[otel]' (or unset them)") from exc
+
+    # OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES win over the process's own name.
+    named = environ.get("OTEL_SERVICE_NAME") or "service.name=" in environ.get("OTEL_RESOURCE_ATTRIBUTES", "")
+    provider = TracerProvider(resource=Resource.create({} if named else {"service.name": service_name}))
+    for exporter in _exporters(environ):
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    trace.set_tracer_provider(provider)
+    RequestsInstrumentor().instrument()
+    # Its declared range stops below SQLAlchemy 2.1, whose engine events it uses are unchanged
+    # (tests/integration/test_tracing.py sees the SQL spans).
+    SQLAlchemyInstrumentor().instrument(skip_dep_check=True)
+    CeleryInstrumentor().instrument()
+    _state = _Tracing(provider, trace.get_tracer("envdesk"), TraceContextTextMapPropagator())
+    logs.trace_ids = _current_ids
+    log.info("tracing on", extra={"service_name": provider.resource.attributes.get("service.name")})
+    return True
+
+
+def _exporters(environ: Mapping[str, str]) -> list[Any]:
+    """OTLP over HTTP/protobuf (the default, or ``otlp``; OTEL_EXPORTER_OTLP_PROTOCOL is not
+    read: gRPC is not installed) and/or ``console``, as listed."""
+    names = [n.strip().lower() for n in (environ.get("OTEL_TRACES_EXPORTER") or "otlp").split(",")]
+    exporters: list[Any] = []
+    for name in names:
+        if name == "otlp":
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            exporters.append(OTLPSpanExporter())  # endpoint, headers, timeout: OTEL_EXPORTER_OTLP_*
+        elif name == "console":
+            from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+            exporters.append(ConsoleSpanExporter())
+        elif name not in OFF_VALUES:
+            log.warning("OTEL_TRACES_EXPORTER=%s is not supported (otlp, console, none)", name)
+    return exporters
+
+
+def flush() -> None:
+    """Export what is buffered (a worker process about to exit skips atexit handlers)."""
+    if _state is not None:
+        _state.provider.force_flush()
+
+
+def instrument_app(app: "Flask") -> None:
+    """A server span per request, with its route, when tracing runs."""
+    if _state is None:
+        return
+    from opentelemetry.instrumentation.flask import FlaskInstrumentor
+
+    excluded = None if os.environ.get("OTEL_PYTHON_FLASK_EXCLUDED_URLS") else EXCLUDED_URLS
+    FlaskInstrumentor.instrument_app(app, excluded_urls=excluded)
+
+
+def traceparent() -> str | None:
+    """The current span's W3C ``traceparent``; None when tracing is off or no span is open."""
+    if _state is None:
+        return None
+    carrier: dict[str, str] = {}
+    _state.propagator.inject(carrier)
+    return carrier.get("traceparent")
+
+
+def stamp(row: Traced) -> None:
+    """Write the current trace context on an outbox row (in the transaction that writes the
+    move); nothing when tracing is off, so a row keeps the context it had."""
+    if _state is None:
+        return
+    context = traceparent()
+    if context:
+        row.trace_context = context
+
+
+@contextlib.contextmanager
+def resumed(trace_context: str | None, name: str, **attributes: str) -> Iterator[None]:
+    """A span named ``name`` in the trace stored on an outbox row (the request that caused the
+    work), linked to the span that runs now (the Celery task); without a stored context, a
+    child of the current span. Nothing when tracing is off."""
+    if _state is None:
+        yield
+        return
+    from opentelemetry import trace
+
+    current = trace.get_current_span().get_span_context()
+    parent = _state.propagator.extract({"traceparent": trace_context}) if trace_context else None
+    links = [trace.Link(current)] if parent is not None and current.is_valid else None
+    with _state.tracer.start_as_current_span(name, context=parent, links=links, attributes=attributes):
+        yield
+
+
+def _current_ids() -> tuple[str, str] | None:
+    from opentelemetry import trace
+
+    context = trace.get_current_span().get_span_context()
+    if not context.is_valid:
+        return None
+    return trace.format_trace_id(context.trace_id), trace.format_span_id(context.span_id)
