@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
-    JSON, Boolean, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint, text,
+    JSON, BigInteger, Boolean, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint, text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -149,6 +149,10 @@ class Ticket(Base):
               postgresql_where=text(SLA_OWED), sqlite_where=text(SLA_OWED)),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    # The case number, ENV-<n> (service.adapters.case_numbers draws it; the default serves rows
+    # written by other means).
+    number: Mapped[int] = mapped_column(BigInteger, unique=True,
+                                        server_default=text("nextval('ticket_numbers')"))
     type: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(24))
     version: Mapped[int] = mapped_column(Integer, default=1)

@@ -27,8 +27,11 @@ DONE = {Action.APPROVE: "Approved.", Action.REJECT: "Rejected.", Action.RETRY: "
 def queue() -> Any:
     form = QueueFilterForm(request.args)
     queue = None
-    if form.validate():
-        filters = {k: v for k, v in form.data.items() if k != "cursor" and v}
+    valid = form.validate()
+    if valid and form.number.data:  # search by case number (or id): its page
+        return redirect(url_for("console.ticket", ticket_id=form.number.data.strip()), 303)
+    if valid:
+        filters = {k: v for k, v in form.data.items() if k not in ("cursor", "number") and v}
         queue = staff_queue(session(), staff(), key=runtime().settings.cursor_key, filters=filters,
                             sla_hours=runtime().settings.sla_decision_hours,
                             cursor=form.cursor.data or None, counts=runtime().queue_counts)
