@@ -279,3 +279,50 @@ class WebhookDelivery(Base):
     given_up_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+_MAIL_OWED = "recipient_id IS NOT NULL AND sent_at IS NULL AND given_up_at IS NULL"
+"""A message addressed to a person and neither sent nor given up."""
+_MAIL_UNADDRESSED = "recipient_id IS NULL"
+"""An event the workers have not yet addressed to the people it tells."""
+
+
+class MailMessage(Base):
+    """The mail outbox (service.app.notify.mail): a row per event as the move records it
+    (``recipient_id`` NULL), which the workers replace by a row per (event, recipient). The row's
+    id is its Message-ID's left part, so a message sent again is the same message."""
+
+    __tablename__ = "mail_messages"
+    __table_args__ = (
+        UniqueConstraint("event_id", "recipient_id"),
+        Index("ix_mail_messages_owed", "next_attempt_at",
+              postgresql_where=text(_MAIL_OWED), sqlite_where=text(_MAIL_OWED)),
+        Index("ix_mail_messages_unaddressed", "created_at",
+              postgresql_where=text(_MAIL_UNADDRESSED), sqlite_where=text(_MAIL_UNADDRESSED)),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    event_id: Mapped[str] = mapped_column(String(36))
+    ticket_id: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(32))
+    recipient_id: Mapped[str | None] = mapped_column(String(36))
+    # What the event said (reason, comment, who acted), as JSON.
+    facts: Mapped[str] = mapped_column(Text, default="{}")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    given_up_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NotificationPreference(Base):
+    """A person's mail settings (GET/PATCH /v1/me/notifications); no row: the defaults."""
+
+    __tablename__ = "notification_preferences"
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    email: Mapped[bool] = mapped_column(Boolean, default=True)
+    watch_account: Mapped[bool] = mapped_column(Boolean, default=False)
+    staff_awaiting_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+    staff_sla_breach: Mapped[bool] = mapped_column(Boolean, default=False)
+    staff_failed: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

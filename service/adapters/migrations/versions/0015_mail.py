@@ -1,6 +1,7 @@
 """case numbers and mail
 
-Every ticket gets a case number, ENV-<n>: on PostgreSQL from the sequence ticket_numbers (the
+The mail outbox (mail_messages: a row per event, then per event and recipient) and each person's
+notification preferences. Every ticket gets a case number, ENV-<n>: on PostgreSQL from the sequence ticket_numbers (the
 column's default), on SQLite from a one-row counter table (a trigger numbers rows written
 without one). Existing tickets are numbered in filing order (created_at, id).
 
@@ -19,12 +20,53 @@ depends_on = None
 _IN_FILING_ORDER = "SELECT id, row_number() OVER (ORDER BY created_at, id) AS n FROM tickets"
 
 
+_MAIL_OWED = "recipient_id IS NOT NULL AND sent_at IS NULL AND given_up_at IS NULL"
+
+
 def upgrade() -> None:
     op.add_column("tickets", sa.Column("number", sa.BigInteger(), nullable=True))
     if op.get_bind().dialect.name == "postgresql":
         _numbers_postgresql()
     else:
         _numbers_sqlite()
+    _mail_tables()
+
+
+def _mail_tables() -> None:
+    op.create_table(
+        "mail_messages",
+        sa.Column("id", sa.String(36), nullable=False),
+        sa.Column("event_id", sa.String(36), nullable=False),
+        sa.Column("ticket_id", sa.String(36), nullable=False),
+        sa.Column("kind", sa.String(32), nullable=False),
+        sa.Column("recipient_id", sa.String(36), nullable=True),
+        sa.Column("facts", sa.Text(), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("given_up_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_mail_messages"),
+        sa.UniqueConstraint("event_id", "recipient_id", name="uq_mail_messages_event_id_recipient_id"),
+    )
+    op.create_index("ix_mail_messages_owed", "mail_messages", ["next_attempt_at"],
+                    postgresql_where=sa.text(_MAIL_OWED), sqlite_where=sa.text(_MAIL_OWED))
+    op.create_index("ix_mail_messages_unaddressed", "mail_messages", ["created_at"],
+                    postgresql_where=sa.text("recipient_id IS NULL"), sqlite_where=sa.text("recipient_id IS NULL"))
+    op.create_table(
+        "notification_preferences",
+        sa.Column("user_id", sa.String(36), nullable=False),
+        sa.Column("email", sa.Boolean(), nullable=False),
+        sa.Column("watch_account", sa.Boolean(), nullable=False),
+        sa.Column("staff_awaiting_approval", sa.Boolean(), nullable=False),
+        sa.Column("staff_sla_breach", sa.Boolean(), nullable=False),
+        sa.Column("staff_failed", sa.Boolean(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name="fk_notification_preferences_user_id_users",
+                                ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("user_id", name="pk_notification_preferences"),
+    )
 
 
 def _numbers_postgresql() -> None:
@@ -51,6 +93,10 @@ def _numbers_sqlite() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("notification_preferences")
+    op.drop_index("ix_mail_messages_unaddressed", table_name="mail_messages")
+    op.drop_index("ix_mail_messages_owed", table_name="mail_messages")
+    op.drop_table("mail_messages")
     if op.get_bind().dialect.name == "postgresql":
         op.drop_constraint("uq_tickets_number", "tickets", type_="unique")
         op.drop_column("tickets", "number")  # drops the sequence it owns
