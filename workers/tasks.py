@@ -132,6 +132,7 @@ def send_mail(message_id: str) -> str:
     if ctx.send_mail is None or ctx.composer is None:
         return "skipped"  # mail is off in this worker; the message stays owed
     outcome = send_message(message_id, uow=ctx.uow(), send=ctx.send_mail, composer=ctx.composer,
-                           clock=ctx.clock, max_attempts=ctx.settings.mail_max_attempts)
+                           clock=ctx.clock, max_attempts=ctx.settings.mail_max_attempts,
+                           retry_cap=ctx.settings.mail_retry_cap_seconds)
     MAIL_MESSAGES.labels(outcome).inc()
     return outcome

@@ -99,7 +99,10 @@ class Settings:
     smtp_url: str = ""
     mail_from: str = "envdesk <envdesk@localhost>"
     mail_dir: str = ""
-    mail_max_attempts: int = 10
+    # Send attempts per message, spaced by exponential backoff with full jitter up to the cap:
+    # the defaults ride out an SMTP server down for about 20 minutes.
+    mail_max_attempts: int = 15
+    mail_retry_cap_seconds: float = 300.0
     # Links in mail: the portal's ticket page ({id}, {number}) and this service's public base URL.
     portal_ticket_url: str = ""
     public_url: str = ""
@@ -250,6 +253,7 @@ def _mail(env: Mapping[str, str]) -> dict[str, Any]:
         mail_from=env.get("MAIL_FROM") or None,
         mail_dir=env.get("MAIL_DIR"),
         mail_max_attempts=_parsed(int, env.get("MAIL_MAX_ATTEMPTS")),
+        mail_retry_cap_seconds=_parsed(float, env.get("MAIL_RETRY_CAP_SECONDS")),
         portal_ticket_url=env.get("PORTAL_TICKET_URL"),
         public_url=_parsed(lambda url: url.rstrip("/"), env.get("PUBLIC_URL")),
     )

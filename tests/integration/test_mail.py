@@ -259,3 +259,43 @@ def test_with_mail_off_nothing_is_recorded(client, world, uow_factory) -> None:
     client.post("/v1/tickets", json=upscale_body(world.envs["customer_a_stage"]), headers=world.auth("customer_a"))
     with uow_factory() as uow:
         assert uow.session.scalars(select(MailMessage)).all() == []
+
+
+class Killed(BaseException):
+    """The worker process dying between the send and the record."""
+
+
+def test_a_worker_killed_mid_send_repeats_that_message_once_with_the_same_message_id(
+        api, world, uow_factory, mail_settings, sink) -> None:
+    file(api, world)
+    [message_id] = claim_due_mail(uow_factory(), now=LATER, lease=60)
+    smtp = sender_for(mail_settings.smtp_url, "")
+
+    def send_then_die(message: EmailMessage) -> None:
+        smtp(message)
+        raise Killed
+
+    with pytest.raises(Killed):
+        send_message(message_id, uow=uow_factory(), send=send_then_die, composer=composer_for(mail_settings),
+                     clock=lambda: datetime.now(timezone.utc), max_attempts=3)
+    # The task comes back (acks late / the lease runs out) and runs again.
+    again = [send_message(message_id, uow=uow_factory(), send=smtp, composer=composer_for(mail_settings),
+                          clock=lambda: datetime.now(timezone.utc), max_attempts=3) for _ in range(2)]
+
+    assert again == ["sent", "skipped"]
+    first, repeat = sink.messages()
+    assert first["Message-ID"] == repeat["Message-ID"]
+
+
+def test_staff_who_opted_in_hear_of_a_missed_decision_sla(api, world, uow_factory, mail_settings, sink) -> None:
+    from service.app.notify.staff_alerts import StaffAlerts, alert_overdue
+
+    api.patch("/v1/me/notifications", json={"staff": {"sla_breach": True}}, headers=world.auth("support"))
+    ticket = file(api, world)
+    late = datetime.now(timezone.utc) + timedelta(hours=9)
+    assert alert_overdue(StaffAlerts(mail=True), uow=uow_factory(), now=late, sla_hours={"stage": 8}) == 1
+    deliver(uow_factory, mail_settings)
+
+    [staff] = sink.messages("support@example.com")
+    assert staff["Subject"] == f"[{ticket['number']}] Upscale past its decision SLA: customer_a-stage"
+    assert "past its decision SLA" in text_of(staff)
