@@ -127,30 +127,56 @@ def subject(letter: Letter) -> str:
 
 def smtp_sender(url: str, *, timeout: float = 10.0) -> Send:
     """Send over SMTP: ``smtp://user:password@host:port`` (``?starttls=true``) or ``smtps://``."""
-    parts = urlsplit(url)
-    implicit = parts.scheme == "smtps"
-    starttls = parse_qs(parts.query).get("starttls", ["false"])[0].lower() in ("1", "true", "yes")
-    host, port = parts.hostname or "127.0.0.1", parts.port or (465 if implicit else 25)
-    user, password = unquote(parts.username or ""), unquote(parts.password or "")
+    return SmtpSender(url, timeout=timeout).send
 
-    def send(message: EmailMessage) -> None:
+
+class SmtpSender:
+    """One SMTP connection per process, kept open between messages (a worker sends one message
+    at a time) and opened again when the server has closed it."""
+
+    def __init__(self, url: str, *, timeout: float = 10.0) -> None:
+        parts = urlsplit(url)
+        self.implicit = parts.scheme == "smtps"
+        self.starttls = parse_qs(parts.query).get("starttls", ["false"])[0].lower() in ("1", "true", "yes")
+        self.host, self.port = parts.hostname or "127.0.0.1", parts.port or (465 if self.implicit else 25)
+        self.user, self.password = unquote(parts.username or ""), unquote(parts.password or "")
+        self.timeout = timeout
+        self.smtp: smtplib.SMTP | None = None
+
+    def send(self, message: EmailMessage) -> None:
         try:
-            connect = smtplib.SMTP_SSL if implicit else smtplib.SMTP
-            with connect(host, port, timeout=timeout) as smtp:
-                if starttls:
-                    smtp.starttls(context=ssl.create_default_context())
-                if user:
-                    smtp.login(user, password)
-                smtp.send_message(message)
+            try:
+                self._connection().send_message(message)
+            except smtplib.SMTPServerDisconnected:  # a kept connection the server closed meanwhile
+                self.close()
+                self._connection().send_message(message)
         except smtplib.SMTPRecipientsRefused as exc:
             code, text = next(iter(exc.recipients.values()))
             raise _refused(code, text) from None
         except smtplib.SMTPResponseException as exc:
+            self.close()
             raise _refused(exc.smtp_code, exc.smtp_error) from None
         except (OSError, smtplib.SMTPException) as exc:
-            raise RetryLater(f"SMTP {host}:{port} unreachable: {type(exc).__name__}") from None
+            self.close()
+            raise RetryLater(f"SMTP {self.host}:{self.port} unreachable: {type(exc).__name__}") from None
 
-    return send
+    def _connection(self) -> smtplib.SMTP:
+        if self.smtp is None:
+            connect = smtplib.SMTP_SSL if self.implicit else smtplib.SMTP
+            smtp = connect(self.host, self.port, timeout=self.timeout)
+            if self.starttls:
+                smtp.starttls(context=ssl.create_default_context())
+            if self.user:
+                smtp.login(self.user, self.password)
+            self.smtp = smtp
+        return self.smtp
+
+    def close(self) -> None:
+        if self.smtp is not None:
+            try:
+                self.smtp.close()
+            finally:
+                self.smtp = None
 
 
 def _refused(code: int, text: bytes | str) -> Exception:

@@ -8,7 +8,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Callable
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 
 from service.adapters.db import UnitOfWork
 from service.adapters.mail import Composer, Letter, Send
@@ -22,14 +22,14 @@ def send_message(message_id: str, *, uow: UnitOfWork, send: Send, composer: Comp
                  clock: Callable[[], datetime], max_attempts: int, retry_cap: float = 300.0) -> str:
     """One attempt at one message: "sent", "retrying", "given_up" or "skipped"."""
     with uow:
-        row = uow.session.get(MailMessage, message_id)
-        if row is None or row.sent_at or row.given_up_at or row.recipient_id is None:
+        found = uow.session.execute(_MESSAGE, {"id": message_id}).first()
+        if found is None or found[0].sent_at or found[0].given_up_at or found[0].recipient_id is None:
             return "skipped"
-        letter = _letter(uow, row)
-        if letter is None:
-            row.given_up_at, row.last_error = clock(), MAIL_OFF
+        if found[-1] is False:  # the recipient turned mail off since
+            found[0].given_up_at, found[0].last_error = clock(), MAIL_OFF
             uow.commit()
             return "skipped"
+        letter = _letter(*found[:-1])
     try:
         send(composer.compose(letter))
         error, final = None, False
@@ -37,18 +37,34 @@ def send_message(message_id: str, *, uow: UnitOfWork, send: Send, composer: Comp
         error, final = exc.reason, False
     except GiveUp as exc:
         error, final = exc.reason, True
-    return _record(uow, message_id, error=error, final=final, now=clock(),
-                   max_attempts=max_attempts, retry_cap=retry_cap)
+    if error is None:  # the common case in one statement
+        with uow:
+            uow.session.connection().execute(_SENT, {"b_id": message_id, "now": clock()})
+            uow.commit()
+        return "sent"
+    return _record_failure(uow, message_id, error=error, final=final, now=clock(),
+                           max_attempts=max_attempts, retry_cap=retry_cap)
 
 
-def _record(uow: UnitOfWork, message_id: str, *, error: str | None, final: bool, now: datetime,
-            max_attempts: int, retry_cap: float) -> str:
+# The message, its ticket and environment, its recipient and whether they take mail: one statement.
+_MESSAGE = (select(MailMessage, Ticket, Environment.name, Environment.stage, User.email, User.name,
+                   NotificationPreference.email)
+            .join(Ticket, Ticket.id == MailMessage.ticket_id)
+            .join(Environment, Environment.id == Ticket.environment_id)
+            .join(User, User.id == MailMessage.recipient_id)
+            .outerjoin(NotificationPreference, NotificationPreference.user_id == User.id)
+            .where(MailMessage.id == bindparam("id")))
+_OUTBOX = MailMessage.__table__
+_SENT = (update(_OUTBOX).where(_OUTBOX.c.id == bindparam("b_id"), _OUTBOX.c.sent_at.is_(None))
+         .values(attempts=_OUTBOX.c.attempts + 1, sent_at=bindparam("now"), last_error=None))
+
+
+def _record_failure(uow: UnitOfWork, message_id: str, *, error: str, final: bool, now: datetime,
+                    max_attempts: int, retry_cap: float) -> str:
     with uow:
         row = uow.session.get(MailMessage, message_id)
         row.attempts += 1
-        if error is None:
-            row.sent_at, row.last_error, outcome = now, None, "sent"
-        elif final or row.attempts >= max_attempts:
+        if final or row.attempts >= max_attempts:
             row.given_up_at, row.last_error, outcome = now, error, "given_up"
         else:
             delay = backoff_delay(row.attempts, base=2.0, cap=retry_cap)
@@ -57,17 +73,8 @@ def _record(uow: UnitOfWork, message_id: str, *, error: str | None, final: bool,
     return outcome
 
 
-def _letter(uow: UnitOfWork, row: MailMessage) -> Letter | None:
-    """The message's facts, as of now; None when its recipient no longer takes mail."""
-    found = uow.session.execute(
-        select(Ticket, Environment.name, Environment.stage, User.email, User.name, NotificationPreference.email)
-        .join(Environment, Environment.id == Ticket.environment_id)
-        .join(User, User.id == row.recipient_id)
-        .outerjoin(NotificationPreference, NotificationPreference.user_id == User.id)
-        .where(Ticket.id == row.ticket_id)).first()
-    if found is None or found[5] is False:
-        return None
-    ticket, env_name, stage, email, name, _ = found
+def _letter(row: MailMessage, ticket: Ticket, env_name: str, stage: str, email: str, name: str | None) -> Letter:
+    """What the message says, from the ticket as it is now and the event's facts."""
     facts = json.loads(row.facts)
     period = (ticket.period_start, ticket.period_end) if ticket.period_start and ticket.period_end else None
     return Letter(
