@@ -1,15 +1,17 @@
 """Mail: how soon a status event's message reaches an SMTP server, how fast the outbox drains, and
 what mail costs filing and approving.
 
-``run`` — 1,000 status events (filings through the API, paced at ``rate`` per second), each
+``run`` — 1,000 status events (filings through the API, paced at ``rate`` per second, default
+BENCH_MAIL_RATE or 50), each
 telling its requester; an aiosmtpd sink on 127.0.0.1 notes when it accepts each message. The
 latency is from the 201 (the event is committed before it is sent) to the sink's acceptance; then
 a burst of ``burst`` more events at once gives the drain rate (messages accepted per second).
 
-``cost`` — filing and approving with mail on (MAIL_DIR set: the API writes the outbox rows) and off,
-side by side, alternating, with wrk; only the API runs (nothing is sent during the measurement)."""
+``cost`` — filing and approving with mail on (MAIL_DIR set: the move writes the outbox rows) and
+off, interleaved call by call through the use cases the API runs; nothing is sent meanwhile."""
 from __future__ import annotations
 
+import os
 import statistics
 import threading
 import time
@@ -108,7 +110,8 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def run(events: int = 1000, rate: float = 50.0, burst: int = 1000) -> dict[str, Any]:
+def run(events: int = 1000, rate: float = 0, burst: int = 1000) -> dict[str, Any]:
+    rate = rate or float(os.environ.get("BENCH_MAIL_RATE", "50"))
     common.reset_database()
     common.flush_redis()
     reg = common.seed_registry(accounts=100, envs_per_account=(events + burst) // 100 + 1, support_tokens=1)
@@ -142,52 +145,59 @@ def run(events: int = 1000, rate: float = 50.0, burst: int = 1000) -> dict[str, 
     return common.save("mail", figures)
 
 
-def cost(duration: float = 8, conns: int = 16, rounds: int = 2) -> dict[str, Any]:
-    """Filing, then approving, with mail on and off, alternating ``rounds`` times each."""
+def cost(pairs: int = 1500) -> dict[str, Any]:
+    """Filing, then approving, with mail on and off, interleaved one by one (on, off, on, off...)
+    so that the machine's noise falls on both alike: the use cases the API runs (filing in
+    autocommit, as the API files), on PostgreSQL, timed per call; medians compared."""
+    from datetime import datetime, timezone
+
+    from service.adapters.config import Settings
+    from service.adapters.db import UnitOfWork, make_engine, make_session_factory
+    from service.adapters.identity import authenticate
+    from service.app.commands import Approve, FileTicket
+    from service.app.notify.outbox import status_listener
+    from service.app.tickets import actions
+
     common.reset_database()
-    common.flush_redis()
-    reg = common.seed_registry(accounts=300, envs_per_account=60, support_tokens=40)
-    body = '{"type": "upscale", "environment_id": "%s", "summary": "load test next week", ' \
-           '"resources": [{"component": "yves", "size": "large"}]}'
-    lines = [("POST", "/v1/tickets", c["token"], body % e) for j in range(60)
-             for c in reg["customers"] for e in c["stage_envs"][j:j + 1]]
-    modes = {"off": {}, "on": {"MAIL_DIR": str(common.WORK / "mail")}}
-    limits = {"RATE_LIMIT_WRITES": "", "MAX_OPEN_TICKETS_PER_ACCOUNT": "0"}
-    results: dict[str, dict[str, list[dict[str, Any]]]] = {"file": {"off": [], "on": []},
-                                                          "approve": {"off": [], "on": []}}
-    runs = 2 * rounds
-    for phase in ("file", "approve"):
-        work = lines if phase == "file" else _approvals(reg)
-        share = len(work) // runs
-        for r in range(rounds):
-            for i, mode in enumerate(("off", "on") if r % 2 == 0 else ("on", "off")):
-                part = work[(2 * r + i) * share:(2 * r + i + 1) * share]
-                warm = common.write_requests(f"mail-{phase}-{mode}-{r}-warm", part[:300])
-                data = common.write_requests(f"mail-{phase}-{mode}-{r}", part[300:])
-                with common.running(common.start_api(**limits, **modes[mode])):
-                    common.wrk(common.API, data=warm, conns=conns, duration=1)
-                    result = common.wrk(common.API, data=data, conns=conns, duration=duration)
-                results[phase][mode].append(result)
-                print(f"mail cost {phase:7} mail {mode:3} round {r + 1}: {fmt(result)}  "
-                      f"(lines {len(part) - 300})", flush=True)
-    return common.save("mail_cost", _summary(results))
+    reg = common.seed_registry(accounts=100, envs_per_account=2 * pairs // 100 + 1, support_tokens=1)
+    url = common.DB_URL.replace("postgresql://", "postgresql+psycopg://")
+    off = Settings(database_url=url, broker_url="memory://")
+    listeners = {"off": status_listener(off), "on": status_listener(
+        Settings(database_url=url, broker_url="memory://", mail_dir=str(common.WORK / "mail")))}
+    engine = make_engine(url, pool_size=2)
+    sessions, filing = make_session_factory(engine), make_session_factory(engine, autocommit=True)
+    with UnitOfWork(sessions) as uow:
+        people = {c["token"]: authenticate(uow.session, c["token"]) for c in reg["customers"]}
+        support = authenticate(uow.session, reg["support"][0])
+    work = _events(reg, 2 * pairs, 0)
+    times: dict[str, dict[str, list[float]]] = {"file": {"on": [], "off": []}, "approve": {"on": [], "off": []}}
+    filed: list[tuple[str, str]] = []
+    for i, (token, env_id) in enumerate(work):
+        mode = ("on", "off")[i % 2]
+        command = FileTicket.from_body({"type": "upscale", "environment_id": env_id, "summary": "mail cost",
+                                        "resources": [{"component": "yves", "size": "large"}]})
+        started = time.perf_counter()
+        ticket, _ = actions.file_ticket(people[token], command, uow=UnitOfWork(filing),
+                                        now=datetime.now(timezone.utc), listener=listeners[mode])
+        times["file"][mode].append(time.perf_counter() - started)
+        filed.append((mode, ticket.id))
+    for mode, ticket_id in filed:
+        started = time.perf_counter()
+        actions.change_status(support, Approve(ticket_id), uow=UnitOfWork(sessions),
+                              now=datetime.now(timezone.utc), listener=listeners[mode])
+        times["approve"][mode].append(time.perf_counter() - started)
+    engine.dispose()
+    return common.save("mail_cost", _summary(times))
 
 
-def _approvals(reg: dict[str, Any]) -> list[tuple[str, str, str, str]]:
-    """An approval of every pending ticket, by the support tokens in turn."""
-    with common.connect() as conn:
-        ids = [row[0] for row in conn.execute(
-            "SELECT id FROM tickets WHERE status = 'pending_approval' ORDER BY created_at, id")]
-    support = reg["support"]
-    return [("POST", f"/v1/tickets/{t}/approve", support[i % len(support)], "{}") for i, t in enumerate(ids)]
-
-
-def _summary(results: dict[str, dict[str, list[dict[str, Any]]]]) -> dict[str, Any]:
+def _summary(times: dict[str, dict[str, list[float]]]) -> dict[str, Any]:
     summary: dict[str, Any] = {}
-    for phase, modes in results.items():
-        rps = {mode: statistics.mean(r["rps"] for r in runs) for mode, runs in modes.items()}
-        p50 = {mode: statistics.mean(r["p50_ms"] for r in runs) for mode, runs in modes.items()}
-        summary[phase] = {"rps": rps, "p50_ms": p50, "on_vs_off": rps["on"] / rps["off"], "runs": modes}
-        print(f"mail cost {phase:7}: mail on {rps['on']:.0f} req/s (p50 {p50['on']:.1f} ms), off {rps['off']:.0f} "
-              f"req/s (p50 {p50['off']:.1f} ms): on/off = {rps['on'] / rps['off']:.3f}", flush=True)
+    for phase, modes in times.items():
+        median = {mode: statistics.median(values) * 1000 for mode, values in modes.items()}
+        p90 = {mode: _percentile(values, 0.9) * 1000 for mode, values in modes.items()}
+        summary[phase] = {"median_ms": median, "p90_ms": p90, "n": {m: len(v) for m, v in modes.items()},
+                          "on_vs_off": median["on"] / median["off"]}
+        print(f"mail cost {phase:7}: median {median['on']:.2f} ms with mail, {median['off']:.2f} ms without "
+              f"(p90 {p90['on']:.2f} / {p90['off']:.2f} ms, n={len(modes['on'])} each): "
+              f"on/off = {median['on'] / median['off']:.3f}", flush=True)
     return summary

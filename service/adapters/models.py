@@ -293,8 +293,9 @@ class MailMessage(Base):
     id is its Message-ID's left part, so a message sent again is the same message."""
 
     __tablename__ = "mail_messages"
+    # Two indexes only (the key and what is unaddressed) are touched by a move's row: the event
+    # is addressed once, its row taken FOR UPDATE SKIP LOCKED and deleted in that transaction.
     __table_args__ = (
-        UniqueConstraint("event_id", "recipient_id"),
         Index("ix_mail_messages_owed", "next_attempt_at",
               postgresql_where=text(_MAIL_OWED), sqlite_where=text(_MAIL_OWED)),
         Index("ix_mail_messages_unaddressed", "created_at",

@@ -48,7 +48,6 @@ def _mail_tables() -> None:
         sa.Column("last_error", sa.Text(), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_mail_messages"),
-        sa.UniqueConstraint("event_id", "recipient_id", name="uq_mail_messages_event_id_recipient_id"),
     )
     op.create_index("ix_mail_messages_owed", "mail_messages", ["next_attempt_at"],
                     postgresql_where=sa.text(_MAIL_OWED), sqlite_where=sa.text(_MAIL_OWED))
