@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, ValidationError, fields, validates_schema
 
 from schemas.common import QuerySchema, StrictSchema, Text, present
 
 
+class _Flag(fields.Boolean):
+    """A JSON true or false, nothing else ("yes", 1, 0 and "true" are refused)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
 def _flag(**kwargs: Any) -> fields.Boolean:
-    """A JSON true or false, nothing else ("yes", 1 and "true" are refused)."""
-    return fields.Boolean(truthy={True}, falsy={False}, **kwargs)
+    return _Flag(**kwargs)
 
 
 class StaffNotificationsSchema(StrictSchema):
@@ -30,9 +38,16 @@ class NotificationsSchema(Schema):
 
 
 class NotificationsPatchSchema(StrictSchema):
+    openapi_min_properties = 1
+
     email = _flag()
     watch_account = _flag()
     staff = fields.Nested(StaffNotificationsSchema)
+
+    @validates_schema
+    def _names_something(self, data: dict[str, Any], **_: Any) -> None:
+        if not data:
+            raise ValidationError("send at least one of email, watch_account, staff", "body")
 
 
 class UnsubscribeQuerySchema(QuerySchema):

@@ -30,9 +30,9 @@ class Notifications(MethodView):
         """My mail settings (`staff` for support staff only)."""
         return preferences.get_preferences(session(), principal())
 
-    @blp.arguments(NotificationsPatchSchema)
+    @blp.arguments(NotificationsPatchSchema, required=True)
     @blp.response(200, NotificationsSchema)
-    @document(400, 401, 413, 415, 422, 429)
+    @document(400, 401, 403, 413, 415, 422, 429)
     @blp.doc(operationId="updateNotifications")
     def patch(self, data: dict[str, Any]) -> Any:
         """Change my mail settings; what the body leaves out stays as it was."""
@@ -55,7 +55,7 @@ class Unsubscribe(MethodView):
     @links.arguments(UnsubscribeQuerySchema, location="query", as_kwargs=True)
     @links.response(200, UnsubscribedSchema)
     @document(400, 404)
-    @links.doc(operationId="unsubscribe")
+    @links.doc(operationId="unsubscribe", security=[])  # the signed token is the credential
     def post(self, token: str) -> Any:
         """One-click unsubscribe (RFC 8058; the body, `List-Unsubscribe=One-Click`, is not read):
         the person the signed link names gets no more mail."""
@@ -66,7 +66,7 @@ class Unsubscribe(MethodView):
 
     @links.arguments(UnsubscribeQuerySchema, location="query", as_kwargs=True)
     @document(400)
-    @links.doc(operationId="unsubscribePage", responses={200: {
+    @links.doc(operationId="unsubscribePage", security=[], responses={200: {
         "description": "a page with the button", "content": {"text/html": {"schema": {"type": "string"}}}}})
     def get(self, token: str) -> Any:
         """A page with a button that unsubscribes (opening the link changes nothing)."""

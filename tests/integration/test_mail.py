@@ -218,9 +218,10 @@ def test_preferences_default_change_and_refuse_staff_keys_to_customers(api, worl
     changed = api.patch("/v1/me/notifications", json={"watch_account": True}, headers=world.auth("customer_a"))
     assert changed.get_json() == {"email": True, "watch_account": True}
     refused = api.patch("/v1/me/notifications", json={"staff": {"failed": True}}, headers=world.auth("customer_a"))
-    assert refused.status_code == 422 and "staff" in refused.get_json()["errors"]
-    for body, field in (({"email": "sometimes"}, "email"), ({"colour": "red"}, "colour"),
-                        ({"staff": {"failed": "yes"}}, "staff.failed")):
+    assert refused.status_code == 403 and refused.get_json()["rule"] == "staff_only"
+    assert "staff" in refused.get_json()["errors"]
+    for body, field in (({"email": "sometimes"}, "email"), ({"colour": "red"}, "colour"), ({}, "body"),
+                        ({"staff": {"failed": "yes"}}, "staff.failed"), ({"email": 0}, "email")):
         bad = api.patch("/v1/me/notifications", json=body, headers=world.auth("support"))
         assert bad.status_code == 422 and field in bad.get_json()["errors"], body
     assert api.get("/v1/me/notifications", headers=world.auth("customer_a")).get_json()["watch_account"] is True

@@ -10,7 +10,7 @@ from service.adapters.db import UnitOfWork
 from service.adapters.identity import Principal
 from service.adapters.models import NotificationPreference, User
 from service.adapters.unsubscribe import user_of
-from service.domain.errors import NotFound, RuleViolation
+from service.domain.errors import Forbidden, NotFound
 
 STAFF_KEYS = ("awaiting_approval", "sla_breach", "failed")
 
@@ -25,8 +25,8 @@ def update_preferences(principal: Principal, changes: dict[str, Any], *, uow: Un
                        now: datetime) -> dict[str, Any]:
     """Set what ``changes`` names (the others stay); ``staff`` only for support staff."""
     if "staff" in changes and not principal.is_support:
-        raise RuleViolation("only support staff choose staff notifications", rule="staff_only",
-                            errors={"staff": ["only support staff choose staff notifications"]})
+        raise Forbidden("only support staff choose staff notifications", rule="staff_only",
+                        errors={"staff": ["only support staff choose staff notifications"]})
     with uow:
         row = uow.session.get(NotificationPreference, principal.user_id)
         if row is None:
