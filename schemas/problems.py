@@ -22,6 +22,7 @@ RULES: dict[str, str] = {
     "forbidden": "the caller may not do this",
     "customer_only": "only customers file requests, and only the filing customer cancels; "
                      "params: `kind` (the caller's account kind)",
+    "staff_only": "only support staff choose the `staff` mail settings",
     "support_only": "only support staff may do this; params: `action`",
     "unknown_account": "the token's account claim names no account of this service",
     "identity_provider_unavailable": "the OIDC issuer's keys cannot be fetched; retry later",

@@ -12,13 +12,14 @@ from schemas.common import (
     storable_instant,
 )
 from service.domain.actors import ActorKind
+from service.domain.case_numbers import case_number
 from service.domain.lifecycle import Status
 from service.domain.hosting import CHANGE_KINDS, COMPONENTS, SIZES, Stage, TicketType
 
 TICKET_READ_ONLY = (
     "id", "status", "account_id", "requester_id", "created_at", "updated_at", "version",
     "baseline", "reason", "operation_id", "attempts", "approvals", "approvals_required",
-    "approval_rule", "drafter_id",
+    "approval_rule", "drafter_id", "number",
 )
 
 
@@ -159,6 +160,9 @@ class ApprovalSchema(Schema):
 
 class TicketSchema(Schema):
     id = present()
+    number = present(fields.Function, lambda ticket: case_number(ticket.number), metadata={
+        "type": "string", "pattern": "^ENV-[1-9][0-9]*$", "example": "ENV-42",
+        "description": "the case number people quote; accepted wherever a ticket id is"})
     type = present(metadata={"enum": [t.value for t in TicketType]})
     status = present(metadata={"enum": [s.value for s in Status]})
     environment_id = present()

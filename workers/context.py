@@ -10,6 +10,7 @@ from typing import Callable
 from celery import Celery
 
 from service.adapters import webhooks
+from service.adapters.mail import Composer, Send, composer_for, sender_for
 from service.adapters.config import Settings
 from service.adapters.db import UnitOfWork, make_engine, make_session_factory
 from service.app.tickets.moves import StatusListener
@@ -32,6 +33,8 @@ class WorkerContext:
     listener: StatusListener | None
     timing: Timing
     clock: Callable[[], datetime] = utcnow
+    send_mail: Send | None = None
+    composer: Composer | None = None
     _clients: dict[str, ProvisioningClient] = field(default_factory=dict)
 
     def client_for(self, ticket_type: str, stage: str) -> ProvisioningClient:
@@ -59,7 +62,10 @@ def build_context(settings: Settings, app: Celery | None = None) -> WorkerContex
         timing=Timing(lease=settings.lease_seconds, poll_interval=settings.poll_interval,
                       retry_cap=settings.retry_cap_seconds,
                       max_attempts=settings.provisioning_max_attempts),
+        send_mail=sender_for(settings.smtp_url, settings.mail_dir),
+        composer=composer_for(settings),
     )
+
 
 
 @functools.cache

@@ -17,11 +17,14 @@ from celery.signals import (
 from service.adapters import tracing
 from service.adapters.db import DatabaseUnavailable
 from service.adapters.logs import configure_logging, request_id
-from service.adapters.metrics import PROVISIONING_STEPS, WEBHOOK_DELIVERIES
+from service.adapters.metrics import MAIL_MESSAGES, PROVISIONING_STEPS, WEBHOOK_DELIVERIES
+from service.app.notify.mail_delivery import send_message
+from service.app.notify.mail_outbox import claim_due_mail
 from service.app.notify.outbox import attempt_delivery, claim_due_deliveries
 from service.app.provisioning.pipeline import advance_ticket
 from service.adapters.broker import (
-    DATABASE_RETRIES, DATABASE_RETRY_CAP_SECONDS, DELIVER_WEBHOOK_TASK, PROVISION_TASK, SWEEP_TASK,
+    DATABASE_RETRIES, DATABASE_RETRY_CAP_SECONDS, DELIVER_WEBHOOK_TASK, PROVISION_TASK, SEND_MAIL_TASK,
+    SWEEP_TASK,
 )
 from service.app.notify.staff_alerts import StaffAlerts, alert_overdue
 from service.app.provisioning.sweep import sweep
@@ -91,7 +94,8 @@ def sweep_due_work() -> dict[str, int]:
     try:
         report = sweep(uow=ctx.uow(), now=ctx.clock(), lease=ctx.settings.lease_seconds,
                        dispatch=ctx.publisher, listener=ctx.listener,
-                       deliver_webhooks=lambda: _publish_webhooks(ctx), alert_overdue=_overdue(ctx))
+                       deliver_webhooks=lambda: _publish_webhooks(ctx), alert_overdue=_overdue(ctx),
+                       deliver_mail=(lambda: _publish_mail(ctx)) if ctx.send_mail else None)
     except DatabaseUnavailable as exc:
         # Due work lives in the database: the next sweep, a few seconds on, is the retry.
         log.warning("sweep: database unavailable (%s); the next sweep does the work",
@@ -106,9 +110,9 @@ def sweep_due_work() -> dict[str, int]:
 
 def _overdue(ctx):  # type: ignore[no-untyped-def]
     settings = ctx.settings
-    if not (settings.staff_webhook_url and settings.sla_decision_hours):
+    if not ((settings.staff_webhook_url or settings.mail_enabled) and settings.sla_decision_hours):
         return None
-    alerts = StaffAlerts(settings.console_url)
+    alerts = StaffAlerts(settings.console_url, mail=settings.mail_enabled)
     return lambda: alert_overdue(alerts, uow=ctx.uow(), now=ctx.clock(),
                                  sla_hours=settings.sla_decision_hours)
 
@@ -127,4 +131,23 @@ def deliver_webhook(delivery_id: str) -> str:
     outcome = attempt_delivery(delivery_id, uow=ctx.uow(), send=ctx.send_webhook, clock=ctx.clock,
                       max_attempts=ctx.settings.webhook_max_attempts)
     WEBHOOK_DELIVERIES.labels(outcome).inc()
+    return outcome
+
+
+def _publish_mail(ctx) -> int:  # type: ignore[no-untyped-def]
+    ids = claim_due_mail(ctx.uow(), now=ctx.clock(), lease=ctx.settings.lease_seconds)
+    for message_id in ids:
+        ctx.publisher.mail(message_id)
+    return len(ids)
+
+
+@shared_task(name=SEND_MAIL_TASK, ignore_result=True, **RETRY_WHEN_DATABASE_UNAVAILABLE)
+def send_mail(message_id: str) -> str:
+    ctx = context()
+    if ctx.send_mail is None or ctx.composer is None:
+        return "skipped"  # mail is off in this worker; the message stays owed
+    outcome = send_message(message_id, uow=ctx.uow(), send=ctx.send_mail, composer=ctx.composer,
+                           clock=ctx.clock, max_attempts=ctx.settings.mail_max_attempts,
+                           retry_cap=ctx.settings.mail_retry_cap_seconds)
+    MAIL_MESSAGES.labels(outcome).inc()
     return outcome

@@ -12,13 +12,14 @@ from celery.signals import before_task_publish
 
 from service.adapters.config import Settings
 from service.adapters.logs import request_id
-from service.adapters.routing import ALL_QUEUES, MAINTENANCE_QUEUE, WEBHOOK_QUEUE, route_for
+from service.adapters.routing import ALL_QUEUES, MAIL_QUEUE, MAINTENANCE_QUEUE, WEBHOOK_QUEUE, route_for
 
 log = logging.getLogger(__name__)
 
 PROVISION_TASK = "envdesk.provision"
 SWEEP_TASK = "envdesk.sweep"
 DELIVER_WEBHOOK_TASK = "envdesk.deliver_webhook"
+SEND_MAIL_TASK = "envdesk.send_mail"
 # A task that meets a lost database connection is retried, at most DATABASE_RETRIES times, after
 # exponential backoff with full jitter capped at this many seconds (below the visibility timeout).
 DATABASE_RETRIES = 6
@@ -88,6 +89,9 @@ class Publisher:
 
     def webhook(self, delivery_id: str) -> bool:
         return self._send(DELIVER_WEBHOOK_TASK, [delivery_id], WEBHOOK_QUEUE, 0)
+
+    def mail(self, message_id: str) -> bool:
+        return self._send(SEND_MAIL_TASK, [message_id], MAIL_QUEUE, 0)
 
     def _send(self, name: str, args: list[str], queue: str, countdown: float) -> bool:
         try:

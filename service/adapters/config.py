@@ -95,6 +95,17 @@ class Settings:
     console_counts_seconds: float = 5.0
     # The approval policy file (YAML); empty: every request needs one support approval.
     approval_policy: str = ""
+    # Mail to people (service.app.notify.mail): SMTP_URL sends; else MAIL_DIR keeps .eml files; neither: off.
+    smtp_url: str = ""
+    mail_from: str = "envdesk <envdesk@localhost>"
+    mail_dir: str = ""
+    # Send attempts per message, spaced by exponential backoff with full jitter up to the cap:
+    # the defaults ride out an SMTP server down for about 20 minutes.
+    mail_max_attempts: int = 15
+    mail_retry_cap_seconds: float = 300.0
+    # Links in mail: the portal's ticket page ({id}, {number}) and this service's public base URL.
+    portal_ticket_url: str = ""
+    public_url: str = ""
     routes: Mapping[str, str] = field(default_factory=dict)
     # Worker timing, in the order that keeps redelivery safe (checked in workers/app.py):
     # provisioning read timeout < task soft limit < hard limit < lease < broker visibility timeout.
@@ -143,6 +154,17 @@ class Settings:
                 ("the password in DATABASE_URL", url.password or "")]
 
     @property
+    def mail_enabled(self) -> bool:
+        return bool(self.smtp_url or self.mail_dir)
+
+    @property
+    def base_url(self) -> str:
+        """Where people reach this service (PUBLIC_URL; else the console's origin)."""
+        if self.public_url:
+            return self.public_url
+        return self.console_url.removesuffix("/console") if self.console_url else "http://127.0.0.1:8080"
+
+    @property
     def cursor_key(self) -> tuple[bytes, ...]:
         """The keys of pagination cursors: the first signs, every one verifies (rotation)."""
         seeds = (self.secret_key or f"envdesk-cursor:{self.database_url}", *self.secret_key_fallbacks)
@@ -162,6 +184,7 @@ class Settings:
             routes=_routes(env),
             console_token_login=_flag(env.get("CONSOLE_TOKEN_LOGIN"), default=not env.get("OIDC_ISSUER")),
             **_given(_service(env)), **_given(_portal(env)), **_given(_worker_timing(env)),
+            **_given(_mail(env)),
         )
 
 
@@ -221,6 +244,18 @@ def _portal(env: Mapping[str, str]) -> dict[str, Any]:
         console_url=_parsed(lambda url: url.rstrip("/"), env.get("CONSOLE_URL")),
         console_counts_seconds=_parsed(float, env.get("CONSOLE_COUNTS_SECONDS")),
         approval_policy=env.get("APPROVAL_POLICY"),
+    )
+
+
+def _mail(env: Mapping[str, str]) -> dict[str, Any]:
+    return dict(
+        smtp_url=env.get("SMTP_URL"),
+        mail_from=env.get("MAIL_FROM") or None,
+        mail_dir=env.get("MAIL_DIR"),
+        mail_max_attempts=_parsed(int, env.get("MAIL_MAX_ATTEMPTS")),
+        mail_retry_cap_seconds=_parsed(float, env.get("MAIL_RETRY_CAP_SECONDS")),
+        portal_ticket_url=env.get("PORTAL_TICKET_URL"),
+        public_url=_parsed(lambda url: url.rstrip("/"), env.get("PUBLIC_URL")),
     )
 
 

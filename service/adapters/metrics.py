@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from service.adapters.handoff import ACTIVE_STATUSES
-from service.adapters.models import Ticket, WebhookDelivery
+from service.adapters.models import MailMessage, Ticket, WebhookDelivery
 
 HTTP_REQUESTS = Counter("envdesk_http_requests_total", "HTTP requests", ["method", "route", "status"])
 HTTP_LATENCY = Histogram("envdesk_http_request_duration_seconds", "HTTP request latency",
@@ -29,6 +29,9 @@ PROVISIONING_STEPS = Counter("envdesk_provisioning_steps_total",
 WEBHOOK_DELIVERIES = Counter("envdesk_webhook_deliveries_total",
                              "Webhook delivery attempts by outcome (delivered, retrying, given_up)",
                              ["outcome"])
+
+MAIL_MESSAGES = Counter("envdesk_mail_messages_total",
+                        "Mail send attempts by outcome (sent, retrying, given_up, skipped)", ["outcome"])
 
 TIME_TO_DECISION = Histogram("envdesk_time_to_decision_seconds",
                              "From filing to the staff decision (approve or reject), by type and stage",
@@ -74,6 +77,7 @@ class TicketCollector(Collector):
                     Ticket.status.in_(ACTIVE_STATUSES), Ticket.next_attempt_at <= now))
                 webhooks = session.scalar(select(func.count()).select_from(WebhookDelivery).where(
                     WebhookDelivery.delivered_at.is_(None), WebhookDelivery.given_up_at.is_(None)))
+                mail = mail_counts(session)
         except SQLAlchemyError:
             yield GaugeMetricFamily("envdesk_database_up", "Whether the database answered", value=0)
             return
@@ -86,6 +90,21 @@ class TicketCollector(Collector):
                                 "Active tickets due for a worker and not yet claimed", value=waiting or 0)
         yield GaugeMetricFamily("envdesk_webhooks_pending", "Webhook deliveries not yet done",
                                 value=webhooks or 0)
+        family = GaugeMetricFamily("envdesk_mail", "Mail messages by state (pending: not yet sent, "
+                                   "including events not yet addressed; failed: given up)", labels=["state"])
+        for state, count in mail.items():
+            family.add_metric([state], count)
+        yield family
+
+
+def mail_counts(session: Session) -> dict[str, int]:
+    """Messages pending (owed, through the partial index), sent and given up (one count each)."""
+    pending = session.scalar(select(func.count()).select_from(MailMessage).where(
+        MailMessage.sent_at.is_(None), MailMessage.given_up_at.is_(None)))
+    sent = session.scalar(select(func.count()).select_from(MailMessage).where(MailMessage.sent_at.is_not(None)))
+    failed = session.scalar(select(func.count()).select_from(MailMessage).where(
+        MailMessage.given_up_at.is_not(None)))
+    return {"pending": pending or 0, "sent": sent or 0, "failed": failed or 0}
 
 
 class QueueCollector(Collector):

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import (
-    JSON, Boolean, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint, text,
+    JSON, BigInteger, Boolean, ForeignKey, Index, Integer, MetaData, String, Text, UniqueConstraint, text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -153,6 +153,10 @@ class Ticket(Base):
               postgresql_where=text(SLA_OWED), sqlite_where=text(SLA_OWED)),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    # The case number, ENV-<n> (service.adapters.case_numbers draws it; the default serves rows
+    # written by other means).
+    number: Mapped[int] = mapped_column(BigInteger, unique=True,
+                                        server_default=text("nextval('ticket_numbers')"))
     type: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(24))
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -283,3 +287,51 @@ class WebhookDelivery(Base):
     # The W3C traceparent of the request whose move wrote the event (tracing on).
     trace_context: Mapped[str | None] = mapped_column(String(TRACEPARENT_LENGTH))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+_MAIL_OWED = "recipient_id IS NOT NULL AND sent_at IS NULL AND given_up_at IS NULL"
+"""A message addressed to a person and neither sent nor given up."""
+_MAIL_UNADDRESSED = "recipient_id IS NULL"
+"""An event the workers have not yet addressed to the people it tells."""
+
+
+class MailMessage(Base):
+    """The mail outbox (service.app.notify.mail): a row per event as the move records it
+    (``recipient_id`` NULL), which the workers replace by a row per (event, recipient). The row's
+    id is its Message-ID's left part, so a message sent again is the same message."""
+
+    __tablename__ = "mail_messages"
+    # Two indexes only (the key and what is unaddressed) are touched by a move's row: the event
+    # is addressed once, its row taken FOR UPDATE SKIP LOCKED and deleted in that transaction.
+    __table_args__ = (
+        Index("ix_mail_messages_owed", "next_attempt_at",
+              postgresql_where=text(_MAIL_OWED), sqlite_where=text(_MAIL_OWED)),
+        Index("ix_mail_messages_unaddressed", "created_at",
+              postgresql_where=text(_MAIL_UNADDRESSED), sqlite_where=text(_MAIL_UNADDRESSED)),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    event_id: Mapped[str] = mapped_column(String(36))
+    ticket_id: Mapped[str] = mapped_column(String(36))
+    kind: Mapped[str] = mapped_column(String(32))
+    recipient_id: Mapped[str | None] = mapped_column(String(36))
+    # What the event said (reason, comment, who acted), as JSON.
+    facts: Mapped[str] = mapped_column(Text, default="{}")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None]
+    sent_at: Mapped[datetime | None]
+    given_up_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class NotificationPreference(Base):
+    """A person's mail settings (GET/PATCH /v1/me/notifications); no row: the defaults."""
+
+    __tablename__ = "notification_preferences"
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    email: Mapped[bool] = mapped_column(Boolean, default=True)
+    watch_account: Mapped[bool] = mapped_column(Boolean, default=False)
+    staff_awaiting_approval: Mapped[bool] = mapped_column(Boolean, default=False)
+    staff_sla_breach: Mapped[bool] = mapped_column(Boolean, default=False)
+    staff_failed: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -10,6 +10,7 @@ from service.domain.hosting import Stage, TicketType
 
 MAINTENANCE_QUEUE = "maintenance"
 WEBHOOK_QUEUE = "webhooks"
+MAIL_QUEUE = "mail"
 
 QUEUES: dict[tuple[str, str], str] = {
     (TicketType.UPSCALE.value, Stage.DEV.value): "provision.dev.upscale",
@@ -22,7 +23,7 @@ QUEUES: dict[tuple[str, str], str] = {
 
 PROD_QUEUES: tuple[str, ...] = tuple(q for (_, stage), q in QUEUES.items() if stage == Stage.PROD)
 NON_PROD_QUEUES: tuple[str, ...] = tuple(q for q in QUEUES.values() if q not in PROD_QUEUES)
-ALL_QUEUES: tuple[str, ...] = (*PROD_QUEUES, *NON_PROD_QUEUES, WEBHOOK_QUEUE, MAINTENANCE_QUEUE)
+ALL_QUEUES: tuple[str, ...] = (*PROD_QUEUES, *NON_PROD_QUEUES, WEBHOOK_QUEUE, MAIL_QUEUE, MAINTENANCE_QUEUE)
 
 
 @dataclass(frozen=True)

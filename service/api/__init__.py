@@ -10,7 +10,7 @@ from werkzeug.exceptions import BadRequest, NotFound, RequestEntityTooLarge, Uns
 
 from schemas.common import ProblemSchema
 from service.api import (
-    auth, cors, drafts, environments, errors, headers, health, limits, observe, promotions, query, reference,
+    auth, cors, drafts, environments, errors, headers, health, limits, notifications, observe, promotions, query, reference,
     tickets,
 )
 from service.api.docs import ProblemApi
@@ -52,6 +52,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     api.register_blueprint(environments.blp)
     api.register_blueprint(drafts.blp)
     api.register_blueprint(promotions.blp)
+    api.register_blueprint(notifications.blp)
+    api.register_blueprint(notifications.links)
     app.register_blueprint(health.blp)
     app.register_blueprint(reference.blp)
     errors.register(app)
@@ -75,7 +77,7 @@ def _refuse_odd_requests() -> None:
         return
     has_body = (request.content_length or 0) > 0 or "chunked" in request.headers.get(
         "Transfer-Encoding", "")
-    if has_body and request.blueprint != "console":
+    if has_body and request.blueprint not in ("console", "unsubscribe"):  # forms, not JSON
         mimetype = request.mimetype or ""
         if mimetype not in JSON_TYPES and not mimetype.endswith("+json"):
             raise UnsupportedMediaType("send the body as application/json")

@@ -15,7 +15,9 @@ from service.app.identity.oidc_users import principal_for_claims
 
 PUBLIC_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "observe.metrics_endpoint",
                               "api-docs.openapi_json", "static", "docs.page", "docs.init",
-                              "docs.asset"})
+                              "docs.asset",
+                              # the signed token in its link is the credential (RFC 8058 one-click)
+                              "unsubscribe.Unsubscribe"})
 KEYS_RETRY_SECONDS = 30
 
 

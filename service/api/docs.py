@@ -46,7 +46,11 @@ class ContractPlugin(MarshmallowPlugin):
     def schema_helper(self, name: str, _: Any, schema: Any = None, **kwargs: Any) -> Any:
         variants = getattr(resolve_schema_cls(schema), "openapi_one_of", None) if schema else None
         if not variants:
-            return super().schema_helper(name, _, schema=schema, **kwargs)
+            documented = super().schema_helper(name, _, schema=schema, **kwargs)
+            least = getattr(resolve_schema_cls(schema), "openapi_min_properties", None) if schema else None
+            if least and documented is not None:  # a body that must name something (a PATCH)
+                documented["minProperties"] = least
+            return documented
         self.converter.refs[make_schema_key(resolve_schema_instance(schema))] = name
         refs = {value: self.converter.resolve_nested_schema(variant)
                 for value, variant in variants.items()}

@@ -67,6 +67,8 @@ class QueueFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
+    number = StringField("Case number", description="ENV-42: opens that ticket",
+                         validators=[Optional(), Length(max=40), _no_nul])
     status = SelectField("Status", choices=_choices(Status, "open or failed status"), default="")
     stage = SelectField("Stage", choices=_choices(Stage, "stage"), default="")
     type = SelectField("Type", choices=_choices(TicketType, "type"), default="")

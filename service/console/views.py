@@ -28,8 +28,11 @@ DONE = {Action.APPROVE: "Approved.", Action.REJECT: "Rejected.", Action.RETRY: "
 def queue() -> Any:
     form = QueueFilterForm(request.args)
     queue = None
-    if form.validate():
-        filters = {k: v for k, v in form.data.items() if k != "cursor" and v}
+    valid = form.validate()
+    if valid and form.number.data:  # search by case number (or id): its page
+        return redirect(url_for("console.ticket", ticket_id=form.number.data.strip()), 303)
+    if valid:
+        filters = {k: v for k, v in form.data.items() if k not in ("cursor", "number") and v}
         queue = staff_queue(session(), staff(), key=runtime().settings.cursor_key, filters=filters,
                             sla_hours=runtime().settings.sla_decision_hours,
                             cursor=form.cursor.data or None, counts=runtime().queue_counts)
@@ -44,6 +47,7 @@ class RowView(NamedTuple):
     """A queue row as the page shows it (console/rows.html writes it)."""
 
     id: str
+    number: int
     href: str
     late: bool
     age: str
@@ -58,7 +62,7 @@ class RowView(NamedTuple):
 def present_rows(rows: Iterable[QueueRow], at: datetime, ticket_path: str) -> list[RowView]:
     """The texts of each row, worked out once here rather than by calls in the template's loop;
     ``ticket_path`` is the ticket page's address without its id."""
-    return [RowView(id=row.id, href=ticket_path + quote(row.id, safe="/"), late=row.overdue(at),
+    return [RowView(id=row.id, number=row.number, href=ticket_path + quote(row.id, safe="/"), late=row.overdue(at),
                     age=age(row.created_at, at), account_name=row.account_name,
                     environment_name=row.environment_name, stage=row.stage, type=row.type,
                     summary=row.summary, status=row.status.replace("_", " ")) for row in rows]

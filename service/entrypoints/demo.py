@@ -64,12 +64,15 @@ def file_and_approve_commands(url: str, demo: dict[str, Any]) -> list[str]:
     ]
 
 
-def print_welcome(port: int, demo: dict[str, Any] | None, logs: dict[str, Path] | None = None) -> None:
+def print_welcome(port: int, demo: dict[str, Any] | None, logs: dict[str, Path] | None = None,
+                  mail_dir: str = "") -> None:
     """What ``envdesk up`` prints once every process has started: the last thing on screen, as
     the processes write their logs to the files ``logs`` names."""
     url = f"http://127.0.0.1:{port}"
     click.echo(f"\nenvdesk is up: {url}  (API docs: {url}/docs)")
     click.echo(f"Staff console: {url}/console/  (sign in with the support token)")
+    if mail_dir:
+        click.echo(f"Mail to people is written here as .eml files, not sent: {mail_dir}")
     if logs:
         click.echo("Logs of the processes (Ctrl-C stops them all):")
         for name, path in logs.items():

@@ -39,6 +39,9 @@ def embedded_environment(home: Path, *, port: int, sim_port: int) -> dict[str, s
     env.setdefault("SECRET_KEY", _secret(home, "secret-key"))
     env.setdefault("CONSOLE_TOKEN_LOGIN", "1")
     env.setdefault("CONSOLE_URL", f"http://127.0.0.1:{port}/console")
+    env.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
+    # Mail is written as .eml files here, not sent (unless SMTP_URL is set).
+    env.setdefault("MAIL_DIR", str((home / "mail").resolve()))
     env["ENVDESK_HOME"] = str(home.resolve())
     return env
 
@@ -58,7 +61,7 @@ def run_all(*, home: Path, host: str, port: int, sim_port: int) -> int:
     logs = {name: (home / "logs" / f"{name}.log").resolve() for name in commands}
     children = {name: _start(cmd, env, logs[name]) for name, cmd in commands.items()}
     if _await_api(host, port, children):
-        print_welcome(port, demo, logs)
+        print_welcome(port, demo, logs, mail_dir="" if settings.smtp_url else settings.mail_dir)
     elif all(child.poll() is None for child in children.values()):
         click.echo(f"the API did not answer on port {port} within a minute; its log: {logs['api']}",
                    err=True)

@@ -7,6 +7,7 @@ import signal
 import subprocess
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -91,6 +92,22 @@ def test_temporary_upscale_is_reverted_to_the_baseline_at_period_end(stack: Stac
     assert keys == {f"{ticket['id']}:apply": 1, f"{ticket['id']}:revert": 1}
 
 
+def _the_customer_mail_is_in_the_printed_folder(text: str, number: str) -> None:
+    """`envdesk up` writes mail as .eml files to the folder its welcome names; a newcomer reads one."""
+    from email import policy
+    from email.parser import BytesParser
+
+    folder = Path(re.search(r"written here as \.eml files, not sent: (\S+)", text).group(1))
+
+    def completed_mail() -> list[Any] | None:
+        found = [BytesParser(policy=policy.default).parsebytes(p.read_bytes()) for p in folder.glob("*.eml")]
+        done = [m for m in found if m["To"] == "customer@demo.shop" and m["Subject"].startswith(
+            f"[{number}] Upscale completed")]
+        return done or None
+    [message] = wait_until(completed_mail, timeout=30, interval=0.5, what="the completed mail in MAIL_DIR")
+    assert "yves: xlarge" in message.get_body(("plain",)).get_content()
+
+
 def test_the_whole_flow_runs_on_the_embedded_defaults(tmp_path: Path) -> None:
     """`envdesk up`: SQLite, the filesystem broker, no Redis and no PostgreSQL."""
     port, sim_port = free_port(), free_port()
@@ -139,6 +156,7 @@ def test_the_whole_flow_runs_on_the_embedded_defaults(tmp_path: Path) -> None:
         sizes = requests.get(f"{base}/environments/{stage['id']}", headers=auth("customer@demo.shop"),
                              timeout=5).json()["sizes"]
         assert sizes["yves"] == "xlarge"
+        _the_customer_mail_is_in_the_printed_folder(text, filed.json()["number"])
         _the_welcome_stays_last_and_the_processes_log_to_files(log.read_text(), tmp_path / "home",
                                                                ticket_id, tokens["customer@demo.shop"])
     except BaseException:

@@ -148,7 +148,7 @@ def test_sweep_task_reports_what_it_published(ctx: WorkerContext, world: World,
     # webhooks: provisioning, completed, the change's creation and approval, reverting, and
     # again the three handed out at the period's start, never delivered, whose lease ran out
     assert report == {"periods_begun": 0, "expired": 0, "reverts_started": 1, "republished": 1,
-                      "webhooks_due": 5 + 3, "sla_alerts": 0}
+                      "webhooks_due": 5 + 3, "sla_alerts": 0, "mail_due": 0}
     assert sorted(ctx.publisher.calls) == sorted([(temporary, "upscale", "stage", 0),
                                                  (lost, "change", "stage", 0)])
     with ctx.uow() as uow:
@@ -156,7 +156,8 @@ def test_sweep_task_reports_what_it_published(ctx: WorkerContext, world: World,
     assert set(ctx.publisher.webhooks) == deliveries
     assert _status(ctx, temporary) == "reverting"
     assert workers.tasks.sweep_due_work() == {"periods_begun": 0, "expired": 0, "reverts_started": 0,
-                                              "republished": 0, "webhooks_due": 0, "sla_alerts": 0}
+                                              "republished": 0, "webhooks_due": 0, "sla_alerts": 0,
+                                              "mail_due": 0}
 
 
 @responses.activate

@@ -22,7 +22,7 @@ def test_buttons_follow_the_transition_table() -> None:
 
 
 def _row(status: str, stage: str, hours: dict[str, float]) -> QueueRow:
-    return QueueRow(id="t", created_at=FILED, type="upscale", status=status, summary="s",
+    return QueueRow(id="t", number=1, created_at=FILED, type="upscale", status=status, summary="s",
                     account_name="a", environment_name="e", stage=stage,
                     due_at=due_at(FILED, stage, hours))
 

@@ -33,7 +33,7 @@ def make_ticket(**fields: Any) -> Ticket:
         "summary": "load test", "resources": [{"component": "yves", "size": "large"}],
         "period_start": None, "period_end": None, "change": None, "verified_on": None,
         "verified_on_ids": None, "baseline": None, "reason": None, "approvals_required": 1,
-        "approval_rule": None, "version": 1, "created_at": AT, "updated_at": AT, "approvals": [],
+        "approval_rule": None, "version": 1, "created_at": AT, "updated_at": AT, "approvals": [], "number": 42,
     }
     values.update(fields)
     return Ticket(**values)

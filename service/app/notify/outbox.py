@@ -21,6 +21,7 @@ from service.adapters import tracing
 from service.adapters.db import UnitOfWork
 from service.adapters.models import Comment, Ticket, TicketEvent, WebhookDelivery, new_id
 from service.adapters.outbound import GiveUp, RetryLater, backoff_delay
+from service.app.notify.mail_outbox import MailOutbox
 from service.app.notify.staff_alerts import STAFF_UNADDRESSED, StaffAlerts
 
 if TYPE_CHECKING:
@@ -179,5 +180,8 @@ class Listeners:
 
 def status_listener(settings: "Settings") -> "StatusListener":
     """What every status change tells: the portal, and staff about new work. Both are recorded
-    whatever this process's configuration; the workers address them to their receivers."""
+    whatever this process's configuration; the workers address them to their receivers. Mail to
+    people is recorded where mail is on (SMTP_URL or MAIL_DIR)."""
+    if settings.mail_enabled:
+        return Listeners(WebhookOutbox(), StaffAlerts(settings.console_url, mail=True), MailOutbox())
     return Listeners(WebhookOutbox(), StaffAlerts(settings.console_url))

@@ -16,6 +16,8 @@ from sqlalchemy.orm import Session
 
 from service.adapters import tracing
 from service.adapters.db import UnitOfWork
+from service.app.notify import mail_outbox
+from service.domain.notice import Notice
 from service.domain.lifecycle import Status
 from service.adapters.models import Comment, Environment, Ticket, TicketEvent, WebhookDelivery, new_id
 
@@ -35,8 +37,9 @@ _NOT_YET_TOLD = (Ticket.status == bindparam("pending", Status.PENDING_APPROVAL.v
 class StaffAlerts:
     """A status listener that tells staff about new work, and the sweep's SLA messenger."""
 
-    def __init__(self, console_url: str = "") -> None:
+    def __init__(self, console_url: str = "", *, mail: bool = False) -> None:
         self.console_url = console_url.rstrip("/")
+        self.mail = mail  # staff who opted in are told of SLA breaches by mail too
 
     def link(self, ticket_id: str) -> str:
         return f"{self.console_url or '/console'}/tickets/{ticket_id}"
@@ -73,6 +76,8 @@ def alert_overdue(alerts: StaffAlerts, *, uow: UnitOfWork, now: datetime,
                 if claimed.rowcount == 1:
                     alerts.queue(uow.session, f"Past its {hours:g} h decision SLA: {env_name} ({stage}): "
                                               f"{_short(summary)} {alerts.link(ticket_id)}", at=now)
+                    if alerts.mail:
+                        mail_outbox.record(uow.session, ticket_id, Notice.SLA_BREACH, {}, now)
                     told += 1
             uow.commit()
     return told

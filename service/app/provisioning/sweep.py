@@ -37,6 +37,7 @@ class SweepReport:
     reverts_started: int = 0
     republished: int = 0
     webhooks_due: int = 0
+    mail_due: int = 0
     sla_alerts: int = 0
 
     def __bool__(self) -> bool:
@@ -46,7 +47,8 @@ class SweepReport:
 def sweep(*, uow: UnitOfWork, now: datetime, lease: float, dispatch: Dispatch,
           listener: StatusListener | None = None,
           deliver_webhooks: Callable[[], int] | None = None,
-          alert_overdue: Callable[[], int] | None = None) -> SweepReport:
+          alert_overdue: Callable[[], int] | None = None,
+          deliver_mail: Callable[[], int] | None = None) -> SweepReport:
     report = SweepReport()
     for ticket_id in _due(uow, Ticket.status.in_(EXPIRABLE), Ticket.period_end, now):
         report.expired += _move_one(ticket_id, Action.EXPIRE, EXPIRED_UNAPPLIED, uow=uow, now=now,
@@ -62,6 +64,8 @@ def sweep(*, uow: UnitOfWork, now: datetime, lease: float, dispatch: Dispatch,
         report.sla_alerts = alert_overdue()
     if deliver_webhooks is not None:
         report.webhooks_due = deliver_webhooks()
+    if deliver_mail is not None:
+        report.mail_due = deliver_mail()
     return report
 
 

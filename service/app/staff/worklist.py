@@ -31,6 +31,7 @@ QUEUE_ORDER = ("pending_approval", "failed", "approved", "provisioning")
 @dataclass(frozen=True)
 class QueueRow:
     id: str
+    number: int
     created_at: datetime
     type: str
     status: str
@@ -168,12 +169,12 @@ def _accounts_named() -> Select[Any]:
         Account.name.istartswith(bindparam("account_prefix"), escape="/")))
 
 
-ROW_COLUMNS = (Ticket.id, Ticket.created_at, Ticket.type, Ticket.status, Ticket.summary)
+ROW_COLUMNS = (Ticket.id, Ticket.number, Ticket.created_at, Ticket.type, Ticket.status, Ticket.summary)
 
 
-def _row(id_: str, created_at: datetime, type_: str, status: str, summary: str, env_name: str,
+def _row(id_: str, number: int, created_at: datetime, type_: str, status: str, summary: str, env_name: str,
          stage: str, account_name: str, *, sla_hours: Mapping[str, float]) -> QueueRow:
-    return QueueRow(id=id_, created_at=created_at, type=type_, status=status, summary=summary,
+    return QueueRow(id=id_, number=number, created_at=created_at, type=type_, status=status, summary=summary,
                     account_name=account_name, environment_name=env_name, stage=stage,
                     due_at=due_at(created_at, stage, sla_hours))
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
@@ -12,6 +12,7 @@ from service.app.commands import ChangeStatus, FileTicket
 from service.adapters.db import STALE, UnitOfWork
 from service.domain import lifecycle, permissions, hosting
 from service.domain.actors import Actor
+from service.domain.case_numbers import parse_case_number
 from service.domain.approval_policy import ApprovalPolicy, Decision, check_lead_time
 from service.domain.errors import (
     ConcurrentChange, DuplicateOpenRequest, IdempotencyMismatch, InvalidTransition, NotFound,
@@ -38,9 +39,15 @@ def etag_listed(header: str, ticket: Ticket) -> bool:
 
 
 
+def named(ticket_id: str) -> ColumnElement[bool]:
+    """The ticket ``ticket_id`` names: its id, or its case number (``ENV-42``)."""
+    number = parse_case_number(ticket_id)
+    return Ticket.id == ticket_id if number is None else Ticket.number == number
+
+
 def load_visible_ticket(session: Session, principal: Principal, ticket_id: str) -> Ticket:
     ticket = session.scalar(
-        select(Ticket).where(Ticket.id == ticket_id, visible(principal, Ticket.account_id))
+        select(Ticket).where(named(ticket_id), visible(principal, Ticket.account_id))
     )
     if ticket is None:
         raise NotFound("no such ticket")
@@ -83,7 +90,7 @@ def file_ticket(
                                         period=command.window, external_id=facts.external_id)
         _check_rules(uow.session, env, command, now=now, decision=decision, open_ticket=facts.open_ticket)
         hosting.check_open_ticket_cap(facts.open_count, max_open)
-        ticket = _new_ticket(principal, env, command, now=now)
+        ticket = _new_ticket(principal, env, command, now=now, number=filing.number_for(uow.session, facts))
         approvals.stamp(ticket, decision, env, drafter_id=drafter_id)
         return _insert(uow, principal, ticket, now=now, key=key, digest=digest,
                        listener=listener, dispatch=dispatch, stage=env.stage)
@@ -201,7 +208,8 @@ def _duplicate_of(ticket_id: str, status: str) -> DuplicateOpenRequest:
     )
 
 
-def _new_ticket(principal: Principal, env: Environment, command: FileTicket, *, now: datetime) -> Ticket:
+def _new_ticket(principal: Principal, env: Environment, command: FileTicket, *, now: datetime,
+                number: int) -> Ticket:
     period, cited, key = command.period, command.verified_on, command.idempotency_key
     return Ticket(
         type=command.type, status=Status.PENDING_APPROVAL.value,
@@ -210,7 +218,7 @@ def _new_ticket(principal: Principal, env: Environment, command: FileTicket, *, 
         verified_on=next(iter(cited), None), verified_on_ids=list(cited) or None,
         period_start=period.start if period else None, period_end=period.end if period else None,
         idempotency_key=key, request_hash=command.request_hash if key else None,
-        created_at=now, updated_at=now, id=new_id(), version=1,
+        created_at=now, updated_at=now, id=new_id(), version=1, number=number,
     )
 
 
@@ -285,7 +293,7 @@ def _ticket_to_change(session: Session, principal: Principal, ticket_id: str) ->
     (which the hand-off and the decision metrics name), in one statement."""
     row = session.execute(
         select(Ticket, Environment.stage).join(Environment, Environment.id == Ticket.environment_id)
-        .where(Ticket.id == ticket_id, visible(principal, Ticket.account_id))
+        .where(named(ticket_id), visible(principal, Ticket.account_id))
         .options(joinedload(Ticket.approvals))
     ).unique().one_or_none()
     if row is None:

@@ -25,11 +25,11 @@ def add_comment(
         ticket = load_visible_ticket(uow.session, principal, ticket_id)
         if internal:
             permissions.ensure_may_post_internal_note(principal.kind, principal.role)
-        comment = Comment(ticket_id=ticket_id, author_id=principal.user_id, body=body,
+        comment = Comment(ticket_id=ticket.id, author_id=principal.user_id, body=body,
                           internal=internal, created_at=now)
         uow.session.add(comment)
         if principal.is_support and not internal:
-            _first_response(uow, ticket_id, now)
+            _first_response(uow, ticket.id, now)
         if listener is not None and not internal:
             uow.session.flush()
             listener.comment_added(uow.session, ticket, comment)

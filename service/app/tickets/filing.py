@@ -17,6 +17,7 @@ from sqlalchemy import Integer, Select, and_, bindparam, func, literal, literal_
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from service.domain.lifecycle import OPEN_STATUSES
+from service.adapters import case_numbers
 from service.adapters.models import Account, Environment, Ticket
 from service.adapters.writes import insert_rows, rows_of, take_added
 
@@ -37,6 +38,8 @@ class FilingFacts:
     """The account's open requests, counted up to the cap."""
     earlier: tuple[str, str | None] | None = None
     """(id, request hash) of the account's ticket with the same Idempotency-Key."""
+    number: int | None = None
+    """The case number the new ticket takes, where the database draws it in this SELECT."""
 
 
 def read_facts(session: Session, *, account_id: str, environment_id: str, type_: str,
@@ -48,14 +51,22 @@ def read_facts(session: Session, *, account_id: str, environment_id: str, type_:
     timestamps left unloaded (read on access)."""
     params = {"account_id": account_id, "environment_id": environment_id, "type": type_,
               "key": key, "max_open": max_open}
-    row = session.connection().execute(_facts_query(bool(key), bool(max_open)), params).first()
+    connection = session.connection()
+    numbered = case_numbers.read_with_facts(connection.dialect.name)
+    row = connection.execute(_facts_query(bool(key), bool(max_open), numbered), params).first()
     if row is None:
         return FilingFacts(environment=None)
     env = _loaded(session, Environment(**dict(zip(_ENV_KEYS, row[:len(_ENV_KEYS)]))))
-    external_id, count, dup_id, dup_status, *replayed = row[len(_ENV_KEYS):]
+    number, external_id, count, dup_id, dup_status, *replayed = row[len(_ENV_KEYS):]
     return FilingFacts(environment=env, external_id=external_id, open_count=count or 0,
                        open_ticket=(dup_id, dup_status) if dup_id else None,
-                       earlier=(replayed[0], replayed[1]) if replayed and replayed[0] else None)
+                       earlier=(replayed[0], replayed[1]) if replayed and replayed[0] else None,
+                       number=number)
+
+
+def number_for(session: Session, facts: FilingFacts) -> int:
+    """The new ticket's case number: the one the facts' SELECT drew, else the next one taken now."""
+    return facts.number or case_numbers.take_number(session.connection())
 
 
 # The environment's columns that the rules, the approval policy and the staff alert read.
@@ -75,8 +86,9 @@ def _loaded(session: Session, env: Environment) -> Environment:
 
 
 @cache
-def _facts_query(with_key: bool, capped: bool) -> Select[Any]:
-    """The SELECT of read_facts, built once per shape (its parameters are bound by name)."""
+def _facts_query(with_key: bool, capped: bool, numbered: bool) -> Select[Any]:
+    """The SELECT of read_facts, built once per shape (its parameters are bound by name);
+    ``numbered``: it draws the new ticket's case number too (service.adapters.case_numbers)."""
     account_id, environment_id = bindparam("account_id"), bindparam("environment_id")
     dup = select(Ticket.id, Ticket.status).where(
         Ticket.environment_id == environment_id, Ticket.type == bindparam("type"),
@@ -85,7 +97,8 @@ def _facts_query(with_key: bool, capped: bool) -> Select[Any]:
     earlier = select(Ticket.id, Ticket.request_hash).where(
         Ticket.account_id == account_id, Ticket.idempotency_key == bindparam("key"))
     env = tuple(Environment.__table__.c[k] for k in _ENV_KEYS)
-    return (select(*env, Account.external_id, _open_count(account_id, capped),
+    number = case_numbers.next_number() if numbered else literal(None, Integer)
+    return (select(*env, number, Account.external_id, _open_count(account_id, capped),
                    *_columns(dup), *(_columns(earlier) if with_key else ()))
             .join(Account, Account.id == Environment.account_id)
             .where(Environment.id == environment_id, Environment.account_id == account_id))

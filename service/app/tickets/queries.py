@@ -85,14 +85,14 @@ def get_ticket(session: Session, principal: Principal, ticket_id: str) -> Ticket
 
 
 def list_events(session: Session, principal: Principal, ticket_id: str) -> list[TicketEvent]:
-    load_visible_ticket(session, principal, ticket_id)
+    ticket_id = load_visible_ticket(session, principal, ticket_id).id
     return list(session.scalars(
         select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)
     ))
 
 
 def list_comments(session: Session, principal: Principal, ticket_id: str) -> list[Comment]:
-    load_visible_ticket(session, principal, ticket_id)
+    ticket_id = load_visible_ticket(session, principal, ticket_id).id
     query = select(Comment).where(Comment.ticket_id == ticket_id)
     if not permissions.may_read_internal_notes(principal.kind, principal.role):
         query = query.where(Comment.internal.is_(False))

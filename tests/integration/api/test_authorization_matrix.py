@@ -265,6 +265,35 @@ MATRIX: list[tuple[str, str, str, str, int, str | None]] = [
     ("provider_member",  "GET",  ENV + "/options",         "A", 404, "not_found"),
     ("provider_member",  "GET",  ENV + "/options",         "B", 404, "not_found"),
     ("anonymous",        "GET",  ENV + "/options",         "A", 401, "unauthenticated"),
+    # -- my mail settings: everyone for themselves; the unsubscribe link's token is its credential
+    ("customer_a",      "GET",  "/v1/me/notifications",   "-", 200, None),
+    ("customer_a",      "PATCH", "/v1/me/notifications",  "-", 200, None),
+    ("customer_a",      "GET",  "/v1/unsubscribe",        "-", 422, "validation_failed"),
+    ("customer_a",      "POST", "/v1/unsubscribe",        "-", 422, "validation_failed"),
+    ("customer_b",      "GET",  "/v1/me/notifications",   "-", 200, None),
+    ("customer_b",      "PATCH", "/v1/me/notifications",  "-", 200, None),
+    ("customer_b",      "GET",  "/v1/unsubscribe",        "-", 422, "validation_failed"),
+    ("customer_b",      "POST", "/v1/unsubscribe",        "-", 422, "validation_failed"),
+    ("partner_linked",  "GET",  "/v1/me/notifications",   "-", 200, None),
+    ("partner_linked",  "PATCH", "/v1/me/notifications",  "-", 200, None),
+    ("partner_linked",  "GET",  "/v1/unsubscribe",        "-", 422, "validation_failed"),
+    ("partner_linked",  "POST", "/v1/unsubscribe",        "-", 422, "validation_failed"),
+    ("partner_unlinked", "GET",  "/v1/me/notifications",   "-", 200, None),
+    ("partner_unlinked", "PATCH", "/v1/me/notifications",  "-", 200, None),
+    ("partner_unlinked", "GET",  "/v1/unsubscribe",        "-", 422, "validation_failed"),
+    ("partner_unlinked", "POST", "/v1/unsubscribe",        "-", 422, "validation_failed"),
+    ("support",         "GET",  "/v1/me/notifications",   "-", 200, None),
+    ("support",         "PATCH", "/v1/me/notifications",  "-", 200, None),
+    ("support",         "GET",  "/v1/unsubscribe",        "-", 422, "validation_failed"),
+    ("support",         "POST", "/v1/unsubscribe",        "-", 422, "validation_failed"),
+    ("provider_member", "GET",  "/v1/me/notifications",   "-", 200, None),
+    ("provider_member", "PATCH", "/v1/me/notifications",  "-", 200, None),
+    ("provider_member", "GET",  "/v1/unsubscribe",        "-", 422, "validation_failed"),
+    ("provider_member", "POST", "/v1/unsubscribe",        "-", 422, "validation_failed"),
+    ("anonymous",        "GET",  "/v1/me/notifications",   "-", 401, "unauthenticated"),
+    ("anonymous",        "PATCH", "/v1/me/notifications",  "-", 401, "unauthenticated"),
+    ("anonymous",        "GET",  "/v1/unsubscribe",        "-", 422, "validation_failed"),
+    ("anonymous",        "POST", "/v1/unsubscribe",        "-", 422, "validation_failed"),
     # -- callers with the portal issuer's access tokens: the same rules ---------------------
     ("jwt_customer_a",   "GET",  "/v1/me",                 "-", 200, None),
     ("jwt_customer_a",   "GET",  "/v1/tickets",            "-", 200, None),
@@ -316,7 +345,8 @@ VISIBLE_OWNERS = {"customer_a": {"A"}, "customer_b": {"B"}, "partner_linked": {"
                   "jwt_staff": {"A", "B"}}
 DRAFT_OWNERS = {**VISIBLE_OWNERS, "support": set(), "jwt_staff": set()}
 BODIES = {TICKET + "/reject": {"reason": "not in this contract period"},
-          TICKET + "/comments": {"body": "any news on this?"}}
+          TICKET + "/comments": {"body": "any news on this?"},
+          "/v1/me/notifications": {"watch_account": True}}
 
 
 @dataclass

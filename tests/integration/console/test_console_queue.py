@@ -282,3 +282,23 @@ def test_the_account_filter_finds_an_account_by_its_contract_id(
     page = staff.get("/console/?account=CRM-4711").get_data(as_text=True)
     assert [t for t, _ in rows(page)] == [ticket["id"]]
     assert rows(staff.get("/console/?account=CRM-47").get_data(as_text=True)) == []
+
+
+def test_the_queue_and_the_ticket_page_show_the_case_number(console_app: Any, staff: Any,
+                                                           world: World) -> None:
+    ticket = file(console_app.test_client(), world)
+    queue = staff.get("/console/").get_data(as_text=True)
+    page = staff.get(f"/console/tickets/{ticket['id']}").get_data(as_text=True)
+
+    assert f'<td class="case-number">{ticket["number"]}</td>' in queue
+    assert f'<span class="case-number">{ticket["number"]}</span>' in page
+
+
+def test_staff_find_a_ticket_by_its_case_number(console_app: Any, staff: Any, world: World) -> None:
+    ticket = file(console_app.test_client(), world)
+    found = staff.get(f"/console/?number={ticket['number'].lower()}")
+    page = staff.get(found.headers["Location"])
+
+    assert found.status_code == 303
+    assert page.status_code == 200 and "load test next week" in page.get_data(as_text=True)
+    assert staff.get(staff.get("/console/?number=ENV-99999999").headers["Location"]).status_code == 404

@@ -46,7 +46,7 @@ def test_every_row_links_to_its_ticket_page(console_app: Any, staff: Any, world:
 
 
 ROW = re.compile(
-    r'<tr class="(overdue)?" data-ticket="([^"]*)">\s*<td>([^<]*)(?:( <span class="badge badge-late">over SLA</span>))?</td>'
+    r'<tr class="(overdue)?" data-ticket="([^"]*)">\s*<td class="case-number">ENV-[1-9][0-9]*</td>\s*<td>([^<]*)(?:( <span class="badge badge-late">over SLA</span>))?</td>'
     r'\s*<td>([^<]*)</td>\s*<td>([^<]*)</td>\s*<td><span class="stage stage-([^"]*)">([^<]*)</span></td>'
     r'\s*<td>([^<]*)</td>\s*<td><a href="([^"]*)">([^<]*)</a></td>\s*<td>([^<]*)</td>\s*</tr>')
 SUMMARIES = [
