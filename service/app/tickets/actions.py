@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
+from service.app.billing import consent
 from service.app.tickets import approvals, filing
 from service.app.commands import ChangeStatus, FileTicket
 from service.adapters.db import STALE, UnitOfWork
@@ -18,6 +19,7 @@ from service.domain.errors import (
     PreconditionFailed,
 )
 from service.domain.lifecycle import OPEN_STATUSES, Action, Status
+from service.domain.prices import PriceList
 from service.domain.verification import check_verification
 from service.app.tickets.moves import StatusListener, move, record_creation
 from service.adapters.handoff import Dispatch
@@ -58,11 +60,13 @@ def file_ticket(
     approval: ApprovalPolicy = ApprovalPolicy(),
     dispatch: Dispatch | None = None,
     drafter_id: str | None = None,
+    prices: PriceList | None = None,
 ) -> tuple[Ticket, bool]:
     """File an upscale or change request; returns the ticket and whether it was created now.
     ``max_open`` caps the account's open requests (0: no cap), read before the insert like the
     duplicate check, so racing requests can overshoot it by their number; ``approval`` decides
-    what the request needs (``drafter_id``: the partner's user who prepared it as a draft).
+    what the request needs (``drafter_id``: the partner's user who prepared it as a draft);
+    with ``prices`` an upscale that costs something needs its charge accepted (service.app.billing.consent).
     One SELECT reads what the rules need and one INSERT writes the ticket with its events and
     outbox rows (service.app.tickets.filing); the unique indexes decide races. Nothing here locks or writes
     but that INSERT, so on PostgreSQL ``uow`` may run in autocommit (the API's does:
@@ -84,6 +88,8 @@ def file_ticket(
         _check_rules(uow.session, env, command, now=now, decision=decision, open_ticket=facts.open_ticket)
         hosting.check_open_ticket_cap(facts.open_count, max_open)
         ticket = _new_ticket(principal, env, command, now=now)
+        ticket.charges = consent.charges_for(uow.session, prices, env, command,
+                                             user_id=principal.user_id, now=now)
         approvals.stamp(ticket, decision, env, drafter_id=drafter_id)
         return _insert(uow, principal, ticket, now=now, key=key, digest=digest,
                        listener=listener, dispatch=dispatch, stage=env.stage)
@@ -114,6 +120,9 @@ def _insert(uow: UnitOfWork, principal: Principal, ticket: Ticket, *, now: datet
                                   listener=listener)
         if ticket.drafter_id:
             created.reason = f"filed from a draft prepared by user {ticket.drafter_id}: {ticket.summary}"
+        accepted = consent.acceptance_sentence(ticket.charges)
+        if accepted:
+            created.reason = f"{created.reason}; {accepted}"
         approvals.approve_at_filing(uow, ticket, now=now, listener=listener, dispatch=dispatch,
                                     stage=stage)
     try:

@@ -265,6 +265,20 @@ MATRIX: list[tuple[str, str, str, str, int, str | None]] = [
     ("provider_member",  "GET",  ENV + "/options",         "A", 404, "not_found"),
     ("provider_member",  "GET",  ENV + "/options",         "B", 404, "not_found"),
     ("anonymous",        "GET",  ENV + "/options",         "A", 401, "unauthenticated"),
+    # -- quotes: everyone who may see the environment; stores nothing ------------------------
+    ("customer_a",       "POST", "/v1/quotes",             "A", 200, None),
+    ("customer_a",       "POST", "/v1/quotes",             "B", 404, "not_found"),
+    ("customer_b",       "POST", "/v1/quotes",             "A", 404, "not_found"),
+    ("customer_b",       "POST", "/v1/quotes",             "B", 200, None),
+    ("partner_linked",   "POST", "/v1/quotes",             "A", 200, None),
+    ("partner_linked",   "POST", "/v1/quotes",             "B", 404, "not_found"),
+    ("partner_unlinked", "POST", "/v1/quotes",             "A", 404, "not_found"),
+    ("partner_unlinked", "POST", "/v1/quotes",             "B", 404, "not_found"),
+    ("support",          "POST", "/v1/quotes",             "A", 200, None),
+    ("support",          "POST", "/v1/quotes",             "B", 200, None),
+    ("provider_member",  "POST", "/v1/quotes",             "A", 404, "not_found"),
+    ("provider_member",  "POST", "/v1/quotes",             "B", 404, "not_found"),
+    ("anonymous",        "POST", "/v1/quotes",             "A", 401, "unauthenticated"),
     # -- callers with the portal issuer's access tokens: the same rules ---------------------
     ("jwt_customer_a",   "GET",  "/v1/me",                 "-", 200, None),
     ("jwt_customer_a",   "GET",  "/v1/tickets",            "-", 200, None),
@@ -434,7 +448,7 @@ def test_authorization_matrix_row(matrix: Matrix, row: tuple[str, str, str, str,
     url = _url(matrix, path, owner)
     headers = {} if principal == "anonymous" else matrix.world.auth(principal)
     body = BODIES.get(path)
-    if path in ("/v1/tickets", "/v1/drafts") and method == "POST":
+    if path in ("/v1/tickets", "/v1/drafts", "/v1/quotes") and method == "POST":
         body = upscale_body(_fresh_environment(matrix, owner))
     response = matrix.client.open(url, method=method, json=body, headers=headers)
     payload = response.get_json(silent=True)
