@@ -31,6 +31,7 @@ PRINCIPALS = ("customer_a", "customer_b", "partner_linked", "partner_unlinked", 
 TICKET = "/v1/tickets/{ticket_id}"
 ENV = "/v1/environments/{environment_id}"
 DRAFT = "/v1/drafts/{draft_id}"
+USAGE = "/v1/usage"
 
 # principal,          method, path,                    owner, status, rule
 MATRIX: list[tuple[str, str, str, str, int, str | None]] = [
@@ -279,6 +280,20 @@ MATRIX: list[tuple[str, str, str, str, int, str | None]] = [
     ("provider_member",  "POST", "/v1/quotes",             "A", 404, "not_found"),
     ("provider_member",  "POST", "/v1/quotes",             "B", 404, "not_found"),
     ("anonymous",        "POST", "/v1/quotes",             "A", 401, "unauthenticated"),
+    # -- usage of an account: the tenant rules of tickets -----------------------------------
+    ("customer_a",       "GET",  USAGE,                    "A", 200, None),
+    ("customer_a",       "GET",  USAGE,                    "B", 404, "not_found"),
+    ("customer_b",       "GET",  USAGE,                    "A", 404, "not_found"),
+    ("customer_b",       "GET",  USAGE,                    "B", 200, None),
+    ("partner_linked",   "GET",  USAGE,                    "A", 200, None),
+    ("partner_linked",   "GET",  USAGE,                    "B", 404, "not_found"),
+    ("partner_unlinked", "GET",  USAGE,                    "A", 404, "not_found"),
+    ("partner_unlinked", "GET",  USAGE,                    "B", 404, "not_found"),
+    ("support",          "GET",  USAGE,                    "A", 200, None),
+    ("support",          "GET",  USAGE,                    "B", 200, None),
+    ("provider_member",  "GET",  USAGE,                    "A", 404, "not_found"),
+    ("provider_member",  "GET",  USAGE,                    "B", 404, "not_found"),
+    ("anonymous",        "GET",  USAGE,                    "A", 401, "unauthenticated"),
     # -- callers with the portal issuer's access tokens: the same rules ---------------------
     ("jwt_customer_a",   "GET",  "/v1/me",                 "-", 200, None),
     ("jwt_customer_a",   "GET",  "/v1/tickets",            "-", 200, None),
@@ -415,6 +430,8 @@ def _fresh_draft(m: Matrix, owner: str) -> str:
 
 
 def _url(m: Matrix, path: str, owner: str) -> str:
+    if path == USAGE:
+        return f"{path}?month=2030-03&account_id={m.world.accounts[OWNER_ACCOUNT[owner]]}"
     if "{draft_id}" in path:
         return path.format(draft_id=_fresh_draft(m, owner))
     if path.endswith("/promotions"):
