@@ -34,8 +34,8 @@ class UsageReport(MethodView):
     @blp.arguments(UsageQuerySchema, location="query", as_kwargs=True)
     @blp.response(200, UsageSchema)
     @document(400, 401, 404, 422)
-    @blp.doc(operationId="getUsage", responses={"200": {"content": {
-        "application/json": {"schema": {"$ref": "#/components/schemas/Usage"}}, "text/csv": {
+    @blp.doc(operationId="getUsage", responses={200: {"description": "OK", "content": {
+        "application/json": {"schema": UsageSchema}, "text/csv": {
         "schema": {"type": "string", "description": "the same lines as CSV, with a header row: "
                    + ", ".join(usage.CSV_COLUMNS)}}}}})
     def get(self, month: str, account_id: str | None = None) -> Any:
