@@ -1,11 +1,15 @@
 """Quote arithmetic: exact decimals, never negative, additive, within the allowance iff free."""
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import given, strategies as st
+
+from service.domain.approval_policy import PolicyError
 
 from service.domain.hosting import COMPONENTS, SIZES
 from service.domain.prices import (
@@ -135,3 +139,17 @@ def test_usage_days_add_up_over_months(offset: int, seconds: int, included: int)
 def test_an_open_usage_counts_until_now() -> None:
     month = (datetime(2027, 3, 1, tzinfo=UTC), datetime(2027, 4, 1, tzinfo=UTC))
     assert month_days(START, None, month, now=START + timedelta(days=2, hours=1)) == (0, 3)
+
+
+def test_the_policy_matches_on_within_allowance() -> None:
+    from service.adapters.policy_file import parse_text
+    from service.domain.approval_policy import RequestFacts
+    from service.domain.hosting import Stage, TicketType
+
+    policy = parse_text("rules:\n  - name: free\n    match: {within_allowance: true}\n    approval: auto\n")
+    facts = RequestFacts(type=TicketType.UPSCALE, stage=Stage.STAGE, account_ids=frozenset({"a"}))
+    assert policy.decide(facts).rule is None
+    assert policy.decide(dataclasses.replace(facts, within_allowance=True)).rule == "free"
+    assert policy.decide(dataclasses.replace(facts, within_allowance=False)).rule is None
+    with pytest.raises(PolicyError, match="line 3.*within_allowance"):
+        parse_text("rules:\n  - name: free\n    match: {within_allowance: maybe}\n")

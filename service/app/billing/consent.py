@@ -13,17 +13,31 @@ from service.app.billing.quotes import quote_json, quote_upscale
 from service.app.commands import FileTicket
 from service.domain import hosting
 from service.domain.errors import ChargesNotAccepted, QuoteChanged
-from service.domain.prices import PriceList, as_text
+from service.domain.prices import PriceList, Quote, as_text
 
 
-def charges_for(session: Session, prices: PriceList | None, env: Environment, command: FileTicket, *,
+def quote_filing(session: Session, prices: PriceList | None, env: Environment, command: FileTicket, *,
+                 now: datetime) -> Quote | None:
+    """The quote of an upscale being filed (None for a change, or without a price list)."""
+    if prices is None or command.type != hosting.TicketType.UPSCALE:
+        return None
+    return quote_upscale(session, prices, env, command.resources, command.window, now=now)
+
+
+def within_allowance(command: FileTicket, found: Quote | None) -> bool | None:
+    """The approval policy's ``within_allowance`` of a request: an upscale that charges nothing."""
+    if command.type != hosting.TicketType.UPSCALE:
+        return None
+    return found is None or found.within_allowance
+
+
+def charges_for(found: Quote | None, env: Environment, command: FileTicket, *,
                 user_id: str, now: datetime) -> dict[str, Any] | None:
     """What the new ticket keeps as ``charges``: its quote and, when it costs something, the
     acceptance. Raises ChargesNotAccepted (422) without an acceptance, QuoteChanged (409) when
     the accepted amount or currency is not the quote's."""
-    if prices is None or command.type != hosting.TicketType.UPSCALE:
+    if found is None:
         return None
-    found = quote_upscale(session, prices, env, command.resources, command.window, now=now)
     body = quote_json(found, env, period=command.window, now=now)
     if not found.costs_something:
         return {"quote": body, "accepted": None}

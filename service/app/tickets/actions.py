@@ -83,13 +83,14 @@ def file_ticket(
         env = facts.environment
         if env is None:
             raise NotFound("no such environment", errors={"environment_id": ["no such environment"]})
+        quoted = consent.quote_filing(uow.session, prices, env, command, now=now)
         decision = approvals.decide_for(approval, env, type_=command.type, change_kind=command.change_kind,
-                                        period=command.window, external_id=facts.external_id)
+                                        period=command.window, external_id=facts.external_id,
+                                        within_allowance=consent.within_allowance(command, quoted))
         _check_rules(uow.session, env, command, now=now, decision=decision, open_ticket=facts.open_ticket)
         hosting.check_open_ticket_cap(facts.open_count, max_open)
         ticket = _new_ticket(principal, env, command, now=now)
-        ticket.charges = consent.charges_for(uow.session, prices, env, command,
-                                             user_id=principal.user_id, now=now)
+        ticket.charges = consent.charges_for(quoted, env, command, user_id=principal.user_id, now=now)
         approvals.stamp(ticket, decision, env, drafter_id=drafter_id)
         return _insert(uow, principal, ticket, now=now, key=key, digest=digest,
                        listener=listener, dispatch=dispatch, stage=env.stage)

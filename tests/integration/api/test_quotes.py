@@ -136,3 +136,34 @@ def test_what_costs_nothing_needs_no_consent(client, world, uow_factory) -> None
     change = client.post("/v1/tickets", json=change_body(world.envs["customer_a_stage"]),
                          headers=world.auth("customer_a"))
     assert change.status_code == 201 and change.get_json()["charges"] is None
+
+
+POLICY = """\
+rules:
+  - name: free stage upscales
+    match: {type: upscale, within_allowance: true}
+    approval: auto
+"""
+
+
+def test_the_policy_approves_at_once_what_costs_nothing(settings, world, uow_factory, tmp_path) -> None:
+    from sqlalchemy import update
+    from service.adapters.models import Environment
+
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(POLICY)
+    configured = dataclasses.replace(settings, price_list=str(SAMPLE), approval_policy=str(policy))
+    client = create_app(configured, build_runtime(configured, clock=lambda: NOW)).test_client()
+    with uow_factory() as uow:  # the policy approves on its own only within every cap
+        uow.session.execute(update(Environment).values(caps={"yves": "2xlarge"}))
+        uow.commit()
+    charged = client.post("/v1/tickets", json=temporary(world, accept_charges={"amount": "55.50", "currency": "EUR"}),
+                          headers=world.auth("customer_a")).get_json()
+    assert (charged["status"], charged["approval_rule"]) == ("pending_approval", None)
+    set_allowance(world.accounts["customer_b"], 30, uow=uow_factory(), year=2030)
+    start = NOW + timedelta(hours=1)
+    free = client.post("/v1/tickets", json=upscale_body(world.envs["customer_b_stage"], period={
+        "start": start.isoformat(), "end": (start + timedelta(days=3)).isoformat()}),
+        headers=world.auth("customer_b")).get_json()
+    assert (free["status"], free["approval_rule"], free["approvals_required"]) == (
+        "scheduled", "free stage upscales", 0)
