@@ -117,6 +117,8 @@ class SubmitDraft:
     """File a partner's draft as the customer's ticket."""
 
     draft_id: str
+    accept_charges: tuple[str, str] | None = None
+    """(amount, currency): the submitting customer accepts the charge (a draft's own is ignored)."""
 
 
 STATUS_COMMANDS: dict[Action, type[ChangeStatus]] = {

@@ -167,3 +167,17 @@ def test_the_policy_approves_at_once_what_costs_nothing(settings, world, uow_fac
         headers=world.auth("customer_b")).get_json()
     assert (free["status"], free["approval_rule"], free["approvals_required"]) == (
         "scheduled", "free stage upscales", 0)
+
+
+def test_only_the_submitting_customer_accepts_a_draft_s_charge(client, world, uow_factory) -> None:
+    draft = client.post("/v1/drafts", json=temporary(world, accept_charges={"amount": "55.50", "currency": "EUR"}),
+                        headers=world.auth("partner_linked"))
+    assert draft.status_code == 201, draft.get_data(as_text=True)
+    submit = f"/v1/drafts/{draft.get_json()['id']}/submit"
+    problem = assert_problem(client.post(submit, headers=world.auth("customer_a")), 422, "charges_not_accepted")
+    assert problem["quote"]["charge"]["amount"] == "55.50"
+    assert counts(uow_factory)[0] == 0
+    filed = client.post(submit, json={"accept_charges": {"amount": "55.50", "currency": "EUR"}},
+                        headers=world.auth("customer_a"))
+    assert filed.status_code == 201, filed.get_data(as_text=True)
+    assert filed.get_json()["charges"]["accepted"]["by"] == world.users["customer_a"]
