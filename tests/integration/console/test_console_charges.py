@@ -32,3 +32,32 @@ def test_ticket_page_shows_the_quote_and_the_acceptance(console_settings: Any, c
     assert re.search(r"<th scope=\"row\">yves</th><td>medium</td><td>large</td><td>18.50 EUR</td>"
                      r"<td>0</td><td>37.00 EUR</td>", page)
     assert "Accepted by customer_a@example.com on" in page and ": 37.00 EUR." in page
+
+
+def test_the_usage_page_of_an_account_shows_a_month_and_its_csv(console_app: Any, staff: Any, world: World,
+                                                                 uow_factory_pg: Any) -> None:
+    import csv
+    import io
+
+    from service.adapters.models import Usage
+
+    ticket = console_app.test_client().post("/v1/tickets", json=upscale_body(world.envs["customer_a_stage"]),
+                                            headers=world.auth("customer_a")).get_json()
+    with uow_factory_pg() as uow:
+        uow.session.add(Usage(account_id=world.accounts["customer_a"], environment_id=world.envs["customer_a_stage"],
+                              ticket_id=ticket["id"], component="yves", from_size="medium", to_size="large",
+                              daily_minor=1850, currency="EUR", included_days=1,
+                              started_at=NOW - timedelta(days=3), ended_at=NOW - timedelta(hours=1)))
+        uow.commit()
+    url = f"/console/accounts/{world.accounts['customer_a']}/usage"
+    page = staff.get(f"{url}?month={NOW:%Y-%m}").get_data(as_text=True)
+    assert "Usage in 2026-11" in page
+    assert re.search(r"<th scope=\"row\">customer_a-stage</th><td>yves</td><td>3</td><td>1</td>"
+                     r"<td>37.00 EUR</td>", page)
+    assert "Total: <strong>37.00 EUR</strong>" in page
+    rows = list(csv.DictReader(io.StringIO(staff.get(f"{url}?month={NOW:%Y-%m}&format=csv").get_data(as_text=True))))
+    assert [(r["environment"], r["days"], r["charge"]) for r in rows] == [("customer_a-stage", "3", "37.00")]
+    assert "No usage in 2026-10" in staff.get(f"{url}?month=2026-10").get_data(as_text=True)
+    assert staff.get(f"{url}?month=2026-1").status_code == 400
+    customer = console_app.test_client()
+    assert customer.get(url).status_code in (302, 303, 401, 403)
