@@ -1,4 +1,4 @@
-"""envdesk benchmarks. Usage: .venv/bin/python bench/run.py all|floor|create|read|console|sweep|pipeline|memory|table
+"""envdesk benchmarks. Usage: .venv/bin/python bench/run.py all|floor|create|read|console|sweep|pipeline|memory|cost|table
 
 Each command resets its own PostgreSQL database (envdesk_bench) and Redis db 14, starts the real
 processes (`envdesk serve`, `worker`, `beat`, `provisioning-sim`) on 127.0.0.1, loads them with
@@ -65,10 +65,11 @@ def create(duration: float = 10, conns: int = 32, accounts: int = 400, envs: int
 
 
 def main() -> None:
-    from bench import console, memory, pipeline, read, sweep
+    from bench import console, cost, memory, pipeline, read, sweep
 
     commands = {"floor": floor, "create": create, "read": read.run, "console": console.run,
-                "sweep": sweep.run, "pipeline": pipeline.run, "memory": memory.run}
+                "sweep": sweep.run, "pipeline": pipeline.run, "memory": memory.run,
+                "cost": cost.run}
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("command", choices=[*commands, "all", "table"])
     args = parser.parse_args()

@@ -301,7 +301,11 @@ class Usage(Base):
         # One apply opens one row per component, whichever worker records it.
         UniqueConstraint("ticket_id", "component"),
         Index("ix_usage_account_started", "account_id", "started_at"),
-        Index("ix_usage_account_ended", "account_id", "ended_at"),
+        # A month of an account: its rows ended after the month began, and its open rows (NULL),
+        # read from the index alone on PostgreSQL (service.app.billing.usage).
+        Index("ix_usage_account_ended", "account_id", "ended_at",
+              postgresql_include=["started_at", "environment_id", "component", "daily_minor",
+                                  "included_days", "currency"]),
         Index("ix_usage_open", "environment_id", "component",
               postgresql_where=text(_OPEN_USAGE), sqlite_where=text(_OPEN_USAGE)),
     )

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, request
+from flask import Response, current_app, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
@@ -46,4 +46,5 @@ class UsageReport(MethodView):
         if request.accept_mimetypes.best_match(("application/json", "text/csv")) == "text/csv":
             return Response(usage.as_csv(report), mimetype="text/csv",
                             headers={"Content-Disposition": f'attachment; filename="usage-{month}.csv"'})
-        return report
+        # The body UsageSchema documents, as built: a month can hold tens of thousands of lines.
+        return current_app.json.response(report)

@@ -53,7 +53,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("ticket_id", "component", name="uq_usage_ticket_id_component"),
     )
     op.create_index("ix_usage_account_started", "usage", ["account_id", "started_at"])
-    op.create_index("ix_usage_account_ended", "usage", ["account_id", "ended_at"])
+    op.create_index("ix_usage_account_ended", "usage", ["account_id", "ended_at"],
+                    postgresql_include=["started_at", "environment_id", "component", "daily_minor",
+                                        "included_days", "currency"])
     op.create_index("ix_usage_open", "usage", ["environment_id", "component"],
                     postgresql_where=sa.text("ended_at IS NULL"), sqlite_where=sa.text("ended_at IS NULL"))
 
