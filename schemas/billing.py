@@ -7,7 +7,7 @@ from marshmallow import Schema, fields, validate
 
 from schemas.common import QuerySchema, StrictSchema, Text
 from service.domain.hosting import COMPONENTS, SIZES
-from service.domain.prices import MINOR_UNITS
+from service.domain.prices import MINOR_UNITS, MONTH_PATTERN
 
 AMOUNT = r"^\d{1,12}(\.\d{1,3})?$"
 
@@ -90,7 +90,7 @@ class ChargesSchema(Schema):
 
 class UsageQuerySchema(QuerySchema):
     month = fields.String(required=True, validate=validate.Regexp(
-        r"^\d{4}-(0[1-9]|1[0-2])$", error="must be a month as YYYY-MM"),
+        MONTH_PATTERN, error="must be a month as YYYY-MM"),
         metadata={"examples": ["2027-03"]})
     account_id = Text(max=64, metadata={"description": "staff: the account (required for staff)"})
 

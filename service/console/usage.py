@@ -13,8 +13,9 @@ from service.app.billing import usage
 from service.console import blp
 from service.console.forms import SignOutForm
 from service.console.security import staff, staff_required
+from service.domain.prices import MONTH_PATTERN
 
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_MONTH = re.compile(MONTH_PATTERN)
 
 
 @blp.get("/accounts/<account_id>/usage")

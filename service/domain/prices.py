@@ -27,6 +27,8 @@ MINOR_UNITS: Mapping[str, int] = {
     "JPY": 0, "KRW": 0, "ISK": 0, "KWD": 3, "BHD": 3, "JOD": 3, "OMR": 3, "TND": 3,
 }
 """ISO 4217 currencies a price list may name, with their minor units."""
+MONTH_PATTERN = r"^[1-9]\d{3}-(0[1-9]|1[0-2])$"
+"""A month of usage as YYYY-MM (UTC), of the years 1000 to 9999."""
 
 
 class PriceListError(ValueError):

@@ -34,9 +34,9 @@ def contract_year(period: tuple[datetime, datetime] | None, now: datetime) -> in
 def read_allowance(session: Session, account_id: str, year: int) -> tuple[int, int]:
     """(included days of ``year``, those already used), in one statement."""
     start = datetime(year, 1, 1, tzinfo=timezone.utc)
+    end = start.replace(year=year + 1) if year < 9999 else datetime.max.replace(tzinfo=timezone.utc)
     days, used = session.execute(_ALLOWANCE, {
-        "account_id": account_id, "year": year, "year_start": start,
-        "year_end": start.replace(year=year + 1)}).one()
+        "account_id": account_id, "year": year, "year_start": start, "year_end": end}).one()
     return days or 0, int(used or 0)
 
 

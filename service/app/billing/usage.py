@@ -54,7 +54,8 @@ class Month:
     def parse(cls, text: str) -> "Month":
         year, month = int(text[:4]), int(text[5:7])
         start = datetime(year, month, 1, tzinfo=timezone.utc)
-        end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=timezone.utc)
+        end = (datetime(year + month // 12, month % 12 + 1, 1, tzinfo=timezone.utc)
+               if (year, month) != (9999, 12) else datetime.max.replace(tzinfo=timezone.utc))
         return cls(text, start, end)
 
 

@@ -181,3 +181,13 @@ def test_only_the_submitting_customer_accepts_a_draft_s_charge(client, world, uo
                         headers=world.auth("customer_a"))
     assert filed.status_code == 201, filed.get_data(as_text=True)
     assert filed.get_json()["charges"]["accepted"]["by"] == world.users["customer_a"]
+
+
+def test_quotes_and_usage_at_the_edges_of_the_calendar_answer_without_error(client, world) -> None:
+    far = upscale_body(world.envs["customer_a_stage"], period={
+        "start": "9999-12-30T00:00:00Z", "end": "9999-12-31T00:00:00Z"})
+    quote = client.post("/v1/quotes", json=far, headers=world.auth("customer_a"))
+    assert quote.status_code == 200 and quote.get_json()["allowance"]["year"] == 9999
+    assert client.get("/v1/usage?month=9999-12", headers=world.auth("customer_a")).status_code == 200
+    bad = client.get("/v1/usage?month=0000-01", headers=world.auth("customer_a"))
+    assert bad.status_code == 422 and "month" in bad.get_json()["errors"]
