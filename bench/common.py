@@ -358,8 +358,11 @@ def write_requests(name: str, lines: list[tuple[str, str, str, str]]) -> Path:
 
 
 def wrk(base: str, *, data: Path | None = None, path: str = "/", conns: int = 32,
-        duration: float = 10, threads: int = 2, cookie: str | None = None) -> dict[str, Any]:
+        duration: float = 10, threads: int = 2, cookie: str | None = None,
+        accept: str | None = None) -> dict[str, Any]:
     env = dict(os.environ)
+    if accept is not None:
+        env["WRK_ACCEPT"] = accept
     if data is not None:
         env["WRK_DATA"] = str(data)
     if cookie is not None:

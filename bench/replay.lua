@@ -1,7 +1,7 @@
 -- Replays request lines from $WRK_DATA (method \t path \t token \t body), each wrk thread
 -- taking every n-th line so no two threads send the same request; wraps around at the end.
 -- Without $WRK_DATA every request is a plain GET of the URL path. $WRK_COOKIE (a browser
--- session, "name=value") is sent as a Cookie header; an empty token sends no Authorization.
+-- session, "name=value") is sent as a Cookie header, $WRK_ACCEPT as the Accept header; an empty token sends no Authorization.
 -- done() prints one JSON line.
 local counter, threads = 0, {}
 
@@ -17,6 +17,7 @@ function init(args)
   local data = os.getenv("WRK_DATA")
   if not data then return end
   local cookie = os.getenv("WRK_COOKIE")
+  local accept = os.getenv("WRK_ACCEPT")
   local n, nthreads = 0, tonumber(os.getenv("WRK_THREADS") or "2")
   local total = 0
   for _ in io.lines(data) do total = total + 1 end
@@ -27,6 +28,7 @@ function init(args)
       local headers = {}
       if token ~= "" then headers["Authorization"] = "Bearer " .. token end
       if cookie then headers["Cookie"] = cookie end
+      if accept then headers["Accept"] = accept end
       if body == "" then body = nil else headers["Content-Type"] = "application/json" end
       table.insert(reqs, wrk.format(method, path, headers, body))
     end

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from schemas.common import PageQuerySchema, page_schema, present
+from schemas.billing import AcceptChargesSchema
+from schemas.common import PageQuerySchema, StrictSchema, page_schema, present
 
 DRAFT_STATUSES = ("open", "submitted")
 
@@ -29,3 +30,10 @@ DraftPageSchema = page_schema(DraftSchema, "DraftPageSchema")
 
 class DraftListQuerySchema(PageQuerySchema):
     status = fields.String(validate=validate.OneOf(DRAFT_STATUSES))
+
+
+class DraftSubmitSchema(StrictSchema):
+    """Optional: the submitting customer accepts the charge of an upscale that costs something."""
+
+    accept_charges = fields.Nested(AcceptChargesSchema, metadata={
+        "description": "the charge accepted, equal to the quote of the draft's request now"})

@@ -14,6 +14,13 @@ def _size(description: str = "", **kwargs: object) -> fields.String:
     return fields.String(metadata=metadata, **kwargs)  # type: ignore[arg-type]
 
 
+class StepOptionPriceSchema(Schema):
+    size = _size(required=True)
+    price_per_day = fields.String(required=True, metadata={
+        "description": "a decimal string, never a float", "examples": ["18.50"]})
+    currency = fields.String(required=True, metadata={"examples": ["EUR"]})
+
+
 class ComponentOptionsSchema(Schema):
     component = fields.String(required=True, metadata={"enum": list(COMPONENTS)})
     current_size = _size(required=True)
@@ -21,6 +28,9 @@ class ComponentOptionsSchema(Schema):
         "enum": [*SIZES, None], "description": "the contract's cap; null: none"})
     raisable_sizes = fields.List(_size(), required=True, metadata={
         "description": "sizes an upscale may ask for: larger than now, within the cap"})
+    prices = fields.List(fields.Nested(StepOptionPriceSchema), required=True, metadata={
+        "description": "with a price list: the price per day of the step reaching each raisable "
+                       "size (a raise over several steps pays each); empty without one"})
 
 
 class FilingVerdictSchema(Schema):

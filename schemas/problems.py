@@ -44,6 +44,9 @@ RULES: dict[str, str] = {
     "not_prod": "promotions are listed for prod environments only; params: `stage`",
     "reason_required": "rejecting a request needs a reason for the customer",
     "idempotency_key_reused": "the Idempotency-Key was used with another body",
+    "charges_not_accepted": "the upscale costs something by the price list and `accept_charges` "
+                            "was not given; the problem carries the `quote` to accept",
+    "invalid_allowance": "an allowance must be a whole number of days of at least 0 (operators)",
     "domain_error": "the request is not allowed",
     # Conflicts with the current state (409, 412).
     "conflict": "conflicts with the current state",
@@ -54,6 +57,8 @@ RULES: dict[str, str] = {
                           "params: `current_status`, `action`",
     "already_approved": "this user already approved the ticket; another support engineer must",
     "draft_submitted": "the draft was submitted and is kept with its ticket; params: `ticket_id`",
+    "quote_changed": "`accept_charges` is not the quote at filing time; the problem carries the "
+                     "current `quote`",
     "precondition_failed": "If-Match does not match; params: `etag` (the current one)",
 }
 """Every ``rule`` the API answers with, and what it means."""
@@ -112,3 +117,6 @@ class ProblemSchema(Schema):
     current_status = fields.String(metadata={"description": "invalid_transition: the status now"})
     action = fields.String(metadata={"description": "invalid_transition: the refused action"})
     etag = fields.String(metadata={"description": "precondition_failed: the current ETag"})
+    # By name: schemas.billing imports schemas.common, which imports this module.
+    quote = fields.Nested("QuoteSchema", metadata={
+        "description": "charges_not_accepted, quote_changed: the quote at filing time"})

@@ -21,7 +21,7 @@ from service.domain.case_numbers import case_number
 FIELDS = (
     "id", "type", "status", "environment_id", "account_id", "requester_id", "drafter_id", "summary",
     "resources", "period_start", "period_end", "change", "verified_on", "verified_on_ids", "baseline",
-    "reason", "approvals_required", "approval_rule", "version", "created_at", "updated_at", "number",
+    "reason", "approvals_required", "approval_rule", "version", "created_at", "updated_at", "number", "charges",
 )
 values_of = attrgetter(*FIELDS)
 RESOURCE_FIELDS = ("component", "size")
@@ -57,7 +57,7 @@ def ticket_body(values: Sequence[Any], approvals: Iterable[Any]) -> dict[str, An
     """TicketSchema().dump(ticket), given ``values_of(ticket)`` and its approvals oldest first."""
     (id_, type_, status, environment_id, account_id, requester_id, drafter_id, summary, resources,
      period_start, period_end, change, verified_on, verified_on_ids, baseline, reason,
-     approvals_required, approval_rule, version, created_at, updated_at, number) = values
+     approvals_required, approval_rule, version, created_at, updated_at, number, charges) = values
     return {
         "id": id_, "number": case_number(number), "type": type_, "status": status, "environment_id": environment_id,
         "account_id": account_id, "requester_id": requester_id, "drafter_id": drafter_id,
@@ -69,6 +69,7 @@ def ticket_body(values: Sequence[Any], approvals: Iterable[Any]) -> dict[str, An
         "baseline": None if baseline is None else {str(k): _text(v) for k, v in baseline.items()},
         "reason": reason, "approvals_required": approvals_required, "approval_rule": approval_rule,
         "approvals": [{"user_id": a.user_id, "at": a.at.isoformat()} for a in approvals],
+        "charges": charges,
         "version": version, "created_at": created_at.isoformat(), "updated_at": updated_at.isoformat(),
     }
 

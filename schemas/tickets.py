@@ -11,6 +11,7 @@ from schemas.common import (
     PageQuerySchema, QuerySchema, StrictSchema, Text, has_surrogate, page_schema, present,
     storable_instant,
 )
+from schemas.billing import AcceptChargesSchema, ChargesSchema
 from service.domain.actors import ActorKind
 from service.domain.case_numbers import case_number
 from service.domain.lifecycle import Status
@@ -19,7 +20,7 @@ from service.domain.hosting import CHANGE_KINDS, COMPONENTS, SIZES, Stage, Ticke
 TICKET_READ_ONLY = (
     "id", "status", "account_id", "requester_id", "created_at", "updated_at", "version",
     "baseline", "reason", "operation_id", "attempts", "approvals", "approvals_required",
-    "approval_rule", "drafter_id", "number",
+    "approval_rule", "drafter_id", "number", "charges",
 )
 
 
@@ -109,6 +110,9 @@ class UpscaleCreateSchema(_TicketCreateBase):
     period = fields.Nested(PeriodSchema, metadata={
         "description": "a temporary upscale, reverted at end",
         "examples": [{"start": "2031-03-01T08:00:00Z", "end": "2031-03-03T20:00:00Z"}]})
+    accept_charges = fields.Nested(AcceptChargesSchema, metadata={
+        "description": "the charge accepted: required, equal to the quote (POST /v1/quotes), "
+                       "when the upscale costs something by the price list"})
 
 
 class ChangeCreateSchema(_TicketCreateBase):
@@ -134,13 +138,14 @@ class TicketCreateSchema(_TicketCreateBase):
     period = fields.Nested(PeriodSchema)
     change = fields.Nested(ChangeSchema)
     verified_on = TicketIds()
+    accept_charges = fields.Nested(AcceptChargesSchema)
 
     @validates_schema
     def _fields_match_type(self, data: dict[str, Any], **_: Any) -> None:
         if data.get("type") == TicketType.UPSCALE:
             required, forbidden = ("resources",), ("change", "verified_on")
         elif data.get("type") == TicketType.CHANGE:
-            required, forbidden = ("change",), ("resources", "period")
+            required, forbidden = ("change",), ("resources", "period", "accept_charges")
         else:
             return
         errors = {name: ["required for this type"] for name in required if name not in data}
@@ -190,6 +195,9 @@ class TicketSchema(Schema):
         "description": "the approval policy rule that decided; null when no rule matched"})
     approvals = present(fields.List, fields.Nested(ApprovalSchema), metadata={
         "description": "who approved so far, oldest first"})
+    charges = present(fields.Nested, ChargesSchema, allow_none=True, metadata={
+        "description": "an upscale's quote at filing (with a price list) and who accepted its "
+                       "charge, when; null otherwise"})
     version = present(fields.Integer)
     created_at = present(fields.DateTime)
     updated_at = present(fields.DateTime)

@@ -106,6 +106,8 @@ class Settings:
     # Links in mail: the portal's ticket page ({id}, {number}) and this service's public base URL.
     portal_ticket_url: str = ""
     public_url: str = ""
+    # The price list file (YAML); empty: nothing is priced and no filing needs consent.
+    price_list: str = ""
     routes: Mapping[str, str] = field(default_factory=dict)
     # Worker timing, in the order that keeps redelivery safe (checked in workers/app.py):
     # provisioning read timeout < task soft limit < hard limit < lease < broker visibility timeout.
@@ -244,6 +246,7 @@ def _portal(env: Mapping[str, str]) -> dict[str, Any]:
         console_url=_parsed(lambda url: url.rstrip("/"), env.get("CONSOLE_URL")),
         console_counts_seconds=_parsed(float, env.get("CONSOLE_COUNTS_SECONDS")),
         approval_policy=env.get("APPROVAL_POLICY"),
+        price_list=env.get("PRICE_LIST"),
     )
 
 

@@ -193,6 +193,9 @@ class Ticket(Base):
     approval_rule: Mapped[str | None] = mapped_column(String(100))
     # The W3C traceparent of the move that last handed the ticket to the workers (tracing on).
     trace_context: Mapped[str | None] = mapped_column(String(TRACEPARENT_LENGTH))
+    # An upscale's quote at filing when a price list is configured, and who accepted its charge
+    # when, for how much (service.app.billing.consent).
+    charges: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     approvals: Mapped[list["TicketApproval"]] = relationship(
@@ -335,3 +338,47 @@ class NotificationPreference(Base):
     staff_sla_breach: Mapped[bool] = mapped_column(Boolean, default=False)
     staff_failed: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+class Allowance(Base):
+    """An account's included upscale-days in one contract year (a calendar year, UTC)."""
+
+    __tablename__ = "allowances"
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    days: Mapped[int] = mapped_column(Integer)
+
+
+_OPEN_USAGE = "ended_at IS NULL"
+
+
+class Usage(Base):
+    """The usage ledger: one row per component an upscale raised, from the completion of its
+    provisioning until its revert completes or a later request changes the component."""
+
+    __tablename__ = "usage"
+    __table_args__ = (
+        # One apply opens one row per component, whichever worker records it.
+        UniqueConstraint("ticket_id", "component"),
+        Index("ix_usage_account_started", "account_id", "started_at"),
+        # A month of an account: its rows ended after the month began, and its open rows (NULL),
+        # read from the index alone on PostgreSQL (service.app.billing.usage).
+        Index("ix_usage_account_ended", "account_id", "ended_at",
+              postgresql_include=["started_at", "environment_id", "component", "daily_minor",
+                                  "included_days", "currency"]),
+        Index("ix_usage_open", "environment_id", "component",
+              postgresql_where=text(_OPEN_USAGE), sqlite_where=text(_OPEN_USAGE)),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    account_id: Mapped[str] = mapped_column(ForeignKey("accounts.id"))
+    environment_id: Mapped[str] = mapped_column(ForeignKey("environments.id"))
+    ticket_id: Mapped[str] = mapped_column(ForeignKey("tickets.id"))
+    component: Mapped[str] = mapped_column(String(32))
+    from_size: Mapped[str] = mapped_column(String(16))
+    to_size: Mapped[str] = mapped_column(String(16))
+    # The price per day of the steps, in the currency's minor units, and the included days the
+    # accepted quote set against it.
+    daily_minor: Mapped[int] = mapped_column(Integer, default=0)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    included_days: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    ended_by: Mapped[str | None] = mapped_column(String(36))

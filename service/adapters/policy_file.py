@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path as FilePath
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 
@@ -26,34 +26,41 @@ def load_policy(path: str | FilePath | None) -> ApprovalPolicy:
 
 
 def parse_text(text: str) -> ApprovalPolicy:
+    return parse_policy(*read_yaml(text, PolicyError))
+
+
+def read_yaml(text: str, error: Callable[..., Exception]) -> tuple[Any, dict[Path, int]]:
+    """The data in ``text`` and the line of each key's path; a YAML error or a key given twice
+    raises ``error(message, line=...)``. Shared by the configuration files read like this one
+    (the price list: service.adapters.price_file)."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        raise PolicyError(f"not valid YAML: {exc.problem or exc.context}",
-                          line=mark.line + 1 if mark else None) from None
+        raise error(f"not valid YAML: {exc.problem or exc.context}",
+                    line=mark.line + 1 if mark else None) from None
     except yaml.YAMLError as exc:
-        raise PolicyError(f"not valid YAML: {exc}") from None
+        raise error(f"not valid YAML: {exc}") from None
     lines: dict[Path, int] = {}
     if node is not None:
-        _walk(node, (), lines)
-    return parse_policy(data, lines)
+        _walk(node, (), lines, error)
+    return data, lines
 
 
-def _walk(node: yaml.Node, path: Path, lines: dict[Path, int]) -> None:
+def _walk(node: yaml.Node, path: Path, lines: dict[Path, int], error: Callable[..., Exception]) -> None:
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         seen: set[Any] = set()
         for key, value in node.value:
             if key.value in seen:
-                raise PolicyError(f"key {key.value!r} appears twice", line=key.start_mark.line + 1)
+                raise error(f"key {key.value!r} appears twice", line=key.start_mark.line + 1)
             seen.add(key.value)
             lines[path + (key.value,)] = key.start_mark.line + 1
-            _walk(value, path + (key.value,), lines)
+            _walk(value, path + (key.value,), lines, error)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk(item, path + (index,), lines)
+            _walk(item, path + (index,), lines, error)
 
 
 def dump(policy: ApprovalPolicy) -> str:

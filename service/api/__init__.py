@@ -10,7 +10,7 @@ from werkzeug.exceptions import BadRequest, NotFound, RequestEntityTooLarge, Uns
 
 from schemas.common import ProblemSchema
 from service.api import (
-    auth, cors, drafts, environments, errors, headers, health, limits, notifications, observe, promotions, query, reference,
+    auth, billing, cors, drafts, environments, errors, headers, health, limits, notifications, observe, promotions, query, reference,
     tickets,
 )
 from service.api.docs import ProblemApi
@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     api.register_blueprint(promotions.blp)
     api.register_blueprint(notifications.blp)
     api.register_blueprint(notifications.links)
+    api.register_blueprint(billing.blp)
     app.register_blueprint(health.blp)
     app.register_blueprint(reference.blp)
     errors.register(app)

@@ -7,7 +7,7 @@ from flask import url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from schemas.drafts import DraftListQuerySchema, DraftPageSchema, DraftSchema
+from schemas.drafts import DraftListQuerySchema, DraftPageSchema, DraftSchema, DraftSubmitSchema
 from schemas.tickets import TicketCreateSchema, TicketSchema
 from service.app.drafts import drafts
 from service.app.tickets import actions as tickets
@@ -59,15 +59,19 @@ class DraftItem(MethodView):
 
 @blp.route("/<draft_id>/submit")
 class DraftSubmit(MethodView):
+    @blp.arguments(DraftSubmitSchema, required=False)
     @blp.response(201, TicketSchema, headers={"Location": {"schema": {"type": "string"}}})
     @document(401, 403, 404, 409, 415, 422, 429)
     @blp.doc(operationId="submitDraft")
-    def post(self, draft_id: str) -> Any:
-        """File the draft as a ticket of the customer (customers); every filing rule applies now."""
+    def post(self, data: dict[str, Any], draft_id: str) -> Any:
+        """File the draft as a ticket of the customer (customers); every filing rule applies now,
+        and the customer accepts the charge of an upscale that costs something."""
+        accepted = (data or {}).get("accept_charges")
+        command = SubmitDraft(draft_id, accept_charges=(accepted["amount"], accepted["currency"]) if accepted else None)
         ticket, created = drafts.submit_draft(
-            principal(), SubmitDraft(draft_id), uow=uow(), now=now(), listener=runtime().listener,
+            principal(), command, uow=uow(), now=now(), listener=runtime().listener,
             max_open=runtime().settings.max_open_tickets, approval=runtime().approval,
-            dispatch=runtime().dispatch)
+            dispatch=runtime().dispatch, prices=runtime().prices)
         headers = {"Location": url_for("tickets.TicketItem", ticket_id=ticket.id),
                    "ETag": tickets.etag(ticket)}
         if not created:

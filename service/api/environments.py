@@ -47,7 +47,8 @@ class EnvironmentOptions(MethodView):
         """What the caller may file for this environment, and within which limits."""
         return options.environment_options(session(), principal(), environment_id,
                                            max_open=runtime().settings.max_open_tickets,
-                                           approval=runtime().approval, now=now())
+                                           approval=runtime().approval, now=now(),
+                                           prices=runtime().prices)
 
 
 @blp.route("/me")

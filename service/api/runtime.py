@@ -10,9 +10,11 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from service.adapters.policy_file import load_policy
+from service.adapters.price_file import load_price_list
 from service.adapters.config import Settings
 from service.adapters.db import UnitOfWork, make_engine, make_session_factory, read_only_bind
 from service.domain.approval_policy import ApprovalPolicy
+from service.domain.prices import PriceList
 from service.app.tickets.moves import StatusListener
 from service.adapters.handoff import Dispatch
 from service.adapters.identity import Principal, PrincipalCache
@@ -35,6 +37,8 @@ class Runtime:
     principals: PrincipalCache | None = None
     access_tokens: AccessTokenVerifier | None = None
     approval: ApprovalPolicy = ApprovalPolicy()
+    prices: PriceList | None = None
+    """The price list (PRICE_LIST), parsed once at start-up; None: nothing is priced."""
     queue_counts: CountsCache | None = None
     filing_sessions: sessionmaker[Session] | None = None
     """Sessions for a filing: autocommit on PostgreSQL (service.app.tickets.filing writes one statement)."""
@@ -90,8 +94,10 @@ def close_session(_exc: BaseException | None = None) -> None:
 
 
 def build_runtime(settings: Settings, **adapters: object) -> Runtime:
-    """Raises PolicyError on an invalid APPROVAL_POLICY file: the API does not start with one."""
+    """Raises PolicyError on an invalid APPROVAL_POLICY file and PriceListError on an invalid
+    PRICE_LIST file: the API does not start with one."""
     adapters.setdefault("approval", load_policy(settings.approval_policy))
+    adapters.setdefault("prices", load_price_list(settings.price_list))
     engine = make_engine(settings.database_url, pooler=settings.database_pooler)
     principals = PrincipalCache(settings.auth_cache_seconds) if settings.auth_cache_seconds > 0 else None
     adapters.setdefault("access_tokens", build_verifier(

@@ -87,7 +87,7 @@ class TicketCollection(MethodView):
         ticket, created = tickets.file_ticket(
             principal(), FileTicket.from_body(data, idempotency_key=idempotency_key),
             uow=filing_uow(), now=now(), listener=runtime().listener, max_open=runtime().settings.max_open_tickets,
-            approval=runtime().approval, dispatch=runtime().dispatch)
+            approval=runtime().approval, dispatch=runtime().dispatch, prices=runtime().prices)
         headers = {"Location": url_for("tickets.TicketItem", ticket_id=ticket.id),
                    "ETag": tickets.etag(ticket)}
         if not created:

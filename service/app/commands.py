@@ -35,11 +35,13 @@ class FileTicket:
     idempotency_key: str | None = None
     request_hash: str = ""
     """The body's digest when an Idempotency-Key came with it: a replay must send the same body."""
+    accept_charges: tuple[str, str] | None = None
+    """(amount, currency) of the charge the requester accepts (``accept_charges``)."""
 
     @classmethod
     def from_body(cls, data: Mapping[str, Any], *, idempotency_key: str | None = None) -> "FileTicket":
         """From a request body as TicketCreateSchema loads it (the period's ends as datetimes)."""
-        period, cited = data.get("period"), data.get("verified_on")
+        period, cited, accepted = data.get("period"), data.get("verified_on"), data.get("accept_charges")
         return cls(
             type=data["type"], environment_id=data["environment_id"], summary=data["summary"],
             resources=data.get("resources"), change=data.get("change"),
@@ -47,6 +49,7 @@ class FileTicket:
             verified_on=() if cited is None else (cited,) if isinstance(cited, str) else tuple(cited),
             idempotency_key=idempotency_key,
             request_hash=request_hash(data) if idempotency_key else "",
+            accept_charges=(accepted["amount"], accepted["currency"]) if accepted else None,
         )
 
     @classmethod
@@ -114,6 +117,8 @@ class SubmitDraft:
     """File a partner's draft as the customer's ticket."""
 
     draft_id: str
+    accept_charges: tuple[str, str] | None = None
+    """(amount, currency): the submitting customer accepts the charge (a draft's own is ignored)."""
 
 
 STATUS_COMMANDS: dict[Action, type[ChangeStatus]] = {

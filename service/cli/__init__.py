@@ -6,7 +6,7 @@ from __future__ import annotations
 import click
 
 from service.cli import (
-    accounts, database, environments, health, openapi, policy, processes, secret, users,
+    accounts, database, environments, health, openapi, policy, prices, processes, secret, users,
 )
 
 
@@ -18,5 +18,5 @@ def cli() -> None:
 for _command in (database.db, accounts.account, accounts.partner, users.user, users.token,
                  environments.env, processes.serve, processes.worker, processes.beat,
                  processes.provisioning_sim, processes.up, health.worker_ping, openapi.openapi,
-                 policy.policy, secret.secret):
+                 policy.policy, prices.prices, secret.secret):
     cli.add_command(_command)

@@ -16,4 +16,4 @@ def register(app: Flask, settings: Settings) -> None:
 
 
 # The modules that attach routes, hooks and error pages to ``blp``, before anyone registers it.
-from service.console import errors, security, signin, views  # noqa: E402,F401
+from service.console import errors, security, signin, usage, views  # noqa: E402,F401

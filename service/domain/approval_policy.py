@@ -30,7 +30,7 @@ CHOICE_KEYS: dict[str, tuple[str, ...]] = {
     "stage": tuple(s.value for s in Stage),
     "change_kind": CHANGE_KINDS,
 }
-MATCH_KEYS = ("type", "stage", "change_kind", "temporary", "max_days", "account")
+MATCH_KEYS = ("type", "stage", "change_kind", "temporary", "max_days", "account", "within_allowance")
 RULE_KEYS = ("name", "match", "approval", "min_notice_hours", "verify_on")
 
 
@@ -51,6 +51,9 @@ class RequestFacts:
     account_ids: frozenset[str]
     change_kind: str | None = None
     period: tuple[datetime, datetime] | None = None
+    within_allowance: bool | None = None
+    """An upscale that costs nothing beyond the included days (by the price list); None: not
+    known (a change, or not yet quoted)."""
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,7 @@ class Match:
     temporary: bool | None = None
     max_days: float | None = None
     account: frozenset[str] | None = None
+    within_allowance: bool | None = None
 
     def fits(self, request: RequestFacts) -> bool:
         return all((
@@ -70,6 +74,7 @@ class Match:
             self.temporary is None or self.temporary == (request.period is not None),
             self.max_days is None or _within_days(request.period, self.max_days),
             self.account is None or bool(self.account & request.account_ids),
+            self.within_allowance is None or self.within_allowance == request.within_allowance,
         ))
 
 

@@ -73,10 +73,11 @@ def _match(reader: _Reader, value: Any, path: Path) -> Match:
     raw = reader.mapping(value, path, "'match'", MATCH_KEYS)
     found: dict[str, Any] = {key: _choices(reader, raw[key], path + (key,), key)
                              for key in CHOICE_KEYS if key in raw}
-    if "temporary" in raw:
-        if not isinstance(raw["temporary"], bool):
-            raise reader.fail(path + ("temporary",), "'temporary' must be true or false")
-        found["temporary"] = raw["temporary"]
+    for key in ("temporary", "within_allowance"):
+        if key in raw:
+            if not isinstance(raw[key], bool):
+                raise reader.fail(path + (key,), f"'{key}' must be true or false")
+            found[key] = raw[key]
     if "max_days" in raw:
         found["max_days"] = _number(reader, raw["max_days"], path + ("max_days",), "max_days")
     if "account" in raw:

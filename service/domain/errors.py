@@ -81,3 +81,17 @@ class PreconditionFailed(DomainError):
 class IdempotencyMismatch(RuleViolation):
     rule = "idempotency_key_reused"
     title = "Idempotency key reused with a different request"
+
+
+class ChargesNotAccepted(RuleViolation):
+    """An upscale that costs something was filed without accepting its charge (422)."""
+
+    rule = "charges_not_accepted"
+    title = "The charges of this request must be accepted"
+
+
+class QuoteChanged(Conflict):
+    """The charge accepted is not the quote at filing time (409)."""
+
+    rule = "quote_changed"
+    title = "The quote changed"

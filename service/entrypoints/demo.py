@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from service.app.billing import allowances
 from service.app.registry import operators
 from service.adapters.config import Settings
 from service.adapters.db import UnitOfWork, make_engine, make_session_factory
@@ -18,6 +19,7 @@ PARTNER = "partner@demo.agency"
 SUPPORT = "support@hosting.example"
 # The demo period: it starts a little after filing and is reverted minutes later.
 PERIOD_MINUTES = (2, 12)
+DEMO_ALLOWANCE_DAYS = 10
 
 
 def seed_demo(settings: Settings) -> dict[str, Any] | None:
@@ -31,6 +33,9 @@ def seed_demo(settings: Settings) -> dict[str, Any] | None:
     agency = operators.add_account("Demo Agency", AccountKind.PARTNER, uow=new())
     host = operators.add_account("Hosting Support", AccountKind.PROVIDER, uow=new())
     operators.link_partner(agency.id, shop.id, uow=new())
+    # Included upscale-days this year: the demo's upscale is quoted by the sample price list
+    # and uses one of them, so it needs no accepted charge.
+    allowances.set_allowance(shop.id, DEMO_ALLOWANCE_DAYS, uow=new())
     envs = {stage.value: operators.add_environment(shop.id, f"demo-shop-{stage}", stage, uow=new()).id
             for stage in Stage}
     tokens = {}
@@ -48,7 +53,8 @@ def _minutes_from_now(minutes: int) -> str:
 
 
 def file_and_approve_commands(url: str, demo: dict[str, Any]) -> list[str]:
-    """Shell lines: file a temporary upscale as the customer, approve it as support, show it."""
+    """Shell lines: quote a temporary upscale, file it as the customer, approve it as support,
+    show it."""
     customer, support = demo["tokens"][CUSTOMER], demo["tokens"][SUPPORT]
     body = ('{"type": "upscale", "environment_id": "%s", "summary": "load test", '
             '"resources": [{"component": "yves", "size": "large"}], '
@@ -56,6 +62,10 @@ def file_and_approve_commands(url: str, demo: dict[str, Any]) -> list[str]:
     start, end = PERIOD_MINUTES
     return [
         f"start={_minutes_from_now(start)}; end={_minutes_from_now(end)}",
+        f"curl -sf -X POST {url}/v1/quotes -H 'Authorization: Bearer {customer}' "
+        f"-H 'Content-Type: application/json' -d '{body}' "
+        "| python3 -c 'import json, sys; q = json.load(sys.stdin); print(\"quote\", q[\"charge\"][\"amount\"], "
+        "q[\"currency\"], \"within the allowance\" if q[\"within_allowance\"] else \"to accept\")'",
         f"ticket=$(curl -sf -X POST {url}/v1/tickets -H 'Authorization: Bearer {customer}' "
         f"-H 'Content-Type: application/json' -d '{body}' "
         "| python3 -c 'import json, sys; print(json.load(sys.stdin)[\"id\"])'); echo \"ticket $ticket\"",

@@ -21,6 +21,10 @@ from service.entrypoints.demo import print_welcome, seed_demo
 from service.adapters.migrate import upgrade
 
 
+SAMPLE_PRICE_LIST = Path(__file__).with_name("sample_price_list.yaml")
+"""The price list shipped with the package: `envdesk up` quotes upscales by it."""
+
+
 def _secret(home: Path, name: str) -> str:
     path = home / name
     if not path.exists():
@@ -42,6 +46,7 @@ def embedded_environment(home: Path, *, port: int, sim_port: int) -> dict[str, s
     env.setdefault("PUBLIC_URL", f"http://127.0.0.1:{port}")
     # Mail is written as .eml files here, not sent (unless SMTP_URL is set).
     env.setdefault("MAIL_DIR", str((home / "mail").resolve()))
+    env.setdefault("PRICE_LIST", str(SAMPLE_PRICE_LIST))  # so the demo shows a quote
     env["ENVDESK_HOME"] = str(home.resolve())
     return env
 

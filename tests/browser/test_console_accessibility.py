@@ -32,3 +32,13 @@ def test_queue_ticket_and_sign_in_pages_have_no_serious_violations(new_page: Any
     page.get_by_role("button", name="Reject").click()  # the page with a validation message
     page.get_by_text("Give a reason").wait_for()
     assert _severe(page) == []
+
+
+def test_the_usage_page_has_no_serious_violations(new_page: Any, server: Server) -> None:
+    ticket = server.file(summary="Load test on Thursday")
+    page = new_page()
+    sign_in_with_token(page, server)
+    page.goto(f"{server.url}/console/tickets/{ticket['id']}")
+    page.get_by_role("link", name="Usage of customer_a").click()  # the ticket page links the account's usage
+    page.get_by_role("heading", name="Usage in").wait_for()
+    assert _severe(page) == []

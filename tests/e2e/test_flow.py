@@ -138,9 +138,14 @@ def test_the_whole_flow_runs_on_the_embedded_defaults(tmp_path: Path) -> None:
         assert login.ok and '<label for="token">Token</label>' in login.text
         envs = requests.get(f"{base}/environments", headers=auth("customer@demo.shop"), timeout=5).json()
         stage = next(e for e in envs["items"] if e["stage"] == "stage")
-        filed = requests.post(f"{base}/tickets", headers=auth("customer@demo.shop"), timeout=10, json={
-            "type": "upscale", "environment_id": stage["id"], "summary": "demo",
-            "resources": [{"component": "yves", "size": "xlarge"}]})
+        body = {"type": "upscale", "environment_id": stage["id"], "summary": "demo",
+                "resources": [{"component": "yves", "size": "xlarge"}]}
+        # `envdesk up` prices by the sample list: a permanent upscale is quoted per day and its
+        # charge must be accepted.
+        quote = requests.post(f"{base}/quotes", headers=auth("customer@demo.shop"), timeout=10, json=body).json()
+        assert quote["per_day"] and quote["accept_charges"] == {"amount": "61.50", "currency": "EUR"}
+        filed = requests.post(f"{base}/tickets", headers=auth("customer@demo.shop"), timeout=10,
+                              json={**body, "accept_charges": quote["accept_charges"]})
         assert filed.status_code == 201, filed.text
         ticket_id = filed.json()["id"]
         approved = requests.post(f"{base}/tickets/{ticket_id}/approve",

@@ -17,13 +17,15 @@ from werkzeug.serving import make_server
 from service.api import create_app
 from service.adapters.config import Settings
 from service.entrypoints.demo import print_welcome, seed_demo
+from service.entrypoints.up import SAMPLE_PRICE_LIST
 from tests.helpers import new_secret
 
 
 @pytest.fixture
 def api_port(pg_database_url: str, tmp_path: Path) -> Iterator[tuple[int, Settings]]:
     settings = Settings(database_url=pg_database_url, broker_url="memory://", home=tmp_path,
-                        secret_key=new_secret(), write_rate_limit="", auth_cache_seconds=0)
+                        secret_key=new_secret(), write_rate_limit="", auth_cache_seconds=0,
+                        price_list=str(SAMPLE_PRICE_LIST))  # as `envdesk up` runs
     server = make_server("127.0.0.1", 0, create_app(settings), threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -52,7 +54,8 @@ def test_the_printed_commands_file_a_temporary_upscale_and_approve_it(api_port) 
     run = subprocess.run(["bash", "-c", script], capture_output=True, text=True, timeout=60)
 
     assert run.returncode == 0, run.stdout + run.stderr
-    ticket_line, approved, events = run.stdout.splitlines()
+    quote_line, ticket_line, approved, events = run.stdout.splitlines()
+    assert quote_line.startswith("quote ") and "within the allowance" in quote_line
     ticket_id = ticket_line.removeprefix("ticket ")
     assert json.loads(approved)["id"] == ticket_id
     assert [event["to_status"] for event in json.loads(events)["items"]][:2] == [

@@ -40,6 +40,16 @@ CASES = {
         type="change", resources=None, change={"kind": "config", "parameters": {
             "PHP_MEMORY_LIMIT": "1G", "nested": {"a": [1, 2.5, None, True]}, "n": 3}},
         verified_on="t-0", verified_on_ids=["t-0", "t-00"]),
+    "charges accepted": lambda: _upscale(charges={
+        "quote": {"environment_id": "e-1", "currency": "EUR", "temporary": True, "days": 2,
+                  "per_day": False, "lines": [{
+                      "component": "yves", "from_size": "small", "to_size": "medium",
+                      "steps": [{"size": "medium", "price_per_day": "12.00"}], "price_per_day": "12.00",
+                      "days": 2, "included_days": 1, "charge": "12.00"}],
+                  "charge": {"amount": "12.00", "currency": "EUR"}, "within_allowance": False,
+                  "allowance": {"year": 2031, "days": 1, "used": 0, "included": 1, "left": 0},
+                  "accept_charges": {"amount": "12.00", "currency": "EUR"}},
+        "accepted": {"amount": "12.00", "currency": "EUR", "by": "u-1", "at": NOW.isoformat()}}),
     "another time zone": lambda: _upscale(created_at=NOW.astimezone(timezone(timedelta(hours=2)))),
 }
 

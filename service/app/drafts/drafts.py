@@ -3,6 +3,8 @@ customer account files it, and every filing rule is run then. Drafts are seen by
 and the drafting partner only."""
 from __future__ import annotations
 
+import dataclasses
+
 from datetime import datetime
 from typing import Any
 
@@ -77,8 +79,10 @@ def submit_draft(principal: Principal, command: SubmitDraft, *, uow: UnitOfWork,
         if principal.kind is not AccountKind.CUSTOMER:
             raise Forbidden(SUBMIT_BY_CUSTOMER, rule="customer_only")
         request, drafter_id = dict(draft.request), draft.drafter_id
-    command = FileTicket.from_stored(request, idempotency_key=f"draft:{draft_id}")
-    ticket, created = file_ticket(principal, command, uow=uow, now=now, drafter_id=drafter_id, **filing)
+    # Only the customer accepts a charge: the partner's draft cannot do it for them.
+    filed = dataclasses.replace(FileTicket.from_stored(request, idempotency_key=f"draft:{draft_id}"),
+                                accept_charges=command.accept_charges)
+    ticket, created = file_ticket(principal, filed, uow=uow, now=now, drafter_id=drafter_id, **filing)
     with uow:
         draft = uow.session.get(Draft, draft_id)
         if draft is not None and draft.status == OPEN:

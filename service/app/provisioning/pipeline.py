@@ -23,6 +23,7 @@ from service.domain.lifecycle import (
     PROVISIONING_ACTION_OF, Action, ProvisioningAction, Status,
 )
 from service.domain.hosting import COMPONENTS, DEFAULT_SIZE, SIZES, TicketType, revert_plan
+from service.app.billing import ledger
 from service.app.tickets.moves import StatusListener, move
 from service.adapters.writes import added, insert_rows, rows_of, update_row, update_versioned
 from service.adapters.handoff import ACTIVE_STATUSES, Dispatch, hand_off
@@ -312,15 +313,17 @@ class _Recorder:
              stage=self.work.stage)
 
     def finish(self) -> str:
-        def finish(_session: Session, ticket: Ticket, env: Environment, now: datetime) -> str:
+        def finish(session: Session, ticket: Ticket, env: Environment, now: datetime) -> str:
             env.updated_at = now
             if ticket.status == Status.REVERTING:
                 give_back, keep = revert_plan(ticket.baseline or {}, new_sizes(ticket), env.sizes)
                 env.sizes = {**env.sizes, **give_back}
                 self._move(ticket, Action.FINISH_REVERT, now, _revert_reason(give_back, keep))
+                ledger.record_revert(session, ticket, now)
                 return "reverted"
             sizes = new_sizes(ticket)
             ticket.baseline = {c: env.sizes.get(c, DEFAULT_SIZE) for c in sizes}
+            ledger.record_completion(session, ticket, env, sizes, ticket.baseline, now)
             env.sizes = {**env.sizes, **sizes}
             self._move(ticket, Action.COMPLETE, now, "provisioning succeeded")
             return "completed"

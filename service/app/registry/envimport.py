@@ -14,6 +14,7 @@ from service.adapters.db import UnitOfWork
 from service.domain.hosting import COMPONENTS, SIZES, Stage
 from service.adapters.models import Account, Environment, new_id, utcnow
 from service.adapters.registry import default_sizes
+from service.app.billing.allowances import MAX_DAYS, this_year, write_allowances
 
 BATCH = 2000
 
@@ -51,7 +52,13 @@ def _validate(item: Any) -> dict[str, Any]:
     sizes = item.get("sizes") or {}
     if not isinstance(sizes, dict) or any(c not in COMPONENTS or s not in SIZES for c, s in sizes.items()):
         raise ValueError(f"sizes must map components {COMPONENTS} to sizes {SIZES}")
-    return {"account_id": account, "name": name, "stage": Stage(stage).value, "sizes": sizes}
+    row = {"account_id": account, "name": name, "stage": Stage(stage).value, "sizes": sizes}
+    if "allowance_days" in item:  # the account's included upscale-days this contract year
+        days = item["allowance_days"]
+        if isinstance(days, bool) or not isinstance(days, int) or not 0 <= days <= MAX_DAYS:
+            raise ValueError(f"allowance_days must be a whole number from 0 to {MAX_DAYS}")
+        row["allowance_days"] = days
+    return row
 
 
 def import_environments(lines: IO[str], *, uow: UnitOfWork) -> ImportSummary:
@@ -72,10 +79,13 @@ def import_environments(lines: IO[str], *, uow: UnitOfWork) -> ImportSummary:
             return summary
         rows = {(account_ids[ref], name): {**row, "account_id": account_ids[ref]}
                 for (ref, name), row in rows.items()}
+        allowed = {row["account_id"]: row.pop("allowance_days") for row in rows.values()
+                   if "allowance_days" in row}
         accounts = set(account_ids.values())
         existing = _existing(uow, accounts)
         creates, updates = _plan(rows, existing, summary)
         _write(uow, creates, updates)
+        write_allowances(uow.session.connection(), allowed, this_year())
         uow.commit()
     return summary
 

@@ -7,6 +7,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
+from service.app.billing import consent
 from service.app.tickets import approvals, filing
 from service.app.commands import ChangeStatus, FileTicket
 from service.adapters.db import STALE, UnitOfWork
@@ -19,6 +20,7 @@ from service.domain.errors import (
     PreconditionFailed,
 )
 from service.domain.lifecycle import OPEN_STATUSES, Action, Status
+from service.domain.prices import PriceList, Quote
 from service.domain.verification import check_verification
 from service.app.tickets.moves import StatusListener, move, record_creation
 from service.adapters.handoff import Dispatch
@@ -65,14 +67,15 @@ def file_ticket(
     approval: ApprovalPolicy = ApprovalPolicy(),
     dispatch: Dispatch | None = None,
     drafter_id: str | None = None,
+    prices: PriceList | None = None,
 ) -> tuple[Ticket, bool]:
     """File an upscale or change request; returns the ticket and whether it was created now.
     ``max_open`` caps the account's open requests (0: no cap), read before the insert like the
-    duplicate check, so racing requests can overshoot it by their number; ``approval`` decides
-    what the request needs (``drafter_id``: the partner's user who prepared it as a draft).
-    One SELECT reads what the rules need and one INSERT writes the ticket with its events and
-    outbox rows (service.app.tickets.filing); the unique indexes decide races. Nothing here locks or writes
-    but that INSERT, so on PostgreSQL ``uow`` may run in autocommit (the API's does:
+    duplicate check, so racing requests can overshoot it by their number; ``approval`` decides what
+    the request needs (``drafter_id``: the partner's user who drafted it), ``prices`` what it costs
+    (service.app.billing.consent). One SELECT reads what the rules need, one INSERT writes the
+    ticket, its events and outbox rows (service.app.tickets.filing); the unique indexes decide races.
+    Nothing else locks or writes, so on PostgreSQL ``uow`` may run in autocommit (the API's does:
     service.api.runtime.filing_uow): each statement its own transaction, no BEGIN or COMMIT."""
     hosting.ensure_may_file(principal.kind)
     key, digest = command.idempotency_key, command.request_hash  # only a key's replay compares it
@@ -83,17 +86,33 @@ def file_ticket(
         earlier = _replayed(uow.session, principal, facts, key, digest)
         if earlier is not None:
             return earlier, False
-        env = facts.environment
-        if env is None:
-            raise NotFound("no such environment", errors={"environment_id": ["no such environment"]})
-        decision = approvals.decide_for(approval, env, type_=command.type, change_kind=command.change_kind,
-                                        period=command.window, external_id=facts.external_id)
+        env = _found(facts.environment)
+        quoted, decision = _quote_and_decide(uow.session, command, env, facts, prices=prices,
+                                             approval=approval, now=now)
         _check_rules(uow.session, env, command, now=now, decision=decision, open_ticket=facts.open_ticket)
         hosting.check_open_ticket_cap(facts.open_count, max_open)
         ticket = _new_ticket(principal, env, command, now=now, number=filing.number_for(uow.session, facts))
+        ticket.charges = consent.charges_for(quoted, env, command, user_id=principal.user_id, now=now)
         approvals.stamp(ticket, decision, env, drafter_id=drafter_id)
         return _insert(uow, principal, ticket, now=now, key=key, digest=digest,
                        listener=listener, dispatch=dispatch, stage=env.stage)
+
+
+def _found(env: Environment | None) -> Environment:
+    if env is None:
+        raise NotFound("no such environment", errors={"environment_id": ["no such environment"]})
+    return env
+
+
+def _quote_and_decide(session: Session, command: FileTicket, env: Environment, facts: filing.FilingFacts,
+                      *, prices: PriceList | None, approval: ApprovalPolicy, now: datetime
+                      ) -> tuple[Quote | None, Decision]:
+    """The request's quote (by the price list) and what the approval policy asks of it, which
+    may depend on whether the quote charges anything (``within_allowance``)."""
+    quoted = consent.quote_filing(session, prices, env, command, now=now)
+    return quoted, approvals.decide_for(
+        approval, env, type_=command.type, change_kind=command.change_kind, period=command.window,
+        external_id=facts.external_id, within_allowance=consent.within_allowance(command, quoted))
 
 
 def _replayed(session: Session, principal: Principal, facts: filing.FilingFacts, key: str | None,
@@ -121,6 +140,9 @@ def _insert(uow: UnitOfWork, principal: Principal, ticket: Ticket, *, now: datet
                                   listener=listener)
         if ticket.drafter_id:
             created.reason = f"filed from a draft prepared by user {ticket.drafter_id}: {ticket.summary}"
+        accepted = consent.acceptance_sentence(ticket.charges)
+        if accepted:
+            created.reason = f"{created.reason}; {accepted}"
         approvals.approve_at_filing(uow, ticket, now=now, listener=listener, dispatch=dispatch,
                                     stage=stage)
     try:

@@ -33,12 +33,14 @@ def decide(session: Session, approval: ApprovalPolicy, env: Environment, *, type
 
 
 def decide_for(approval: ApprovalPolicy, env: Environment, *, type_: str, change_kind: str | None = None,
-               period: tuple[datetime, datetime] | None = None, external_id: str | None) -> Decision:
-    """``decide`` with the account's external id already read, for a request with ``period``."""
+               period: tuple[datetime, datetime] | None = None, external_id: str | None,
+               within_allowance: bool | None = None) -> Decision:
+    """``decide`` with the account's external id already read, for a request with ``period``
+    (``within_allowance``: whether its quote charges nothing)."""
     return approval.decide(RequestFacts(
         type=TicketType(type_), stage=Stage(env.stage),
         account_ids=frozenset(filter(None, (env.account_id, external_id))),
-        change_kind=change_kind, period=period,
+        change_kind=change_kind, period=period, within_allowance=within_allowance,
     ))
 
 

@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session
 from service.app.tickets import approvals
 from service.domain import hosting
 from service.domain.approval_policy import ApprovalPolicy, Decision
+from service.domain.prices import PriceList
+from service.app.billing.quotes import step_prices
 from service.domain.lifecycle import Status
 from service.adapters.identity import Principal
 from service.adapters.models import Environment, Ticket
@@ -25,7 +27,7 @@ MAX_CANDIDATES = 20
 
 def environment_options(session: Session, principal: Principal, environment_id: str, *,
                         max_open: int = 0, approval: ApprovalPolicy = ApprovalPolicy(),
-                        now: datetime | None = None) -> dict[str, Any]:
+                        now: datetime | None = None, prices: PriceList | None = None) -> dict[str, Any]:
     env = get_environment(session, principal, environment_id)
     facts = environment_facts(env)
 
@@ -44,7 +46,7 @@ def environment_options(session: Session, principal: Principal, environment_id: 
         "environment_id": env.id,
         "upscale": {**_verdict(refusal(hosting.TicketType.UPSCALE), upscale),
                     "min_notice_hours": temporary.min_notice_hours or 0,
-                    "components": hosting.component_options(facts)},
+                    "components": _priced(hosting.component_options(facts), prices, env.stage)},
         "change": {**_verdict(refusal(hosting.TicketType.CHANGE), change),
                    "verified_on_required": verify,
                    "verified_on_stages": _stages(change, verify),
@@ -52,6 +54,15 @@ def environment_options(session: Session, principal: Principal, environment_id: 
                               "verified_on_stages": _stages(decision, verify)} for kind, decision in kinds],
                    "verified_on_candidates": _candidates(session, env, cited) if verify else []},
     }
+
+
+def _priced(components: Sequence[hosting.ComponentOptions], prices: PriceList | None,
+            stage: str) -> list[dict[str, Any]]:
+    """Each component's raisable sizes with the price per day of the step reaching each (SPEC §12)."""
+    return [{"component": item.component, "current_size": item.current_size, "cap": item.cap,
+             "raisable_sizes": list(item.raisable_sizes),
+             "prices": step_prices(prices, stage, item.component, item.raisable_sizes)}
+            for item in components]
 
 
 def _stages(decision: Decision, verify: bool) -> list[str]:

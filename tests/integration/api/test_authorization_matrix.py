@@ -31,6 +31,7 @@ PRINCIPALS = ("customer_a", "customer_b", "partner_linked", "partner_unlinked", 
 TICKET = "/v1/tickets/{ticket_id}"
 ENV = "/v1/environments/{environment_id}"
 DRAFT = "/v1/drafts/{draft_id}"
+USAGE = "/v1/usage"
 
 # principal,          method, path,                    owner, status, rule
 MATRIX: list[tuple[str, str, str, str, int, str | None]] = [
@@ -294,6 +295,34 @@ MATRIX: list[tuple[str, str, str, str, int, str | None]] = [
     ("anonymous",        "PATCH", "/v1/me/notifications",  "-", 401, "unauthenticated"),
     ("anonymous",        "GET",  "/v1/unsubscribe",        "-", 422, "validation_failed"),
     ("anonymous",        "POST", "/v1/unsubscribe",        "-", 422, "validation_failed"),
+    # -- quotes: everyone who may see the environment; stores nothing ------------------------
+    ("customer_a",       "POST", "/v1/quotes",             "A", 200, None),
+    ("customer_a",       "POST", "/v1/quotes",             "B", 404, "not_found"),
+    ("customer_b",       "POST", "/v1/quotes",             "A", 404, "not_found"),
+    ("customer_b",       "POST", "/v1/quotes",             "B", 200, None),
+    ("partner_linked",   "POST", "/v1/quotes",             "A", 200, None),
+    ("partner_linked",   "POST", "/v1/quotes",             "B", 404, "not_found"),
+    ("partner_unlinked", "POST", "/v1/quotes",             "A", 404, "not_found"),
+    ("partner_unlinked", "POST", "/v1/quotes",             "B", 404, "not_found"),
+    ("support",          "POST", "/v1/quotes",             "A", 200, None),
+    ("support",          "POST", "/v1/quotes",             "B", 200, None),
+    ("provider_member",  "POST", "/v1/quotes",             "A", 404, "not_found"),
+    ("provider_member",  "POST", "/v1/quotes",             "B", 404, "not_found"),
+    ("anonymous",        "POST", "/v1/quotes",             "A", 401, "unauthenticated"),
+    # -- usage of an account: the tenant rules of tickets -----------------------------------
+    ("customer_a",       "GET",  USAGE,                    "A", 200, None),
+    ("customer_a",       "GET",  USAGE,                    "B", 404, "not_found"),
+    ("customer_b",       "GET",  USAGE,                    "A", 404, "not_found"),
+    ("customer_b",       "GET",  USAGE,                    "B", 200, None),
+    ("partner_linked",   "GET",  USAGE,                    "A", 200, None),
+    ("partner_linked",   "GET",  USAGE,                    "B", 404, "not_found"),
+    ("partner_unlinked", "GET",  USAGE,                    "A", 404, "not_found"),
+    ("partner_unlinked", "GET",  USAGE,                    "B", 404, "not_found"),
+    ("support",          "GET",  USAGE,                    "A", 200, None),
+    ("support",          "GET",  USAGE,                    "B", 200, None),
+    ("provider_member",  "GET",  USAGE,                    "A", 404, "not_found"),
+    ("provider_member",  "GET",  USAGE,                    "B", 404, "not_found"),
+    ("anonymous",        "GET",  USAGE,                    "A", 401, "unauthenticated"),
     # -- callers with the portal issuer's access tokens: the same rules ---------------------
     ("jwt_customer_a",   "GET",  "/v1/me",                 "-", 200, None),
     ("jwt_customer_a",   "GET",  "/v1/tickets",            "-", 200, None),
@@ -431,6 +460,8 @@ def _fresh_draft(m: Matrix, owner: str) -> str:
 
 
 def _url(m: Matrix, path: str, owner: str) -> str:
+    if path == USAGE:
+        return f"{path}?month=2030-03&account_id={m.world.accounts[OWNER_ACCOUNT[owner]]}"
     if "{draft_id}" in path:
         return path.format(draft_id=_fresh_draft(m, owner))
     if path.endswith("/promotions"):
@@ -464,7 +495,7 @@ def test_authorization_matrix_row(matrix: Matrix, row: tuple[str, str, str, str,
     url = _url(matrix, path, owner)
     headers = {} if principal == "anonymous" else matrix.world.auth(principal)
     body = BODIES.get(path)
-    if path in ("/v1/tickets", "/v1/drafts") and method == "POST":
+    if path in ("/v1/tickets", "/v1/drafts", "/v1/quotes") and method == "POST":
         body = upscale_body(_fresh_environment(matrix, owner))
     response = matrix.client.open(url, method=method, json=body, headers=headers)
     payload = response.get_json(silent=True)

@@ -40,7 +40,7 @@ def test_stage_environment_lists_the_sizes_each_component_may_grow_to(
     by_component = components(body)
     assert set(by_component) == set(COMPONENTS)
     assert by_component["yves"] == {"component": "yves", "current_size": "medium", "cap": "xlarge",
-                                    "raisable_sizes": ["large", "xlarge"]}
+                                    "raisable_sizes": ["large", "xlarge"], "prices": []}
     assert by_component["zed"]["raisable_sizes"] == []
     assert by_component["glue"]["raisable_sizes"] == ["medium", "large", "xlarge", "2xlarge"]
     assert body["change"]["allowed"] is True

@@ -1,0 +1,106 @@
+"""Per-request cost of quotes, usage and filing in-process (Flask test client, no HTTP, no
+queueing), against the database `bench/run.py cost` leaves. On a machine others load, CPU time
+of this process (time.process_time) is steadier than wall time.
+
+    .venv/bin/python bench/profile_cost.py [N]   (write limit and open-ticket cap off for both sides)
+
+Prints, for POST /v1/quotes, GET /v1/usage (JSON and CSV) of the big account's last full month,
+and POST /v1/tickets without and with PRICE_LIST (a charged permanent upscale, accepted; the
+runs alternate): CPU ms and wall ms per request (median) and SQL statements per request."""
+from __future__ import annotations
+
+import os
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bench import common  # noqa: E402
+from bench.cost import PRICED, _month  # noqa: E402
+
+os.environ.update(common.bench_env(RATE_LIMIT_WRITES="", MAX_OPEN_TICKETS_PER_ACCOUNT="0"))
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="envdesk-profile-"))
+
+
+def _client(**env: str) -> Any:
+    from service.adapters.config import Settings
+    from service.api import create_app
+
+    return create_app(Settings.from_env({**os.environ, **env})).test_client()
+
+
+def _token(account_id: str) -> dict[str, str]:
+    token = "edk_" + secrets.token_urlsafe(32)
+    with common.connect() as conn:
+        user = conn.execute("SELECT id FROM users WHERE account_id = %s LIMIT 1", (account_id,)).fetchone()[0]
+        conn.execute("INSERT INTO api_tokens (id, user_id, token_hash, prefix, created_at) "
+                     "VALUES (%s, %s, %s, %s, now())", (str(uuid.uuid4()), user, common.token_hash(token), token[:10]))
+        conn.commit()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _measure(name: str, calls: list[Callable[[], Any]], statements: Callable[[], int]) -> None:
+    cpu, wall = [], []
+    for call in calls:
+        c0, w0 = time.process_time(), time.perf_counter()
+        response = call()
+        cpu.append((time.process_time() - c0) * 1000)
+        wall.append((time.perf_counter() - w0) * 1000)
+        assert response.status_code in (200, 201), (name, response.status_code, response.get_data(as_text=True)[:300])
+    print(f"{name:<34} cpu {statistics.median(cpu):7.2f} ms  wall {statistics.median(wall):7.2f} ms  "
+          f"statements {statements()}  n={len(calls)}  load1={os.getloadavg()[0]:.1f}", flush=True)
+
+
+def main(n: int = 200) -> None:
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    counted: list[int] = [0]
+    event.listen(Engine, "before_cursor_execute", lambda *a, **k: counted.__setitem__(0, counted[0] + 1))
+
+    def per_request(calls: int) -> Callable[[], int]:
+        start = counted[0]
+        return lambda: round((counted[0] - start) / calls, 2)
+
+    with common.connect() as conn:
+        big = conn.execute("SELECT id FROM accounts WHERE name = 'Big Shop'").fetchone()[0]
+        envs = [r[0] for r in conn.execute(
+            "SELECT e.id FROM environments e WHERE e.account_id = %s AND NOT EXISTS "
+            "(SELECT 1 FROM tickets t WHERE t.environment_id = e.id AND t.status = 'pending_approval') "
+            "ORDER BY e.name LIMIT %s", (big, 4 * n + 20))]
+    priced, plain = _client(**PRICED), _client()
+    auth = _token(big)
+    month = _month()
+    body = ('{"type": "upscale", "environment_id": "%s", "summary": "load test", '
+            '"resources": [{"component": "yves", "size": "large"}, {"component": "zed", "size": "medium"}]%s}')
+    quote = body % ("%s", ', "period": {"start": "2031-03-01T08:00:00Z", "end": "2031-03-04T08:00:00Z"}')
+    post = lambda c, text: (lambda: c.post(  # noqa: E731
+        "/v1/quotes" if "period" in text else "/v1/tickets", data=text, headers={**auth, "Content-Type": "application/json"}))
+    for label, calls in (("POST /v1/quotes", [post(priced, quote % envs[i % 50]) for i in range(n)]),):
+        calls[0]()
+        count = per_request(len(calls))
+        _measure(label, calls, count)
+    for accept in ("application/json", "text/csv"):
+        calls = [lambda a=accept: priced.get(f"/v1/usage?month={month}", headers={**auth, "Accept": a})
+                 for _ in range(max(5, n // 20))]
+        calls[0]()
+        count = per_request(len(calls))
+        _measure(f"GET /v1/usage {accept}", calls, count)
+    accept_charge = ', "accept_charges": {"amount": "40.50", "currency": "EUR"}'
+    plain_envs, priced_envs = envs[20:20 + 2 * n:2], envs[21:21 + 2 * n:2]
+    for round_ in range(2):
+        half = slice(round_ * (n // 2), (round_ + 1) * (n // 2))
+        for label, client, chosen, extra in (("POST /v1/tickets without prices", plain, plain_envs[half], ""),
+                                             ("POST /v1/tickets with prices", priced, priced_envs[half], accept_charge)):
+            calls = [post(client, body % (env, extra)) for env in chosen]
+            count = per_request(len(calls))
+            _measure(label, calls, count)
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 200)

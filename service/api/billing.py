@@ -1,0 +1,50 @@
+"""/v1/quotes and /v1/usage: parse, call one use case, return."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, current_app, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from schemas.billing import QuoteSchema, UsageQuerySchema, UsageSchema
+from schemas.tickets import TicketCreateSchema
+from service.api.docs import document
+from service.api.runtime import now, principal, runtime, session
+from service.app.billing import quotes, usage
+from service.app.commands import FileTicket
+
+blp = Blueprint("billing", __name__, url_prefix="/v1", description="Prices, quotes and usage")
+
+
+@blp.route("/quotes")
+class Quotes(MethodView):
+    @blp.arguments(TicketCreateSchema())
+    @blp.response(200, QuoteSchema)
+    @document(400, 401, 404, 413, 415, 422, 429)
+    @blp.doc(operationId="quoteTicket")
+    def post(self, data: dict[str, Any]) -> Any:
+        """What a request would cost, by the price list and the account's included days; stores nothing."""
+        return quotes.quote_request(session(), principal(), FileTicket.from_body(data),
+                                    prices=runtime().prices, now=now())
+
+
+@blp.route("/usage")
+class UsageReport(MethodView):
+    @blp.arguments(UsageQuerySchema, location="query", as_kwargs=True)
+    @blp.response(200, UsageSchema)
+    @document(400, 401, 404, 422)
+    @blp.doc(operationId="getUsage", responses={200: {"description": "OK", "content": {
+        "application/json": {"schema": UsageSchema}, "text/csv": {
+        "schema": {"type": "string", "description": "the same lines as CSV, with a header row: "
+                   + ", ".join(usage.CSV_COLUMNS)}}}}})
+    def get(self, month: str, account_id: str | None = None) -> Any:
+        """Used days and charges per environment and component of one account in one month
+        (UTC): JSON, or CSV with ``Accept: text/csv``."""
+        report = usage.usage_report(session(), principal(), month=month, account_id=account_id,
+                                    now=now(), currency=runtime().prices.currency if runtime().prices else None)
+        if request.accept_mimetypes.best_match(("application/json", "text/csv")) == "text/csv":
+            return Response(usage.as_csv(report), mimetype="text/csv",
+                            headers={"Content-Disposition": f'attachment; filename="usage-{month}.csv"'})
+        # The body UsageSchema documents, as built: a month can hold tens of thousands of lines.
+        return current_app.json.response(report)

@@ -1,0 +1,1 @@
+"""Prices, allowances, consent and usage (SPEC §12)."""

@@ -1,0 +1,112 @@
+"""Quotes: what an upscale would cost, by the price list and the account's allowance. Shared by
+``POST /v1/quotes``, ``options`` and filing (which keeps the quote on the ticket)."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any, Mapping, Sequence
+
+from sqlalchemy import Integer, bindparam, func, literal, select
+from sqlalchemy.orm import Session
+
+from service.adapters.identity import Principal, visible
+from service.adapters.models import Allowance, Environment, Usage
+from service.adapters.registry import environment_facts
+from service.app.commands import FileTicket
+from service.domain import hosting
+from service.domain.errors import NotFound
+from service.domain.prices import PriceList, Quote, Raise, as_text, quote
+
+_ALLOWANCE = select(
+    select(Allowance.days).where(Allowance.account_id == bindparam("account_id"),
+                                 Allowance.year == bindparam("year", type_=Integer)).scalar_subquery(),
+    select(func.coalesce(func.sum(Usage.included_days), literal(0))).where(
+        Usage.account_id == bindparam("account_id"), Usage.started_at >= bindparam("year_start"),
+        Usage.started_at < bindparam("year_end")).scalar_subquery(),
+)
+
+
+def contract_year(period: tuple[datetime, datetime] | None, now: datetime) -> int:
+    """The contract year a request counts against: that of its period's start (UTC), else now's."""
+    return (period[0] if period else now).astimezone(timezone.utc).year
+
+
+def read_allowance(session: Session, account_id: str, year: int) -> tuple[int, int]:
+    """(included days of ``year``, those already used), in one statement."""
+    start = datetime(year, 1, 1, tzinfo=timezone.utc)
+    end = start.replace(year=year + 1) if year < 9999 else datetime.max.replace(tzinfo=timezone.utc)
+    days, used = session.execute(_ALLOWANCE, {
+        "account_id": account_id, "year": year, "year_start": start, "year_end": end}).one()
+    return days or 0, int(used or 0)
+
+
+def raises_of(env: Environment, resources: Sequence[Mapping[str, str]] | None) -> list[Raise]:
+    sizes = env.sizes or {}
+    return [Raise(r["component"], sizes.get(r["component"], hosting.DEFAULT_SIZE), r["size"])
+            for r in resources or ()]
+
+
+def quote_upscale(session: Session, prices: PriceList, env: Environment,
+                  resources: Sequence[Mapping[str, str]] | None,
+                  period: tuple[datetime, datetime] | None, *, now: datetime) -> Quote:
+    """The quote; the allowance is read (one statement) only when something is charged."""
+    raises = raises_of(env, resources)
+    found = quote(prices, env.stage, raises, period=period)
+    if found.costs_something and period is not None:
+        days, used = read_allowance(session, env.account_id, contract_year(period, now))
+        found = quote(prices, env.stage, raises, period=period, allowance_days=days, used_days=used)
+    return found
+
+
+def quote_request(session: Session, principal: Principal, command: FileTicket, *,
+                  prices: PriceList | None, now: datetime) -> dict[str, Any]:
+    """``POST /v1/quotes``: a ticket body quoted, with the filing's own checks; stores nothing.
+    Without a price list nothing costs anything."""
+    env = session.scalar(select(Environment).where(
+        Environment.id == command.environment_id, visible(principal, Environment.account_id)))
+    if env is None:
+        raise NotFound("no such environment", errors={"environment_id": ["no such environment"]})
+    if command.type != hosting.TicketType.UPSCALE:
+        return quote_json(None, env, period=None, now=now, currency=prices.currency if prices else None)
+    hosting.check_upscale(environment_facts(env), command.resources or [], command.window, now=now)
+    found = quote_upscale(session, prices or PriceList(), env, command.resources, command.window, now=now)
+    if not found.costs_something and command.window is not None:
+        days, used = read_allowance(session, env.account_id, contract_year(command.window, now))
+        found = quote(prices or PriceList(), env.stage, raises_of(env, command.resources),
+                      period=command.window, allowance_days=days, used_days=used)
+    return quote_json(found, env, period=command.window, now=now)
+
+
+def quote_json(found: Quote | None, env: Environment, *, period: tuple[datetime, datetime] | None,
+               now: datetime, currency: str | None = None) -> dict[str, Any]:
+    """A quote on the wire: money as decimal strings with the currency."""
+    if found is None:
+        cur = currency or "EUR"
+        return {"environment_id": env.id, "currency": cur, "temporary": False, "days": None,
+                "per_day": False, "lines": [], "charge": {"amount": as_text(Decimal(0), cur), "currency": cur},
+                "within_allowance": True, "allowance": None, "accept_charges": None}
+    cur = found.currency
+    charge = {"amount": as_text(found.charge, cur), "currency": cur}
+    return {
+        "environment_id": env.id, "currency": cur, "temporary": period is not None, "days": found.days,
+        "per_day": period is None,
+        "lines": [{"component": line.component, "from_size": line.from_size, "to_size": line.to_size,
+                   "steps": [{"size": size, "price_per_day": as_text(price, cur)} for size, price in line.steps],
+                   "price_per_day": as_text(line.daily, cur), "days": line.days,
+                   "included_days": line.included_days, "charge": as_text(line.charge, cur)}
+                  for line in found.lines],
+        "charge": charge,
+        "within_allowance": found.within_allowance,
+        "allowance": None if period is None else {
+            "year": contract_year(period, now), "days": found.allowance_days, "used": found.used_days,
+            "included": found.included_days, "left": found.days_left},
+        "accept_charges": charge if found.costs_something else None,
+    }
+
+
+def step_prices(prices: PriceList | None, stage: str, component: str, sizes: Sequence[str]) -> list[dict[str, str]]:
+    """For ``options``: the price per day of each size step a component may be raised to."""
+    if prices is None:
+        return []
+    return [{"size": size, "price_per_day": as_text(prices.step_price(stage, component, size), prices.currency),
+             "currency": prices.currency} for size in sizes]
