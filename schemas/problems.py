@@ -43,6 +43,13 @@ RULES: dict[str, str] = {
     "not_prod": "promotions are listed for prod environments only; params: `stage`",
     "reason_required": "rejecting a request needs a reason for the customer",
     "idempotency_key_reused": "the Idempotency-Key was used with another body",
+    "window_invalid": "a maintenance or freeze window cannot be computed (its end, time zone, "
+                      "RRULE or scope); `errors` names the field",
+    "freeze_window": "the request would take effect inside a freeze window; "
+                     "params: `window_id`, `window_title`, `ends_at`",
+    "apply_at_in_past": "`apply_at` lies in the past; params: `earliest_start`",
+    "emergency_reason_required": "an emergency request says why it is one (`emergency_reason`)",
+    "range_invalid": "the calendar's `to` is not after its `from`, or the range is over 92 days",
     "domain_error": "the request is not allowed",
     # Conflicts with the current state (409, 412).
     "conflict": "conflicts with the current state",
@@ -91,6 +98,10 @@ class RuleParamsSchema(Schema):
     open_ticket_status = fields.String()
     current_status = fields.String()
     etag = fields.String()
+    window_id = fields.String(metadata={"description": "the freeze window that refused it"})
+    window_title = fields.String()
+    ends_at = fields.DateTime(metadata={"description": "when the freeze (and any freeze it "
+                                                       "runs into) ends"})
 
 
 def _rules_description() -> str:

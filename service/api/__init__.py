@@ -11,7 +11,7 @@ from werkzeug.exceptions import BadRequest, NotFound, RequestEntityTooLarge, Uns
 from schemas.common import ProblemSchema
 from service.api import (
     auth, cors, drafts, environments, errors, headers, health, limits, observe, promotions, query, reference,
-    tickets,
+    tickets, windows,
 )
 from service.api.docs import ProblemApi
 from service.api.runtime import Runtime, build_runtime, close_session
@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     api.register_blueprint(environments.blp)
     api.register_blueprint(drafts.blp)
     api.register_blueprint(promotions.blp)
+    api.register_blueprint(windows.blp)
     app.register_blueprint(health.blp)
     app.register_blueprint(reference.blp)
     errors.register(app)

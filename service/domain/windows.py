@@ -207,3 +207,22 @@ def clear_after(windows: Sequence[Window], moment: datetime,
             return moment
         moment = inside.end
     return moment
+
+
+def last_end(window: Window) -> datetime | None:
+    """When the window's last occurrence ends; None when it repeats without end (no COUNT or
+    UNTIL) or more often than ``MAX_OCCURRENCES`` times."""
+    if window.rrule is None:
+        return window.end.astimezone(UTC)
+    parts = {part.split("=", 1)[0] for part in window.rrule.upper().removeprefix("RRULE:").split(";")}
+    if not parts & {"COUNT", "UNTIL"}:
+        return None
+    zone = window.zone
+    wall = (window.end.astimezone(zone).replace(tzinfo=None)
+            - window.start.astimezone(zone).replace(tzinfo=None))
+    last = None
+    for count, begins in enumerate(_rule(window)):
+        if count >= MAX_OCCURRENCES:
+            return None
+        last = begins
+    return None if last is None else _span(last, wall, zone)[1]

@@ -31,6 +31,7 @@ PRINCIPALS = ("customer_a", "customer_b", "partner_linked", "partner_unlinked", 
 TICKET = "/v1/tickets/{ticket_id}"
 ENV = "/v1/environments/{environment_id}"
 DRAFT = "/v1/drafts/{draft_id}"
+WINDOW = "/v1/windows/{window_id}"
 
 # principal,          method, path,                    owner, status, rule
 MATRIX: list[tuple[str, str, str, str, int, str | None]] = [
@@ -265,6 +266,28 @@ MATRIX: list[tuple[str, str, str, str, int, str | None]] = [
     ("provider_member",  "GET",  ENV + "/options",         "A", 404, "not_found"),
     ("provider_member",  "GET",  ENV + "/options",         "B", 404, "not_found"),
     ("anonymous",        "GET",  ENV + "/options",         "A", 401, "unauthenticated"),
+    # -- windows of the change calendar: support staff only ------------------------------
+    ("customer_a",       "GET",  "/v1/windows",            "-", 403, "support_only"),
+    ("customer_b",       "GET",  "/v1/windows",            "-", 403, "support_only"),
+    ("partner_linked",   "GET",  "/v1/windows",            "-", 403, "support_only"),
+    ("partner_unlinked", "GET",  "/v1/windows",            "-", 403, "support_only"),
+    ("support",          "GET",  "/v1/windows",            "-", 200, None),
+    ("provider_member",  "GET",  "/v1/windows",            "-", 403, "support_only"),
+    ("anonymous",        "GET",  "/v1/windows",            "-", 401, "unauthenticated"),
+    ("customer_a",       "POST", "/v1/windows",            "-", 403, "support_only"),
+    ("customer_b",       "POST", "/v1/windows",            "-", 403, "support_only"),
+    ("partner_linked",   "POST", "/v1/windows",            "-", 403, "support_only"),
+    ("partner_unlinked", "POST", "/v1/windows",            "-", 403, "support_only"),
+    ("support",          "POST", "/v1/windows",            "-", 201, None),
+    ("provider_member",  "POST", "/v1/windows",            "-", 403, "support_only"),
+    ("anonymous",        "POST", "/v1/windows",            "-", 401, "unauthenticated"),
+    ("customer_a",       "DELETE", WINDOW,                   "-", 403, "support_only"),
+    ("customer_b",       "DELETE", WINDOW,                   "-", 403, "support_only"),
+    ("partner_linked",   "DELETE", WINDOW,                   "-", 403, "support_only"),
+    ("partner_unlinked", "DELETE", WINDOW,                   "-", 403, "support_only"),
+    ("support",          "DELETE", WINDOW,                   "-", 204, None),
+    ("provider_member",  "DELETE", WINDOW,                   "-", 403, "support_only"),
+    ("anonymous",        "DELETE", WINDOW,                   "-", 401, "unauthenticated"),
     # -- callers with the portal issuer's access tokens: the same rules ---------------------
     ("jwt_customer_a",   "GET",  "/v1/me",                 "-", 200, None),
     ("jwt_customer_a",   "GET",  "/v1/tickets",            "-", 200, None),
@@ -316,7 +339,9 @@ VISIBLE_OWNERS = {"customer_a": {"A"}, "customer_b": {"B"}, "partner_linked": {"
                   "jwt_staff": {"A", "B"}}
 DRAFT_OWNERS = {**VISIBLE_OWNERS, "support": set(), "jwt_staff": set()}
 BODIES = {TICKET + "/reject": {"reason": "not in this contract period"},
-          TICKET + "/comments": {"body": "any news on this?"}}
+          TICKET + "/comments": {"body": "any news on this?"},
+          "/v1/windows": {"kind": "freeze", "title": "Matrix freeze", "start": "2031-01-01T00:00:00Z",
+                          "end": "2031-01-02T00:00:00Z"}}
 
 
 @dataclass
@@ -400,7 +425,15 @@ def _fresh_draft(m: Matrix, owner: str) -> str:
     return response.get_json()["id"]
 
 
+def _fresh_window(m: Matrix) -> str:
+    response = m.client.post("/v1/windows", json=BODIES["/v1/windows"], headers=m.world.auth("support"))
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
+
+
 def _url(m: Matrix, path: str, owner: str) -> str:
+    if "{window_id}" in path:
+        return path.format(window_id=_fresh_window(m))
     if "{draft_id}" in path:
         return path.format(draft_id=_fresh_draft(m, owner))
     if path.endswith("/promotions"):
