@@ -20,6 +20,7 @@ FIELDS = (
     "id", "type", "status", "environment_id", "account_id", "requester_id", "drafter_id", "summary",
     "resources", "period_start", "period_end", "change", "verified_on", "verified_on_ids", "baseline",
     "reason", "approvals_required", "approval_rule", "version", "created_at", "updated_at",
+    "apply_at", "not_before", "emergency", "emergency_reason",
 )
 values_of = attrgetter(*FIELDS)
 RESOURCE_FIELDS = ("component", "size")
@@ -55,7 +56,8 @@ def ticket_body(values: Sequence[Any], approvals: Iterable[Any]) -> dict[str, An
     """TicketSchema().dump(ticket), given ``values_of(ticket)`` and its approvals oldest first."""
     (id_, type_, status, environment_id, account_id, requester_id, drafter_id, summary, resources,
      period_start, period_end, change, verified_on, verified_on_ids, baseline, reason,
-     approvals_required, approval_rule, version, created_at, updated_at) = values
+     approvals_required, approval_rule, version, created_at, updated_at,
+     apply_at, not_before, emergency, emergency_reason) = values
     return {
         "id": id_, "type": type_, "status": status, "environment_id": environment_id,
         "account_id": account_id, "requester_id": requester_id, "drafter_id": drafter_id,
@@ -68,6 +70,9 @@ def ticket_body(values: Sequence[Any], approvals: Iterable[Any]) -> dict[str, An
         "reason": reason, "approvals_required": approvals_required, "approval_rule": approval_rule,
         "approvals": [{"user_id": a.user_id, "at": a.at.isoformat()} for a in approvals],
         "version": version, "created_at": created_at.isoformat(), "updated_at": updated_at.isoformat(),
+        "apply_at": None if apply_at is None else apply_at.isoformat(),
+        "not_before": None if not_before is None else not_before.isoformat(),
+        "emergency": bool(emergency), "emergency_reason": emergency_reason,
     }
 
 
@@ -84,3 +89,9 @@ def page_body(items: Iterable[tuple[Any, Iterable[Any]]], next_cursor: str | Non
     """TicketPageSchema().dump(page), given (ticket values, approvals) pairs."""
     return {"items": [ticket_body(values, approvals) for values, approvals in items],
             "next_cursor": next_cursor}
+
+
+def conflicts_json(conflicts: Iterable[Any]) -> list[dict[str, Any]]:
+    """List(Nested(ConflictSchema)) of the calendar's conflicts (service.domain.scheduling)."""
+    return [{"kind": c.kind, "id": c.id, "title": c.title, "start": c.start.isoformat(),
+             "end": c.end.isoformat()} for c in conflicts]

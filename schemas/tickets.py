@@ -18,7 +18,7 @@ from service.domain.hosting import CHANGE_KINDS, COMPONENTS, SIZES, Stage, Ticke
 TICKET_READ_ONLY = (
     "id", "status", "account_id", "requester_id", "created_at", "updated_at", "version",
     "baseline", "reason", "operation_id", "attempts", "approvals", "approvals_required",
-    "approval_rule", "drafter_id",
+    "approval_rule", "drafter_id", "not_before",
 )
 
 
@@ -92,6 +92,13 @@ class _TicketCreateBase(StrictSchema):
                           metadata={"examples": ["8c688ce8-4939-497b-8f75-731c7b07dd98"]})
     summary = Text(required=True, max=2000, metadata={
         "description": "the reason for the request", "examples": ["Load test before the spring sale"]})
+    apply_at = fields.AwareDateTime(default_timezone=timezone.utc, validate=storable_instant, metadata={
+        "description": "apply no earlier than this (it waits as scheduled); lead times count to it; "
+                       "refused inside a freeze window", "examples": ["2031-03-01T06:00:00Z"]})
+    emergency = fields.Boolean(metadata={
+        "description": "through freezes and past lead times; always two staff approvals"})
+    emergency_reason = Text(max=2000, says_something=True, metadata={
+        "description": "why it is an emergency; required with emergency"})
 
 
 def _one_type(ticket_type: TicketType) -> fields.String:
@@ -189,6 +196,17 @@ class TicketSchema(Schema):
     version = present(fields.Integer)
     created_at = present(fields.DateTime)
     updated_at = present(fields.DateTime)
+    apply_at = present(fields.DateTime, allow_none=True, metadata={
+        "description": "applied no earlier than this; null: as soon as approved"})
+    not_before = present(fields.DateTime, allow_none=True, metadata={
+        "description": "while scheduled: when it is due (apply_at, the period's start, or the end "
+                       "of a freeze or maintenance window holding it)"})
+    emergency = present(fields.Method, "_emergency", metadata={
+        "type": "boolean", "description": "filed as an emergency"})
+    emergency_reason = present(allow_none=True)
+
+    def _emergency(self, ticket: Any) -> bool:
+        return bool(ticket.emergency)
 
     def _period(self, ticket: Any) -> dict[str, str] | None:
         if ticket.period_start is None:
@@ -197,6 +215,22 @@ class TicketSchema(Schema):
 
 
 TicketPageSchema = page_schema(TicketSchema, "TicketPageSchema")
+
+
+class ConflictSchema(Schema):
+    kind = present(metadata={"enum": ["ticket", "window"]})
+    id = present()
+    title = present()
+    start = present(fields.DateTime)
+    end = present(fields.DateTime)
+
+
+class FiledTicketSchema(TicketSchema):
+    """The 201 of a filing: the ticket, and what it overlaps on its environment."""
+
+    conflicts = fields.List(fields.Nested(ConflictSchema), metadata={
+        "description": "other open or scheduled requests and windows overlapping its time; "
+                       "information only (a freeze refuses with 422 freeze_window)"})
 
 
 class TicketListQuerySchema(PageQuerySchema):

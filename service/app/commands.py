@@ -35,6 +35,10 @@ class FileTicket:
     idempotency_key: str | None = None
     request_hash: str = ""
     """The body's digest when an Idempotency-Key came with it: a replay must send the same body."""
+    apply_at: datetime | None = None
+    """Applied no earlier than this (it waits as ``scheduled``); lead times count to it."""
+    emergency: bool = False
+    emergency_reason: str | None = None
 
     @classmethod
     def from_body(cls, data: Mapping[str, Any], *, idempotency_key: str | None = None) -> "FileTicket":
@@ -47,6 +51,8 @@ class FileTicket:
             verified_on=() if cited is None else (cited,) if isinstance(cited, str) else tuple(cited),
             idempotency_key=idempotency_key,
             request_hash=request_hash(data) if idempotency_key else "",
+            apply_at=data.get("apply_at"), emergency=bool(data.get("emergency")),
+            emergency_reason=data.get("emergency_reason"),
         )
 
     @classmethod
@@ -55,6 +61,8 @@ class FileTicket:
         period = data.get("period")
         if period:
             data = {**data, "period": {name: datetime.fromisoformat(when) for name, when in period.items()}}
+        if data.get("apply_at"):
+            data = {**data, "apply_at": datetime.fromisoformat(data["apply_at"])}
         return cls.from_body(data, idempotency_key=idempotency_key)
 
     @property

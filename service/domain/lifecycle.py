@@ -36,6 +36,7 @@ class Action(StrEnum):
     REVERT = "revert"
     FINISH_REVERT = "finish_revert"
     RETRY_REVERT = "retry_revert"
+    HOLD = "hold"
 
 
 TRANSITIONS: dict[tuple[Status, Action], Status] = {
@@ -47,6 +48,7 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
     (Status.SCHEDULED, Action.BEGIN_PERIOD): Status.APPROVED,
     (Status.SCHEDULED, Action.EXPIRE): Status.EXPIRED,
     (Status.APPROVED, Action.EXPIRE): Status.EXPIRED,
+    (Status.APPROVED, Action.HOLD): Status.SCHEDULED,
     (Status.APPROVED, Action.START): Status.PROVISIONING,
     (Status.APPROVED, Action.FAIL): Status.FAILED,
     (Status.PROVISIONING, Action.COMPLETE): Status.COMPLETED,
@@ -175,6 +177,7 @@ EFFECTS: dict[tuple[Status, Status], frozenset[Effect]] = {
     (Status.SCHEDULED, Status.APPROVED): frozenset({Effect.NOTIFY, Effect.HAND_OFF}),
     (Status.SCHEDULED, Status.EXPIRED): _ENDED,
     (Status.APPROVED, Status.PROVISIONING): frozenset({Effect.NOTIFY}),
+    (Status.APPROVED, Status.SCHEDULED): frozenset({Effect.NOTIFY, Effect.RELEASE}),
     (Status.APPROVED, Status.FAILED): _ENDED,
     (Status.APPROVED, Status.EXPIRED): _ENDED,
     (Status.PROVISIONING, Status.COMPLETED): frozenset({Effect.NOTIFY, Effect.RELEASE}),

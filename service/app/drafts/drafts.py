@@ -103,4 +103,6 @@ def _to_json(data: dict[str, Any]) -> dict[str, Any]:
     period = data.get("period")
     if period:
         data = {**data, "period": {name: when.isoformat() for name, when in period.items()}}
+    if data.get("apply_at"):
+        data = {**data, "apply_at": data["apply_at"].isoformat()}
     return data

@@ -22,6 +22,7 @@ from service.domain.lifecycle import (
     PROVISIONING_ACTION_OF, Action, ProvisioningAction, Status,
 )
 from service.domain.hosting import COMPONENTS, DEFAULT_SIZE, SIZES, TicketType, revert_plan
+from service.app.calendar import rules as calendar_rules
 from service.app.tickets.moves import StatusListener, move
 from service.adapters.writes import added, insert_rows, rows_of, update_row, update_versioned
 from service.adapters.handoff import ACTIVE_STATUSES, Dispatch, hand_off
@@ -120,6 +121,10 @@ def _claim(ticket_id: str, *, uow: UnitOfWork, now: datetime, timing: Timing,
                 found.save(uow.session)
                 uow.commit()
                 return None
+            if ticket.status == Status.APPROVED and _held(uow, ticket, env, now=now, listener=listener):
+                found.save(uow.session)
+                uow.commit()
+                return None
             if ticket.status == Status.APPROVED:
                 move(uow, ticket, Action.START, actor=WORKER, now=now,
                      reason="handed to provisioning", listener=listener)
@@ -130,6 +135,19 @@ def _claim(ticket_id: str, *, uow: UnitOfWork, now: datetime, timing: Timing,
     except ConcurrentChange:
         return None
     return work, found
+
+
+def _held(uow: UnitOfWork, ticket: Ticket, env: Environment, *, now: datetime,
+          listener: StatusListener | None) -> bool:
+    """Nothing is applied inside a freeze or maintenance window of the environment (one declared
+    after the approval too): the ticket waits, scheduled, until the window ends."""
+    due = calendar_rules.due_at(uow.session, ticket, stage=env.stage, now=now)
+    if due <= now:
+        return False
+    ticket.not_before = due
+    move(uow, ticket, Action.HOLD, actor=WORKER, now=now, listener=listener,
+         reason=f"held by a freeze or maintenance window until {due.isoformat()}")
+    return True
 
 
 _TICKETS, _ENVIRONMENTS = Ticket.__table__, Environment.__table__
