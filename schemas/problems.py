@@ -49,7 +49,7 @@ RULES: dict[str, str] = {
                      "params: `window_id`, `window_title`, `ends_at`",
     "apply_at_in_past": "`apply_at` lies in the past; params: `earliest_start`",
     "emergency_reason_required": "an emergency request says why it is one (`emergency_reason`)",
-    "range_invalid": "the calendar's `to` is not after its `from`, or the range is over 92 days",
+    "range_invalid": "the calendar's `to` is not after its `from`, or the range is over 400 days",
     "domain_error": "the request is not allowed",
     # Conflicts with the current state (409, 412).
     "conflict": "conflicts with the current state",

@@ -10,7 +10,7 @@ from werkzeug.exceptions import BadRequest, NotFound, RequestEntityTooLarge, Uns
 
 from schemas.common import ProblemSchema
 from service.api import (
-    auth, cors, drafts, environments, errors, headers, health, limits, observe, promotions, query, reference,
+    auth, calendar, cors, drafts, environments, errors, headers, health, limits, observe, promotions, query, reference,
     tickets, windows,
 )
 from service.api.docs import ProblemApi
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     api.register_blueprint(drafts.blp)
     api.register_blueprint(promotions.blp)
     api.register_blueprint(windows.blp)
+    api.register_blueprint(calendar.blp)
     app.register_blueprint(health.blp)
     app.register_blueprint(reference.blp)
     errors.register(app)

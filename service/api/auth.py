@@ -15,7 +15,10 @@ from service.app.identity.oidc_users import principal_for_claims
 
 PUBLIC_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "observe.metrics_endpoint",
                               "api-docs.openapi_json", "static", "docs.page", "docs.init",
-                              "docs.asset"})
+                              "docs.asset",
+                              # The feed key in its query string authenticates it (calendar
+                              # programs send no bearer token): service.api.calendar.
+                              "calendar.CalendarFeed"})
 KEYS_RETRY_SECONDS = 30
 
 

@@ -288,6 +288,35 @@ MATRIX: list[tuple[str, str, str, str, int, str | None]] = [
     ("support",          "DELETE", WINDOW,                   "-", 204, None),
     ("provider_member",  "DELETE", WINDOW,                   "-", 403, "support_only"),
     ("anonymous",        "DELETE", WINDOW,                   "-", 401, "unauthenticated"),
+    # -- the calendar: everyone, of what they may see; the feed opens with a key, not a token
+    ("customer_a",       "GET",  "/v1/calendar",           "-", 200, None),
+    ("customer_b",       "GET",  "/v1/calendar",           "-", 200, None),
+    ("partner_linked",   "GET",  "/v1/calendar",           "-", 200, None),
+    ("partner_unlinked", "GET",  "/v1/calendar",           "-", 200, None),
+    ("support",          "GET",  "/v1/calendar",           "-", 200, None),
+    ("provider_member",  "GET",  "/v1/calendar",           "-", 200, None),
+    ("anonymous",        "GET",  "/v1/calendar",           "-", 401, "unauthenticated"),
+    ("customer_a",       "GET",  "/v1/calendar.ics",       "-", 200, None),
+    ("customer_b",       "GET",  "/v1/calendar.ics",       "-", 200, None),
+    ("partner_linked",   "GET",  "/v1/calendar.ics",       "-", 200, None),
+    ("partner_unlinked", "GET",  "/v1/calendar.ics",       "-", 200, None),
+    ("support",          "GET",  "/v1/calendar.ics",       "-", 200, None),
+    ("provider_member",  "GET",  "/v1/calendar.ics",       "-", 200, None),
+    ("anonymous",        "GET",  "/v1/calendar.ics",       "-", 401, "unauthenticated"),
+    ("customer_a",       "POST", "/v1/me/calendar-key",    "-", 201, None),
+    ("customer_b",       "POST", "/v1/me/calendar-key",    "-", 201, None),
+    ("partner_linked",   "POST", "/v1/me/calendar-key",    "-", 201, None),
+    ("partner_unlinked", "POST", "/v1/me/calendar-key",    "-", 201, None),
+    ("support",          "POST", "/v1/me/calendar-key",    "-", 201, None),
+    ("provider_member",  "POST", "/v1/me/calendar-key",    "-", 201, None),
+    ("anonymous",        "POST", "/v1/me/calendar-key",    "-", 401, "unauthenticated"),
+    ("customer_a",       "DELETE", "/v1/me/calendar-key",    "-", 204, None),
+    ("customer_b",       "DELETE", "/v1/me/calendar-key",    "-", 204, None),
+    ("partner_linked",   "DELETE", "/v1/me/calendar-key",    "-", 204, None),
+    ("partner_unlinked", "DELETE", "/v1/me/calendar-key",    "-", 204, None),
+    ("support",          "DELETE", "/v1/me/calendar-key",    "-", 204, None),
+    ("provider_member",  "DELETE", "/v1/me/calendar-key",    "-", 204, None),
+    ("anonymous",        "DELETE", "/v1/me/calendar-key",    "-", 401, "unauthenticated"),
     # -- callers with the portal issuer's access tokens: the same rules ---------------------
     ("jwt_customer_a",   "GET",  "/v1/me",                 "-", 200, None),
     ("jwt_customer_a",   "GET",  "/v1/tickets",            "-", 200, None),
@@ -431,6 +460,12 @@ def _fresh_window(m: Matrix) -> str:
     return response.get_json()["id"]
 
 
+def _feed_key(m: Matrix, headers: dict[str, str]) -> str:
+    if not headers:
+        return "edc_not-a-key"
+    return m.client.post("/v1/me/calendar-key", headers=headers).get_json()["key"]
+
+
 def _url(m: Matrix, path: str, owner: str) -> str:
     if "{window_id}" in path:
         return path.format(window_id=_fresh_window(m))
@@ -451,6 +486,11 @@ def _row_id(row: tuple[Any, ...]) -> str:
 
 
 def _check_lists_only_visible(m: Matrix, principal: str, path: str, body: Any) -> None:
+    if path == "/v1/calendar":
+        leaked = {i["id"] for i in body["items"] if i["kind"] == "ticket"} - {
+            t["id"] for t in m.client.get("/v1/tickets?limit=200", headers=m.world.auth(principal)).get_json()["items"]}
+        assert not leaked, f"{principal} sees tickets {leaked} in the calendar"
+        return
     if path not in ("/v1/tickets", "/v1/environments", "/v1/drafts"):
         return
     owners = DRAFT_OWNERS if path == "/v1/drafts" else VISIBLE_OWNERS
@@ -466,6 +506,8 @@ def test_authorization_matrix_row(matrix: Matrix, row: tuple[str, str, str, str,
     request.node.user_properties.append(("count", "authorization matrix checks"))
     url = _url(matrix, path, owner)
     headers = {} if principal == "anonymous" else matrix.world.auth(principal)
+    if path == "/v1/calendar.ics":  # calendar programs send the caller's feed key, not a token
+        url += "?key=" + _feed_key(matrix, headers)
     body = BODIES.get(path)
     if path in ("/v1/tickets", "/v1/drafts") and method == "POST":
         body = upscale_body(_fresh_environment(matrix, owner))
