@@ -43,6 +43,9 @@ RULES: dict[str, str] = {
     "not_prod": "promotions are listed for prod environments only; params: `stage`",
     "reason_required": "rejecting a request needs a reason for the customer",
     "idempotency_key_reused": "the Idempotency-Key was used with another body",
+    "dev_not_for_load_tests": "dev environments are not for load tests; params: `stage`",
+    "load_test_upscale_mismatch": "`upscale_ticket_id` names no open temporary upscale of the "
+                                  "environment covering the window; params: `upscale_ticket_id`",
     "window_invalid": "a maintenance or freeze window cannot be computed (its end, time zone, "
                       "RRULE or scope); `errors` names the field",
     "freeze_window": "the request would take effect inside a freeze window; "

@@ -20,7 +20,7 @@ FIELDS = (
     "id", "type", "status", "environment_id", "account_id", "requester_id", "drafter_id", "summary",
     "resources", "period_start", "period_end", "change", "verified_on", "verified_on_ids", "baseline",
     "reason", "approvals_required", "approval_rule", "version", "created_at", "updated_at",
-    "apply_at", "not_before", "emergency", "emergency_reason",
+    "apply_at", "not_before", "emergency", "emergency_reason", "load_test",
 )
 values_of = attrgetter(*FIELDS)
 RESOURCE_FIELDS = ("component", "size")
@@ -57,7 +57,7 @@ def ticket_body(values: Sequence[Any], approvals: Iterable[Any]) -> dict[str, An
     (id_, type_, status, environment_id, account_id, requester_id, drafter_id, summary, resources,
      period_start, period_end, change, verified_on, verified_on_ids, baseline, reason,
      approvals_required, approval_rule, version, created_at, updated_at,
-     apply_at, not_before, emergency, emergency_reason) = values
+     apply_at, not_before, emergency, emergency_reason, load_test) = values
     return {
         "id": id_, "type": type_, "status": status, "environment_id": environment_id,
         "account_id": account_id, "requester_id": requester_id, "drafter_id": drafter_id,
@@ -73,6 +73,7 @@ def ticket_body(values: Sequence[Any], approvals: Iterable[Any]) -> dict[str, An
         "apply_at": None if apply_at is None else apply_at.isoformat(),
         "not_before": None if not_before is None else not_before.isoformat(),
         "emergency": bool(emergency), "emergency_reason": emergency_reason,
+        "load_test": None if load_test is None else {str(k): v for k, v in load_test.items()},
     }
 
 

@@ -12,7 +12,7 @@ from schemas.common import Text
 from schemas.ticket_bodies import conflicts_json, page_body, ticket_json
 from schemas.tickets import (
     CommentCreateSchema, CommentListSchema, CommentSchema, EmptyQuerySchema, EventListSchema,
-    ActionSchema, FiledTicketSchema, RejectSchema, TicketCreateSchema, TicketListQuerySchema, TicketPageSchema, TicketSchema,
+    ActionSchema, RejectSchema, TicketCreateSchema, TicketListQuerySchema, TicketPageSchema, TicketSchema,
 )
 from service.app.tickets import comments, queries, actions as tickets
 from service.api.docs import CREATED_TICKET_LINKS, FIRST_TICKET_LINKS, document
@@ -78,12 +78,13 @@ class TicketCollection(MethodView):
     # every request from a class.
     @blp.arguments(IdempotencyHeaderSchema(), location="headers", as_kwargs=True)
     @blp.arguments(TicketCreateSchema())
-    @blp.response(201, FiledTicketSchema, headers={"Location": {"schema": {"type": "string"}},
-                                                   "ETag": {"schema": {"type": "string"}}})
+    @blp.response(201, TicketSchema, headers={"Location": {"schema": {"type": "string"}},
+                                              "ETag": {"schema": {"type": "string"}}})
     @document(400, 401, 403, 404, 409, 413, 415, 422, 429, links={201: CREATED_TICKET_LINKS})
     @blp.doc(operationId="fileTicket")
     def post(self, data: dict[str, Any], idempotency_key: str | None = None) -> Any:
-        """File an upscale or change request (customers only)."""
+        """File an upscale, change or load-test request (customers only); the answer names
+        what its time overlaps (conflicts)."""
         overlapping: list[Any] = []
         ticket, created = tickets.file_ticket(
             principal(), FileTicket.from_body(data, idempotency_key=idempotency_key),

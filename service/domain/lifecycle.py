@@ -104,6 +104,10 @@ class ProvisioningAction(StrEnum):
 
     APPLY = "apply"
     REVERT = "revert"
+    ANNOUNCE = "announce"
+    """a load test begins: its source addresses are let in and on-call is warned"""
+    WITHDRAW = "withdraw"
+    """a load test ends"""
 
 
 PROVISIONING_ACTION_OF: dict[Status, ProvisioningAction] = {
@@ -112,6 +116,18 @@ PROVISIONING_ACTION_OF: dict[Status, ProvisioningAction] = {
     Status.REVERTING: ProvisioningAction.REVERT,
 }
 """The operation a worker runs for a ticket in each status it handles."""
+
+OPERATION_OF_TYPE: dict[tuple[str, ProvisioningAction], ProvisioningAction] = {
+    ("load_test", ProvisioningAction.APPLY): ProvisioningAction.ANNOUNCE,
+    ("load_test", ProvisioningAction.REVERT): ProvisioningAction.WITHDRAW,
+}
+"""What provisioning is asked to do, where a ticket type names it otherwise: a load test is
+announced at its window's start and withdrawn at its end, by the apply and revert machinery."""
+
+
+def operation_action(ticket_type: str, action: ProvisioningAction) -> ProvisioningAction:
+    return OPERATION_OF_TYPE.get((ticket_type, action), action)
+
 
 RETRY_OF: dict[ProvisioningAction, Action] = {
     ProvisioningAction.APPLY: Action.RETRY,

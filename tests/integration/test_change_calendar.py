@@ -300,3 +300,71 @@ def test_a_withdrawn_freeze_no_longer_refuses(desk: Desk) -> None:
     assert_problem(desk.file(stage_change(desk)), 422, "freeze_window")
     assert desk.client.delete(f"/v1/windows/{freeze['id']}", headers=desk.world.auth("support")).status_code == 204
     assert desk.file(stage_change(desk)).status_code == 201
+
+
+# --- load-test announcements ----------------------------------------------------------------------
+
+DAYS = timedelta(days=1)
+
+
+def load_test(desk: Desk, env: str = "customer_a_stage", start: datetime = START + 4 * DAYS,
+              hours: int = 3, **extra: Any) -> dict[str, Any]:
+    return {"type": "load_test", "environment_id": desk.world.envs[env], "summary": "spring sale test",
+            "window": {"start": iso(start), "end": iso(start + hours * HOUR)}, "peak_rps": 2500,
+            "source_cidrs": ["203.0.113.0/24", "2001:db8::/48"], **extra}
+
+
+def test_a_load_test_is_announced_at_its_start_and_withdrawn_at_its_end_once_each(desk: Desk) -> None:
+    filed = desk.file(load_test(desk))
+    assert filed.status_code == 201, filed.get_json()
+    ticket = filed.get_json()
+    assert ticket["type"] == "load_test" and ticket["load_test"]["peak_rps"] == 2500
+    assert desk.approve(ticket["id"]).get_json()["status"] == "scheduled"
+    desk.now = START + 4 * DAYS
+    assert desk.sweep().periods_begun == 1
+    assert desk.work(ticket["id"]) == "completed"
+    desk.now = START + 4 * DAYS + 3 * HOUR
+    assert desk.sweep().reverts_started == 1
+    assert desk.work(ticket["id"]) == "reverted"
+    desk.sweep()
+    assert desk.work(ticket["id"]) == "skipped"
+    assert [s["action"] for s in desk.provisioning.submits] == ["announce", "withdraw"]
+    announced = desk.provisioning.submits[0]["request"]
+    assert announced["type"] == "load_test"
+    assert announced["load_test"]["source_cidrs"] == ["203.0.113.0/24", "2001:db8::/48"]
+
+
+def test_a_load_test_on_dev_is_refused(desk: Desk) -> None:
+    assert_problem(desk.file(load_test(desk, env="customer_a_dev")), 422, "dev_not_for_load_tests")
+    assert desk.stored() == 0
+
+
+def test_a_load_test_needs_three_days_notice_unless_an_emergency(desk: Desk) -> None:
+    body = assert_problem(desk.file(load_test(desk, start=START + DAYS)), 422, "lead_time")
+    assert "window.start" in body["errors"]
+    assert desk.file(load_test(desk, start=START + DAYS, emergency=True,
+                               emergency_reason="unplanned campaign")).status_code == 201
+
+
+@pytest.mark.parametrize("changes, field", [
+    ({"source_cidrs": ["not-a-network"]}, "source_cidrs"),
+    ({"source_cidrs": []}, "source_cidrs"),
+    ({"peak_rps": 0}, "peak_rps"),
+    ({"resources": [{"component": "yves", "size": "large"}]}, "resources"),
+    ({"window": None}, "window"),
+])
+def test_a_malformed_load_test_is_refused_naming_the_field(desk: Desk, changes: dict[str, Any], field: str) -> None:
+    body = assert_problem(desk.file({**load_test(desk), **changes}), 422)
+    assert any(key.startswith(field) for key in body["errors"]), body["errors"]
+    assert desk.stored() == 0
+
+
+def test_a_load_test_may_name_the_upscale_that_covers_its_window(desk: Desk) -> None:
+    env = desk.world.envs["customer_a_stage"]
+    upscale = desk.file(upscale_body(env, period={"start": iso(START + 4 * DAYS - HOUR),
+                                                  "end": iso(START + 5 * DAYS)})).get_json()
+    assert_problem(desk.file(load_test(desk, start=START + 6 * DAYS, upscale_ticket_id=upscale["id"])),
+                   422, "load_test_upscale_mismatch")
+    filed = desk.file(load_test(desk, upscale_ticket_id=upscale["id"]))
+    assert filed.status_code == 201, filed.get_json()
+    assert [c["id"] for c in filed.get_json()["conflicts"]] == [upscale["id"]]

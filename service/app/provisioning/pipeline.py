@@ -19,7 +19,7 @@ from service.adapters.db import STALE, UnitOfWork
 from service.domain.actors import WORKER
 from service.domain.errors import ConcurrentChange
 from service.domain.lifecycle import (
-    PROVISIONING_ACTION_OF, Action, ProvisioningAction, Status,
+    PROVISIONING_ACTION_OF, Action, ProvisioningAction, Status, operation_action,
 )
 from service.domain.hosting import COMPONENTS, DEFAULT_SIZE, SIZES, TicketType, revert_plan
 from service.app.calendar import rules as calendar_rules
@@ -59,7 +59,8 @@ class Work:
     @property
     def gives_nothing_back(self) -> bool:
         """A revert whose every component a later request changed: no operation is needed."""
-        return self.action is ProvisioningAction.REVERT and not self.request["resources"]
+        return (self.action is ProvisioningAction.REVERT and self.ticket_type == TicketType.UPSCALE
+                and not self.request["resources"])
 
 
 ClientFor = Callable[[str, str], ProvisioningClient]
@@ -98,7 +99,8 @@ def advance_ticket(
 def _operation(client: ProvisioningClient, work: Work) -> Operation:
     if work.operation_id is not None:
         return client.get(work.operation_id)
-    return client.submit(ticket_id=work.ticket_id, action=work.action, environment=work.environment,
+    return client.submit(ticket_id=work.ticket_id, action=operation_action(work.ticket_type, work.action),
+                         environment=work.environment,
                          request=work.request, attempt_round=work.attempt_round)
 
 
@@ -245,10 +247,12 @@ def _period_over(ticket: Ticket, now: datetime) -> bool:
 
 
 def _snapshot(ticket: Ticket, env: Environment) -> Work:
-    if ticket.status == Status.REVERTING:
+    if ticket.type == TicketType.LOAD_TEST:
+        request: dict[str, Any] = {"type": ticket.type, "load_test": ticket.load_test}
+    elif ticket.status == Status.REVERTING:
         give_back, _ = revert_plan(ticket.baseline or {}, new_sizes(ticket), env.sizes)
         resources = [{"component": c, "size": s} for c, s in give_back.items()]
-        request: dict[str, Any] = {"type": ticket.type, "resources": resources}
+        request = {"type": ticket.type, "resources": resources}
     elif ticket.type == TicketType.UPSCALE:
         request = {"type": ticket.type, "resources": ticket.resources}
     else:

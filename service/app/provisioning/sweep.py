@@ -29,6 +29,8 @@ PERIOD_BEGAN = "the period of the temporary upscale began"
 PERIOD_ENDED = "the temporary upscale period ended"
 EXPIRED_UNAPPLIED = "the period ended before the upscale was applied"
 RELEASED = "its scheduled time came and no freeze or maintenance window holds it"
+TIMED_TYPES = (TicketType.UPSCALE.value, TicketType.LOAD_TEST.value)
+"""Types whose period (a temporary upscale's, a load test's window) is applied and reverted."""
 EXPIRABLE = (Status.PENDING_APPROVAL.value, Status.SCHEDULED.value, Status.APPROVED.value)
 
 
@@ -74,7 +76,7 @@ def _due(uow: UnitOfWork, status: ColumnElement[bool], moment: InstrumentedAttri
     many closed tickets lie behind them."""
     with uow:
         return list(uow.session.scalars(
-            select(Ticket.id).where(Ticket.type == TicketType.UPSCALE.value, status, moment <= now)
+            select(Ticket.id).where(Ticket.type.in_(TIMED_TYPES), status, moment <= now)
             .order_by(moment, Ticket.id).limit(BATCH)))
 
 

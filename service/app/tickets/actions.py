@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from service.app.calendar import rules as calendar_rules
-from service.app.tickets import approvals, filing
+from service.app.tickets import approvals, filing, load_test_rules
 from service.app.commands import ChangeStatus, FileTicket
 from service.adapters.db import STALE, UnitOfWork
 from service.domain import lifecycle, permissions, hosting
@@ -139,7 +139,9 @@ def _check_rules(session: Session, env: Environment, command: FileTicket, *, now
     """Every rule of the request, in order; ``open_ticket`` (id, status): the open request of the
     same type on ``env`` that filing it would duplicate."""
     facts = environment_facts(env)
-    if command.type == hosting.TicketType.UPSCALE:
+    if command.type == hosting.TicketType.LOAD_TEST:
+        load_test_rules.check(session, facts, command, now=now, decision=decision)
+    elif command.type == hosting.TicketType.UPSCALE:
         hosting.check_upscale(facts, command.resources, command.window, now=now)
         if command.period and not command.emergency:
             check_lead_time(decision, command.period.start, now=now)
@@ -216,7 +218,7 @@ def _new_ticket(principal: Principal, env: Environment, command: FileTicket, *, 
     period, cited, key = command.period, command.verified_on, command.idempotency_key
     shown = calendar_span(command.apply_at, command.window)
     return Ticket(
-        apply_at=command.apply_at, emergency=command.emergency,
+        apply_at=command.apply_at, emergency=command.emergency, load_test=load_test_rules.stored(command),
         emergency_reason=command.emergency_reason if command.emergency else None,
         calendar_start=shown[0] if shown else None, calendar_end=shown[1] if shown else None,
         type=command.type, status=Status.PENDING_APPROVAL.value,
