@@ -21,7 +21,7 @@ ZONES = ("Europe/Berlin", "America/New_York")
 instants = st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 12, 31),
                         timezones=st.just(UTC))
 wall_times = st.times(min_value=time(0, 0), max_value=time(23, 45)).map(
-    lambda t: t.replace(second=0, microsecond=0))
+    lambda t: t.replace(second=0, microsecond=0, fold=0))
 durations = st.integers(min_value=15, max_value=20 * 60).map(lambda m: timedelta(minutes=m))
 
 
