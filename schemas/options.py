@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from schemas.tickets import ChangeSchema
+from schemas.tickets import ChangeSchema, ConflictSchema
 from service.domain.hosting import CHANGE_KINDS, COMPONENTS, SIZES
 
 APPROVALS = ("auto", "single", "dual")
@@ -85,7 +85,17 @@ class ChangeOptionsSchema(FilingVerdictSchema):
                        "first; verified_on must name one identical change per stage"})
 
 
+class CalendarOptionsSchema(Schema):
+    frozen_until = fields.DateTime(required=True, allow_none=True, metadata={
+        "description": "a freeze window refuses requests taking effect now, until this time; "
+                       "null when none does"})
+    conflicts = fields.List(fields.Nested(ConflictSchema), required=True, metadata={
+        "description": "the windows and open requests with a time on this environment in the "
+                       "next 14 days: what a new request's time may overlap"})
+
+
 class EnvironmentOptionsSchema(Schema):
     environment_id = fields.String(required=True)
     upscale = fields.Nested(UpscaleOptionsSchema, required=True)
     change = fields.Nested(ChangeOptionsSchema, required=True)
+    calendar = fields.Nested(CalendarOptionsSchema, required=True)

@@ -47,6 +47,16 @@ RULES: dict[str, str] = {
     "charges_not_accepted": "the upscale costs something by the price list and `accept_charges` "
                             "was not given; the problem carries the `quote` to accept",
     "invalid_allowance": "an allowance must be a whole number of days of at least 0 (operators)",
+    "dev_not_for_load_tests": "dev environments are not for load tests; params: `stage`",
+    "load_test_upscale_mismatch": "`upscale_ticket_id` names no open temporary upscale of the "
+                                  "environment covering the window; params: `upscale_ticket_id`",
+    "window_invalid": "a maintenance or freeze window cannot be computed (its end, time zone, "
+                      "RRULE or scope); `errors` names the field",
+    "freeze_window": "the request would take effect inside a freeze window; "
+                     "params: `window_id`, `window_title`, `ends_at`",
+    "apply_at_in_past": "`apply_at` lies in the past; params: `earliest_start`",
+    "emergency_reason_required": "an emergency request says why it is one (`emergency_reason`)",
+    "range_invalid": "the calendar's `to` is not after its `from`, or the range is over 400 days",
     "domain_error": "the request is not allowed",
     # Conflicts with the current state (409, 412).
     "conflict": "conflicts with the current state",
@@ -97,6 +107,10 @@ class RuleParamsSchema(Schema):
     open_ticket_status = fields.String()
     current_status = fields.String()
     etag = fields.String()
+    window_id = fields.String(metadata={"description": "the freeze window that refused it"})
+    window_title = fields.String()
+    ends_at = fields.DateTime(metadata={"description": "when the freeze (and any freeze it "
+                                                       "runs into) ends"})
 
 
 def _rules_description() -> str:

@@ -22,6 +22,7 @@ FIELDS = (
     "id", "type", "status", "environment_id", "account_id", "requester_id", "drafter_id", "summary",
     "resources", "period_start", "period_end", "change", "verified_on", "verified_on_ids", "baseline",
     "reason", "approvals_required", "approval_rule", "version", "created_at", "updated_at", "number", "charges",
+    "apply_at", "not_before", "emergency", "emergency_reason", "load_test",
 )
 values_of = attrgetter(*FIELDS)
 RESOURCE_FIELDS = ("component", "size")
@@ -57,7 +58,8 @@ def ticket_body(values: Sequence[Any], approvals: Iterable[Any]) -> dict[str, An
     """TicketSchema().dump(ticket), given ``values_of(ticket)`` and its approvals oldest first."""
     (id_, type_, status, environment_id, account_id, requester_id, drafter_id, summary, resources,
      period_start, period_end, change, verified_on, verified_on_ids, baseline, reason,
-     approvals_required, approval_rule, version, created_at, updated_at, number, charges) = values
+     approvals_required, approval_rule, version, created_at, updated_at, number, charges,
+     apply_at, not_before, emergency, emergency_reason, load_test) = values
     return {
         "id": id_, "number": case_number(number), "type": type_, "status": status, "environment_id": environment_id,
         "account_id": account_id, "requester_id": requester_id, "drafter_id": drafter_id,
@@ -71,6 +73,10 @@ def ticket_body(values: Sequence[Any], approvals: Iterable[Any]) -> dict[str, An
         "approvals": [{"user_id": a.user_id, "at": a.at.isoformat()} for a in approvals],
         "charges": charges,
         "version": version, "created_at": created_at.isoformat(), "updated_at": updated_at.isoformat(),
+        "apply_at": None if apply_at is None else apply_at.isoformat(),
+        "not_before": None if not_before is None else not_before.isoformat(),
+        "emergency": bool(emergency), "emergency_reason": emergency_reason,
+        "load_test": None if load_test is None else {str(k): v for k, v in load_test.items()},
     }
 
 
@@ -87,3 +93,9 @@ def page_body(items: Iterable[tuple[Any, Iterable[Any]]], next_cursor: str | Non
     """TicketPageSchema().dump(page), given (ticket values, approvals) pairs."""
     return {"items": [ticket_body(values, approvals) for values, approvals in items],
             "next_cursor": next_cursor}
+
+
+def conflicts_json(conflicts: Iterable[Any]) -> list[dict[str, Any]]:
+    """List(Nested(ConflictSchema)) of the calendar's conflicts (service.domain.scheduling)."""
+    return [{"kind": c.kind, "id": c.id, "title": c.title, "start": c.start.isoformat(),
+             "end": c.end.isoformat()} for c in conflicts]

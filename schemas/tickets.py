@@ -1,6 +1,7 @@
 """Tickets, their audit events and comments on the wire."""
 from __future__ import annotations
 
+import ipaddress
 import math
 from datetime import timezone
 from typing import Any
@@ -20,7 +21,7 @@ from service.domain.hosting import CHANGE_KINDS, COMPONENTS, SIZES, Stage, Ticke
 TICKET_READ_ONLY = (
     "id", "status", "account_id", "requester_id", "created_at", "updated_at", "version",
     "baseline", "reason", "operation_id", "attempts", "approvals", "approvals_required",
-    "approval_rule", "drafter_id", "number", "charges",
+    "approval_rule", "drafter_id", "number", "charges", "not_before",
 )
 
 
@@ -94,6 +95,13 @@ class _TicketCreateBase(StrictSchema):
                           metadata={"examples": ["8c688ce8-4939-497b-8f75-731c7b07dd98"]})
     summary = Text(required=True, max=2000, metadata={
         "description": "the reason for the request", "examples": ["Load test before the spring sale"]})
+    apply_at = fields.AwareDateTime(default_timezone=timezone.utc, validate=storable_instant, metadata={
+        "description": "apply no earlier than this (it waits as scheduled); lead times count to it; "
+                       "refused inside a freeze window", "examples": ["2031-03-01T06:00:00Z"]})
+    emergency = fields.Boolean(metadata={
+        "description": "through freezes and past lead times; always two staff approvals"})
+    emergency_reason = Text(max=2000, says_something=True, metadata={
+        "description": "why it is an emergency; required with emergency"})
 
 
 def _one_type(ticket_type: TicketType) -> fields.String:
@@ -127,26 +135,63 @@ class ChangeCreateSchema(_TicketCreateBase):
         "examples": ["5b0f7c8e-2d4a-4f7e-8d11-6e2c9a3b1f40"]})
 
 
+class Cidr(Text):
+    """An IPv4 or IPv6 network in CIDR notation (a single address is a /32 or /128)."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return str(ipaddress.ip_network(text, strict=False))
+        except ValueError:
+            raise ValidationError("not an IPv4 or IPv6 network in CIDR notation, such as "
+                                  "203.0.113.0/24") from None
+
+
+def _source_cidrs(**kwargs: Any) -> fields.List:
+    return fields.List(Cidr(max=64), validate=validate.Length(min=1, max=50), metadata={
+        "description": "the IPv4 and IPv6 networks the test traffic comes from",
+        "examples": [["203.0.113.0/24", "2001:db8::/48"]]}, **kwargs)
+
+
+def _peak_rps(**kwargs: Any) -> fields.Integer:
+    return fields.Integer(strict=True, validate=validate.Range(min=1, max=10_000_000), metadata={
+        "description": "the expected peak, in requests per second", "examples": [2500]}, **kwargs)
+
+
+class LoadTestCreateSchema(_TicketCreateBase):
+    """A load-test announcement: when test traffic comes, how much, and from where."""
+
+    type = _one_type(TicketType.LOAD_TEST)
+    window = fields.Nested(PeriodSchema, required=True, metadata={
+        "description": "when the test runs; announced to provisioning at start, withdrawn at end"})
+    peak_rps = _peak_rps(required=True)
+    source_cidrs = _source_cidrs(required=True)
+    upscale_ticket_id = Text(max=64, metadata={
+        "description": "a temporary upscale of the same environment whose period covers the window"})
+
+
 class TicketCreateSchema(_TicketCreateBase):
     """Loads either request, naming every field that does not fit its ``type``; documented as
     the ``oneOf`` of the two (service.api.docs)."""
 
     openapi_one_of = {TicketType.UPSCALE.value: UpscaleCreateSchema,
-                      TicketType.CHANGE.value: ChangeCreateSchema}
+                      TicketType.CHANGE.value: ChangeCreateSchema,
+                      TicketType.LOAD_TEST.value: LoadTestCreateSchema}
     type = fields.String(required=True, validate=validate.OneOf([t.value for t in TicketType]))
     resources = fields.List(fields.Nested(ResourceSchema), validate=validate.Length(min=1, max=8))
     period = fields.Nested(PeriodSchema)
     change = fields.Nested(ChangeSchema)
     verified_on = TicketIds()
+    window = fields.Nested(PeriodSchema)
+    peak_rps = _peak_rps()
+    source_cidrs = _source_cidrs()
+    upscale_ticket_id = Text(max=64)
     accept_charges = fields.Nested(AcceptChargesSchema)
 
     @validates_schema
     def _fields_match_type(self, data: dict[str, Any], **_: Any) -> None:
-        if data.get("type") == TicketType.UPSCALE:
-            required, forbidden = ("resources",), ("change", "verified_on")
-        elif data.get("type") == TicketType.CHANGE:
-            required, forbidden = ("change",), ("resources", "period", "accept_charges")
-        else:
+        required, forbidden = _FIELDS_OF_TYPE.get(data.get("type"), ((), ()))
+        if not required:
             return
         errors = {name: ["required for this type"] for name in required if name not in data}
         errors.update({name: [f"not allowed for {data['type']} requests"] for name in forbidden
@@ -158,9 +203,27 @@ class TicketCreateSchema(_TicketCreateBase):
             raise ValidationError(errors)
 
 
+_LOAD_TEST_FIELDS = ("window", "peak_rps", "source_cidrs", "upscale_ticket_id")
+_FIELDS_OF_TYPE: dict[Any, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    TicketType.UPSCALE.value: (("resources",), ("change", "verified_on", *_LOAD_TEST_FIELDS)),
+    TicketType.CHANGE.value: (("change",), ("resources", "period", "accept_charges", *_LOAD_TEST_FIELDS)),
+    TicketType.LOAD_TEST.value: (("window", "peak_rps", "source_cidrs"),
+                                 ("resources", "change", "verified_on", "period", "accept_charges")),
+}
+"""Per type: the fields it requires, and those of the other types it refuses."""
+
+
 class ApprovalSchema(Schema):
     user_id = present(metadata={"description": "the support engineer"})
     at = present(fields.DateTime)
+
+
+class ConflictSchema(Schema):
+    kind = present(metadata={"enum": ["ticket", "window"]})
+    id = present()
+    title = present()
+    start = present(fields.DateTime)
+    end = present(fields.DateTime)
 
 
 class TicketSchema(Schema):
@@ -201,6 +264,24 @@ class TicketSchema(Schema):
     version = present(fields.Integer)
     created_at = present(fields.DateTime)
     updated_at = present(fields.DateTime)
+    apply_at = present(fields.DateTime, allow_none=True, metadata={
+        "description": "applied no earlier than this; null: as soon as approved"})
+    not_before = present(fields.DateTime, allow_none=True, metadata={
+        "description": "while scheduled: when it is due (apply_at, the period's start, or the end "
+                       "of a freeze or maintenance window holding it)"})
+    emergency = present(fields.Method, "_emergency", metadata={
+        "type": "boolean", "description": "filed as an emergency"})
+    emergency_reason = present(allow_none=True)
+    conflicts = fields.List(fields.Nested(ConflictSchema), metadata={
+        "description": "only in the 201 of a filing: the other open or scheduled requests and the "
+                       "windows overlapping its time on its environment; information only (a "
+                       "freeze refuses with 422 freeze_window)"})
+    load_test = present(fields.Dict, allow_none=True, metadata={
+        "description": "a load test: its window, peak_rps, source_cidrs and upscale_ticket_id; "
+                       "null for other types"})
+
+    def _emergency(self, ticket: Any) -> bool:
+        return bool(ticket.emergency)
 
     def _period(self, ticket: Any) -> dict[str, str] | None:
         if ticket.period_start is None:
@@ -209,6 +290,7 @@ class TicketSchema(Schema):
 
 
 TicketPageSchema = page_schema(TicketSchema, "TicketPageSchema")
+
 
 
 class TicketListQuerySchema(PageQuerySchema):

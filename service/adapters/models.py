@@ -151,6 +151,15 @@ class Ticket(Base):
         # with what the sweep's look needs, so that it is an index-only scan of what is owed.
         Index("ix_tickets_sla_owed", "created_at", postgresql_include=["id", "environment_id"],
               postgresql_where=text(SLA_OWED), sqlite_where=text(SLA_OWED)),
+        # The sweep's scheduled tickets that become due (service/app/provisioning/sweep.py).
+        Index("ix_tickets_not_before", "status", "not_before",
+              postgresql_where=text("not_before IS NOT NULL"), sqlite_where=text("not_before IS NOT NULL")),
+        # The calendar (service/app/calendar/): tickets with a time, read from the end of the
+        # range asked about onwards, so that history behind it costs nothing.
+        Index("ix_tickets_calendar", "calendar_end",
+              postgresql_where=text("calendar_end IS NOT NULL"), sqlite_where=text("calendar_end IS NOT NULL")),
+        Index("ix_tickets_account_calendar", "account_id", "calendar_end",
+              postgresql_where=text("calendar_end IS NOT NULL"), sqlite_where=text("calendar_end IS NOT NULL")),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     # The case number, ENV-<n> (service.adapters.case_numbers draws it; the default serves rows
@@ -196,6 +205,17 @@ class Ticket(Base):
     # An upscale's quote at filing when a price list is configured, and who accepted its charge
     # when, for how much (service.app.billing.consent).
     charges: Mapped[dict[str, Any] | None]
+    # The change calendar (SPEC section 11): when the customer asked it to be applied, when a
+    # scheduled ticket is due (apply_at, a period's start, or a freeze's or maintenance's end),
+    # an emergency's reason, and what a load test announces.
+    apply_at: Mapped[datetime | None]
+    not_before: Mapped[datetime | None]
+    emergency: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    emergency_reason: Mapped[str | None] = mapped_column(Text)
+    load_test: Mapped[dict[str, Any] | None]
+    # The span the calendar shows (a period, a load test's window, apply_at); null: no time.
+    calendar_start: Mapped[datetime | None]
+    calendar_end: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     approvals: Mapped[list["TicketApproval"]] = relationship(
@@ -266,6 +286,49 @@ _UNADDRESSED = "url IN ('', 'staff')"
 
 _OWED = "delivered_at IS NULL AND given_up_at IS NULL"
 """A delivery neither made nor given up."""
+
+
+_ACTIVE = "deleted_at IS NULL"
+
+
+class ChangeWindow(Base):
+    """A maintenance or freeze window (service/domain/windows.py). Deleting one keeps the row
+    (``deleted_at``) so that calendar feeds can say it was cancelled; ``sequence`` counts its
+    changes for iCalendar's SEQUENCE."""
+
+    __tablename__ = "change_windows"
+    __table_args__ = (
+        # Windows that may touch a time: one-off windows ending after it, and every recurring one.
+        Index("ix_change_windows_active", "last_end", postgresql_where=text(_ACTIVE),
+              sqlite_where=text(_ACTIVE)),
+    )
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    kind: Mapped[str] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(200))
+    start_at: Mapped[datetime]
+    end_at: Mapped[datetime]
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    rrule: Mapped[str | None] = mapped_column(String(500))
+    # The end of the last occurrence; null for a recurrence without COUNT or UNTIL.
+    last_end: Mapped[datetime | None]
+    scope_stage: Mapped[str | None] = mapped_column(String(8))
+    scope_account_id: Mapped[str | None] = mapped_column(ForeignKey("accounts.id"))
+    scope_environment_id: Mapped[str | None] = mapped_column(ForeignKey("environments.id"))
+    created_by: Mapped[str] = mapped_column(ForeignKey("users.id"))
+    sequence: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    deleted_at: Mapped[datetime | None]
+
+
+class CalendarKey(Base):
+    """A user's key to the iCalendar feed (calendar programs send no bearer token); only its
+    SHA-256 is stored, one per user: a new key replaces the old."""
+
+    __tablename__ = "calendar_keys"
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class WebhookDelivery(Base):

@@ -22,7 +22,7 @@ ACTIONS = frozenset(a.value for a in ProvisioningAction)
 STATUSES = frozenset({"pending", "running", "succeeded", "failed"})
 FINISHED_STATUSES = frozenset({"succeeded", "failed"})
 ENVIRONMENT_FIELDS = ("id", "name", "stage", "account_id")
-REQUEST_PAYLOADS = ("resources", "change")
+REQUEST_PAYLOADS = ("resources", "change", "load_test")
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ def _request_part(request: Mapping) -> dict:
         raise ValueError("request type is required")
     payloads = [field for field in REQUEST_PAYLOADS if field in request]
     if len(payloads) != 1:
-        raise ValueError("request needs exactly one of resources or change")
+        raise ValueError("request needs exactly one of resources, change or load_test")
     return {"type": request["type"], payloads[0]: request[payloads[0]]}
 
 

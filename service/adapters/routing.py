@@ -21,6 +21,9 @@ QUEUES: dict[tuple[str, str], str] = {
     (TicketType.CHANGE.value, Stage.PROD.value): "provision.prod.change",
 }
 
+SHARES_QUEUE: dict[str, str] = {TicketType.LOAD_TEST.value: TicketType.CHANGE.value}
+"""A load test's announce and withdraw travel through the change queues of its stage."""
+
 PROD_QUEUES: tuple[str, ...] = tuple(q for (_, stage), q in QUEUES.items() if stage == Stage.PROD)
 NON_PROD_QUEUES: tuple[str, ...] = tuple(q for q in QUEUES.values() if q not in PROD_QUEUES)
 ALL_QUEUES: tuple[str, ...] = (*PROD_QUEUES, *NON_PROD_QUEUES, WEBHOOK_QUEUE, MAIL_QUEUE, MAINTENANCE_QUEUE)
@@ -34,6 +37,6 @@ class Route:
 
 def route_for(ticket_type: str, stage: str, settings: Settings) -> Route:
     """The queue and provisioning base URL for one ticket; a per-route URL overrides the default."""
-    queue = QUEUES[(ticket_type, stage)]
+    queue = QUEUES[(SHARES_QUEUE.get(ticket_type, ticket_type), stage)]
     target = settings.routes.get(f"{ticket_type}_{stage}", settings.provisioning_url)
     return Route(queue=queue, target=target)

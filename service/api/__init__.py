@@ -10,8 +10,8 @@ from werkzeug.exceptions import BadRequest, NotFound, RequestEntityTooLarge, Uns
 
 from schemas.common import ProblemSchema
 from service.api import (
-    auth, billing, cors, drafts, environments, errors, headers, health, limits, notifications, observe, promotions, query, reference,
-    tickets,
+    auth, billing, calendar, cors, drafts, environments, errors, headers, health, limits, notifications, observe, promotions, query, reference,
+    tickets, windows,
 )
 from service.api.docs import ProblemApi
 from service.api.runtime import Runtime, build_runtime, close_session
@@ -55,6 +55,8 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     api.register_blueprint(notifications.blp)
     api.register_blueprint(notifications.links)
     api.register_blueprint(billing.blp)
+    api.register_blueprint(windows.blp)
+    api.register_blueprint(calendar.blp)
     app.register_blueprint(health.blp)
     app.register_blueprint(reference.blp)
     errors.register(app)

@@ -17,7 +17,11 @@ PUBLIC_ENDPOINTS = frozenset({"health.healthz", "health.readyz", "observe.metric
                               "api-docs.openapi_json", "static", "docs.page", "docs.init",
                               "docs.asset",
                               # the signed token in its link is the credential (RFC 8058 one-click)
-                              "unsubscribe.Unsubscribe"})
+                              "unsubscribe.Unsubscribe",
+
+                              # The feed key in its query string authenticates it (calendar
+                              # programs send no bearer token): service.api.calendar.
+                              "calendar.CalendarFeed"})
 KEYS_RETRY_SECONDS = 30
 
 

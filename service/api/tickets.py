@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema
 
 from schemas.common import Text
-from schemas.ticket_bodies import page_body, ticket_json
+from schemas.ticket_bodies import conflicts_json, page_body, ticket_json
 from schemas.tickets import (
     CommentCreateSchema, CommentListSchema, CommentSchema, EmptyQuerySchema, EventListSchema,
     ActionSchema, RejectSchema, TicketCreateSchema, TicketListQuerySchema, TicketPageSchema, TicketSchema,
@@ -83,17 +83,20 @@ class TicketCollection(MethodView):
     @document(400, 401, 403, 404, 409, 413, 415, 422, 429, links={201: CREATED_TICKET_LINKS})
     @blp.doc(operationId="fileTicket")
     def post(self, data: dict[str, Any], idempotency_key: str | None = None) -> Any:
-        """File an upscale or change request (customers only)."""
+        """File an upscale, change or load-test request (customers only); the answer names
+        what its time overlaps (conflicts)."""
+        overlapping: list[Any] = []
         ticket, created = tickets.file_ticket(
             principal(), FileTicket.from_body(data, idempotency_key=idempotency_key),
             uow=filing_uow(), now=now(), listener=runtime().listener, max_open=runtime().settings.max_open_tickets,
-            approval=runtime().approval, dispatch=runtime().dispatch, prices=runtime().prices)
+            approval=runtime().approval, dispatch=runtime().dispatch, prices=runtime().prices,
+            conflicts=overlapping)
         headers = {"Location": url_for("tickets.TicketItem", ticket_id=ticket.id),
                    "ETag": tickets.etag(ticket)}
         if not created:
             headers["Idempotent-Replayed"] = "true"
         # TicketSchema's body, written by hand (schemas.ticket_bodies, held equal by a test).
-        return jsonify(ticket_json(ticket)), 201, headers
+        return jsonify({**ticket_json(ticket), "conflicts": conflicts_json(overlapping)}), 201, headers
 
 
 @blp.route("/<ticket_id>")

@@ -37,11 +37,17 @@ class FileTicket:
     """The body's digest when an Idempotency-Key came with it: a replay must send the same body."""
     accept_charges: tuple[str, str] | None = None
     """(amount, currency) of the charge the requester accepts (``accept_charges``)."""
+    apply_at: datetime | None = None
+    """Applied no earlier than this (it waits as ``scheduled``); lead times count to it."""
+    emergency: bool = False
+    emergency_reason: str | None = None
+    load_test: dict[str, Any] | None = None
+    """A load test's ``peak_rps``, ``source_cidrs`` and ``upscale_ticket_id``; its window is ``period``."""
 
     @classmethod
     def from_body(cls, data: Mapping[str, Any], *, idempotency_key: str | None = None) -> "FileTicket":
         """From a request body as TicketCreateSchema loads it (the period's ends as datetimes)."""
-        period, cited, accepted = data.get("period"), data.get("verified_on"), data.get("accept_charges")
+        period, cited, accepted = data.get("period") or data.get("window"), data.get("verified_on"), data.get("accept_charges")
         return cls(
             type=data["type"], environment_id=data["environment_id"], summary=data["summary"],
             resources=data.get("resources"), change=data.get("change"),
@@ -50,14 +56,20 @@ class FileTicket:
             idempotency_key=idempotency_key,
             request_hash=request_hash(data) if idempotency_key else "",
             accept_charges=(accepted["amount"], accepted["currency"]) if accepted else None,
+            apply_at=data.get("apply_at"), emergency=bool(data.get("emergency")),
+            emergency_reason=data.get("emergency_reason"),
+            load_test=({name: data.get(name) for name in ("peak_rps", "source_cidrs", "upscale_ticket_id")}
+                       if data["type"] == "load_test" else None),
         )
 
     @classmethod
     def from_stored(cls, data: Mapping[str, Any], *, idempotency_key: str | None = None) -> "FileTicket":
         """From a body stored as JSON (a draft's): the period's ends as ISO 8601 strings."""
-        period = data.get("period")
-        if period:
-            data = {**data, "period": {name: datetime.fromisoformat(when) for name, when in period.items()}}
+        for span in ("period", "window"):
+            if data.get(span):
+                data = {**data, span: {name: datetime.fromisoformat(when) for name, when in data[span].items()}}
+        if data.get("apply_at"):
+            data = {**data, "apply_at": datetime.fromisoformat(data["apply_at"])}
         return cls.from_body(data, idempotency_key=idempotency_key)
 
     @property

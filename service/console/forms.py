@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, HiddenField, PasswordField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
@@ -75,3 +75,13 @@ class QueueFilterForm(FlaskForm):
     account = StringField("Account", description="name (its start), id or contract id",
                           validators=[Optional(), Length(max=200), _no_nul])
     cursor = StringField(validators=[Optional(), Length(max=200), _no_nul])
+
+
+class WeekForm(FlaskForm):
+    """The week view's week and environment, read from the query string (no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    week = DateField("Week of", validators=[Optional()])
+    environment_id = StringField("Environment id", validators=[Optional(), Length(max=64), _no_nul])

@@ -10,13 +10,15 @@ from flask import flash, redirect, render_template, request, url_for
 from service.app.tickets import comments, actions as tickets
 from service.api.runtime import now, runtime, session, uow
 from service.console import blp
-from service.console.forms import ActionForm, CommentForm, QueueFilterForm, RejectForm, SignOutForm
+from service.console.forms import ActionForm, CommentForm, QueueFilterForm, RejectForm, SignOutForm, WeekForm
 from service.app.commands import STATUS_COMMANDS, AddComment
 from service.console.security import staff, staff_required
 from service.domain.errors import InvalidTransition, PeriodEnded, PreconditionFailed
 from service.domain.lifecycle import Action
 from service.app.staff.ticket_details import ticket_details
 from service.app.staff.worklist import QueueRow, staff_queue
+from service.app.staff.week import week_view, windows_touching
+from service.app.staff.worklist import staff_queue
 
 STALE = ("Someone else acted on this ticket first, so nothing was done. "
          "This is its current state.")
@@ -74,6 +76,7 @@ def _ticket_page(ticket_id: str, *, status: int = 200, **forms: Any) -> Any:
     etag = tickets.etag(details.ticket)
     return render_template(
         "console/ticket.html", d=details, now=now(), signout=SignOutForm(),
+        windows=windows_touching(session(), staff(), details.ticket),
         action_form=ActionForm(formdata=None, etag=etag),
         reject_form=forms.get("reject_form") or RejectForm(formdata=None, etag=etag),
         comment_form=forms.get("comment_form") or CommentForm(formdata=None)), status
@@ -149,3 +152,14 @@ def when(moment: datetime) -> str:
 @blp.app_template_filter("time_of_day")
 def time_of_day(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%H:%M:%S UTC")
+
+
+@blp.get("/calendar")
+@staff_required
+def calendar() -> Any:
+    form = WeekForm(request.args)
+    if not form.validate():
+        return render_template("console/week.html", week=None, form=form, signout=SignOutForm()), 400
+    week = week_view(session(), staff(), week_of=form.week.data or now().date(),
+                     environment_id=form.environment_id.data or None)
+    return render_template("console/week.html", week=week, form=form, signout=SignOutForm())

@@ -119,8 +119,10 @@ class ApprovalPolicy:
         return Decision()
 
 
-def check_lead_time(decision: Decision, start: datetime, *, now: datetime) -> None:
-    """A period must start at least ``min_notice_hours`` after filing."""
+def check_lead_time(decision: Decision, start: datetime, *, now: datetime,
+                    field: str = "period.start") -> None:
+    """A period (or a request's ``apply_at``: ``field``) must start at least
+    ``min_notice_hours`` after filing."""
     if not decision.min_notice_hours:
         return
     earliest = now + timedelta(hours=decision.min_notice_hours)
@@ -130,7 +132,7 @@ def check_lead_time(decision: Decision, start: datetime, *, now: datetime) -> No
             f"this request needs {decision.min_notice_hours:g} hours' notice; "
             f"the period may start at {allowed} at the earliest",
             rule="lead_time", params={"earliest_start": allowed},
-            errors={"period.start": [f"must be at or after {allowed}"]},
+            errors={field: [f"must be at or after {allowed}"]},
         )
 
 

@@ -24,6 +24,7 @@ class Stage(StrEnum):
 class TicketType(StrEnum):
     UPSCALE = "upscale"
     CHANGE = "change"
+    LOAD_TEST = "load_test"
 
 
 COMPONENTS: tuple[str, ...] = (

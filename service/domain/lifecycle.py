@@ -36,6 +36,7 @@ class Action(StrEnum):
     REVERT = "revert"
     FINISH_REVERT = "finish_revert"
     RETRY_REVERT = "retry_revert"
+    HOLD = "hold"
 
 
 TRANSITIONS: dict[tuple[Status, Action], Status] = {
@@ -47,6 +48,7 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
     (Status.SCHEDULED, Action.BEGIN_PERIOD): Status.APPROVED,
     (Status.SCHEDULED, Action.EXPIRE): Status.EXPIRED,
     (Status.APPROVED, Action.EXPIRE): Status.EXPIRED,
+    (Status.APPROVED, Action.HOLD): Status.SCHEDULED,
     (Status.APPROVED, Action.START): Status.PROVISIONING,
     (Status.APPROVED, Action.FAIL): Status.FAILED,
     (Status.PROVISIONING, Action.COMPLETE): Status.COMPLETED,
@@ -102,6 +104,10 @@ class ProvisioningAction(StrEnum):
 
     APPLY = "apply"
     REVERT = "revert"
+    ANNOUNCE = "announce"
+    """a load test begins: its source addresses are let in and on-call is warned"""
+    WITHDRAW = "withdraw"
+    """a load test ends"""
 
 
 PROVISIONING_ACTION_OF: dict[Status, ProvisioningAction] = {
@@ -110,6 +116,18 @@ PROVISIONING_ACTION_OF: dict[Status, ProvisioningAction] = {
     Status.REVERTING: ProvisioningAction.REVERT,
 }
 """The operation a worker runs for a ticket in each status it handles."""
+
+OPERATION_OF_TYPE: dict[tuple[str, ProvisioningAction], ProvisioningAction] = {
+    ("load_test", ProvisioningAction.APPLY): ProvisioningAction.ANNOUNCE,
+    ("load_test", ProvisioningAction.REVERT): ProvisioningAction.WITHDRAW,
+}
+"""What provisioning is asked to do, where a ticket type names it otherwise: a load test is
+announced at its window's start and withdrawn at its end, by the apply and revert machinery."""
+
+
+def operation_action(ticket_type: str, action: ProvisioningAction) -> ProvisioningAction:
+    return OPERATION_OF_TYPE.get((ticket_type, action), action)
+
 
 RETRY_OF: dict[ProvisioningAction, Action] = {
     ProvisioningAction.APPLY: Action.RETRY,
@@ -175,6 +193,7 @@ EFFECTS: dict[tuple[Status, Status], frozenset[Effect]] = {
     (Status.SCHEDULED, Status.APPROVED): frozenset({Effect.NOTIFY, Effect.HAND_OFF}),
     (Status.SCHEDULED, Status.EXPIRED): _ENDED,
     (Status.APPROVED, Status.PROVISIONING): frozenset({Effect.NOTIFY}),
+    (Status.APPROVED, Status.SCHEDULED): frozenset({Effect.NOTIFY, Effect.RELEASE}),
     (Status.APPROVED, Status.FAILED): _ENDED,
     (Status.APPROVED, Status.EXPIRED): _ENDED,
     (Status.PROVISIONING, Status.COMPLETED): frozenset({Effect.NOTIFY, Effect.RELEASE}),

@@ -11,7 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 
 MAX_BODY_BYTES = 1 << 20
-ACTIONS = ("apply", "revert")
+ACTIONS = ("apply", "revert", "announce", "withdraw")
+"""apply and revert an upscale or change; announce and withdraw a load test (its sources are let
+in and on-call is warned at its window's start, and no more at its end)."""
+PAYLOADS = ("resources", "change", "load_test")
 ENVIRONMENT_FIELDS = ("id", "name", "stage", "account_id")
 Reply = tuple[int, dict, dict[str, str]]
 
@@ -172,13 +175,15 @@ def validate_operation_body(body: dict) -> dict:
     if not isinstance(body.get("ticket_id"), str) or not body["ticket_id"]:
         raise SimError(400, "ticket_id is required")
     if body.get("action") not in ACTIONS:
-        raise SimError(400, "action must be apply or revert")
+        raise SimError(400, "action must be apply, revert, announce or withdraw")
     environment = body.get("environment")
     if not isinstance(environment, dict) or any(f not in environment for f in ENVIRONMENT_FIELDS):
         raise SimError(400, "environment needs id, name, stage and account_id")
     request = body.get("request")
     if not isinstance(request, dict) or not request.get("type"):
         raise SimError(400, "request needs a type")
-    if ("resources" in request) == ("change" in request):
-        raise SimError(400, "request needs exactly one of resources or change")
+    if sum(name in request for name in PAYLOADS) != 1:
+        raise SimError(400, "request needs exactly one of resources, change or load_test")
+    if (body["action"] in ("announce", "withdraw")) != ("load_test" in request):
+        raise SimError(400, "announce and withdraw are for load tests, and load tests take only those")
     return body

@@ -35,7 +35,8 @@ def _both(sessions: Any, params: dict[str, Any], with_key: bool, capped: bool) -
         by_orm = _read_orm(orm_session, params, with_key, capped)
         facts = filing.read_facts(facts_session, account_id=params["account_id"],
                                   environment_id=params["environment_id"], type_=params["type"],
-                                  key=params["key"], max_open=params["max_open"])
+                                  key=params["key"], max_open=params["max_open"],
+                                  now=datetime.now(timezone.utc))
         by_facts = None if facts.environment is None else (
             facts.environment, [facts.external_id, facts.open_count,
                                 *(facts.open_ticket or (None, None)),
@@ -113,7 +114,7 @@ def test_the_environment_read_with_the_facts_is_in_the_session_as_loaded(pg: Any
     with sessions() as session:
         facts = filing.read_facts(session, account_id=params["account_id"],
                                   environment_id=params["environment_id"], type_="upscale", key=None,
-                                  max_open=0)
+                                  max_open=0, now=datetime.now(timezone.utc))
         assert facts.environment is not None
         event.listen(Engine, "before_cursor_execute", count)
         try:

@@ -56,3 +56,40 @@ def test_the_sweep_hands_out_deliveries_from_the_ones_still_owed(pg_database_url
         engine.dispose()
     assert "ix_webhook_deliveries_owed" in owed, owed
     assert "ix_webhook_deliveries_unaddressed" in unaddressed, unaddressed
+
+
+def test_the_sweep_releases_scheduled_work_from_the_not_before_index(pg_database_url: str) -> None:
+    from service.app.provisioning.sweep import _scheduled_due
+
+    engine = make_engine(pg_database_url)
+    try:
+        plan = generic_plan(engine, *_sent(engine, lambda uow: _scheduled_due(uow, NOW), "tickets"))
+    finally:
+        engine.dispose()
+    assert "ix_tickets_not_before" in plan, plan
+
+
+def test_the_calendar_reads_tickets_through_its_indexes(pg_database_url: str) -> None:
+    from datetime import timedelta
+
+    from service.adapters.identity import Principal
+    from service.app.calendar.feed import read_calendar
+    from service.domain.hosting import AccountKind
+
+    # Either calendar index serves support on an empty table; a customer's needs its account's.
+    who = {"support": ("provider", "support", "calendar "),
+           "customer": ("customer", "member", "ix_tickets_account_calendar")}
+    engine = make_engine(pg_database_url)
+    try:
+        for kind, role, index in who.values():
+            principal = Principal(user_id="u", email="u@example.com", account_id="a", account_name="a",
+                                  kind=AccountKind(kind), role=role)
+
+            def run(uow: UnitOfWork, principal: Principal = principal) -> Any:
+                with uow:
+                    return read_calendar(uow.session, principal, since=NOW, until=NOW + timedelta(days=30))
+
+            plan = generic_plan(engine, *_sent(engine, run, "tickets"))
+            assert index in plan and "Seq Scan on tickets" not in plan, plan
+    finally:
+        engine.dispose()

@@ -124,8 +124,11 @@ def test_ticket_body_is_a_oneof_told_apart_by_type(spec: dict[str, Any]) -> None
     created = _schema(spec, body["schema"]["$ref"].rsplit("/", 1)[1])
     mapping = created["discriminator"]["mapping"]
     assert created["discriminator"]["propertyName"] == "type"
-    assert set(mapping) == {"upscale", "change"}
-    upscale, change = (_schema(spec, mapping[t].rsplit("/", 1)[1]) for t in ("upscale", "change"))
+    assert set(mapping) == {"upscale", "change", "load_test"}
+    upscale, change, load_test = (_schema(spec, mapping[t].rsplit("/", 1)[1])
+                                  for t in ("upscale", "change", "load_test"))
+    assert {"window", "peak_rps", "source_cidrs"} <= set(load_test["required"])
+    assert load_test["additionalProperties"] is False and "resources" not in load_test["properties"]
     assert {"resources", "period"} <= set(upscale["properties"]) and "change" not in upscale["properties"]
     assert {"change", "verified_on"} <= set(change["properties"])
     assert "resources" not in change["properties"] and "period" not in change["properties"]

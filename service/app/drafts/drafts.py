@@ -104,7 +104,9 @@ def delete_draft(principal: Principal, draft_id: str, *, uow: UnitOfWork) -> Non
 
 
 def _to_json(data: dict[str, Any]) -> dict[str, Any]:
-    period = data.get("period")
-    if period:
-        data = {**data, "period": {name: when.isoformat() for name, when in period.items()}}
+    for span in ("period", "window"):
+        if data.get(span):
+            data = {**data, span: {name: when.isoformat() for name, when in data[span].items()}}
+    if data.get("apply_at"):
+        data = {**data, "apply_at": data["apply_at"].isoformat()}
     return data

@@ -20,10 +20,11 @@ from service.adapters.db import STALE, UnitOfWork
 from service.domain.actors import WORKER
 from service.domain.errors import ConcurrentChange
 from service.domain.lifecycle import (
-    PROVISIONING_ACTION_OF, Action, ProvisioningAction, Status,
+    PROVISIONING_ACTION_OF, Action, ProvisioningAction, Status, operation_action,
 )
 from service.domain.hosting import COMPONENTS, DEFAULT_SIZE, SIZES, TicketType, revert_plan
 from service.app.billing import ledger
+from service.app.calendar import rules as calendar_rules
 from service.app.tickets.moves import StatusListener, move
 from service.adapters.writes import added, insert_rows, rows_of, update_row, update_versioned
 from service.adapters.handoff import ACTIVE_STATUSES, Dispatch, hand_off
@@ -61,7 +62,8 @@ class Work:
     @property
     def gives_nothing_back(self) -> bool:
         """A revert whose every component a later request changed: no operation is needed."""
-        return self.action is ProvisioningAction.REVERT and not self.request["resources"]
+        return (self.action is ProvisioningAction.REVERT and self.ticket_type == TicketType.UPSCALE
+                and not self.request["resources"])
 
 
 ClientFor = Callable[[str, str], ProvisioningClient]
@@ -107,7 +109,8 @@ def _step(work: Work, record: "_Recorder", client_for: ClientFor) -> str:
 def _operation(client: ProvisioningClient, work: Work) -> Operation:
     if work.operation_id is not None:
         return client.get(work.operation_id)
-    return client.submit(ticket_id=work.ticket_id, action=work.action, environment=work.environment,
+    return client.submit(ticket_id=work.ticket_id, action=operation_action(work.ticket_type, work.action),
+                         environment=work.environment,
                          request=work.request, attempt_round=work.attempt_round)
 
 
@@ -130,6 +133,10 @@ def _claim(ticket_id: str, *, uow: UnitOfWork, now: datetime, timing: Timing,
                 found.save(uow.session)
                 uow.commit()
                 return None
+            if ticket.status == Status.APPROVED and _held(uow, ticket, env, now=now, listener=listener):
+                found.save(uow.session)
+                uow.commit()
+                return None
             if ticket.status == Status.APPROVED:
                 move(uow, ticket, Action.START, actor=WORKER, now=now,
                      reason="handed to provisioning", listener=listener)
@@ -140,6 +147,19 @@ def _claim(ticket_id: str, *, uow: UnitOfWork, now: datetime, timing: Timing,
     except ConcurrentChange:
         return None
     return work, found
+
+
+def _held(uow: UnitOfWork, ticket: Ticket, env: Environment, *, now: datetime,
+          listener: StatusListener | None) -> bool:
+    """Nothing is applied inside a freeze or maintenance window of the environment (one declared
+    after the approval too): the ticket waits, scheduled, until the window ends."""
+    due = calendar_rules.due_at(uow.session, ticket, stage=env.stage, now=now)
+    if due <= now:
+        return False
+    ticket.not_before = due
+    move(uow, ticket, Action.HOLD, actor=WORKER, now=now, listener=listener,
+         reason=f"held by a freeze or maintenance window until {due.isoformat()}")
+    return True
 
 
 _TICKETS, _ENVIRONMENTS = Ticket.__table__, Environment.__table__
@@ -237,10 +257,12 @@ def _period_over(ticket: Ticket, now: datetime) -> bool:
 
 
 def _snapshot(ticket: Ticket, env: Environment) -> Work:
-    if ticket.status == Status.REVERTING:
+    if ticket.type == TicketType.LOAD_TEST:
+        request: dict[str, Any] = {"type": ticket.type, "load_test": ticket.load_test}
+    elif ticket.status == Status.REVERTING:
         give_back, _ = revert_plan(ticket.baseline or {}, new_sizes(ticket), env.sizes)
         resources = [{"component": c, "size": s} for c, s in give_back.items()]
-        request: dict[str, Any] = {"type": ticket.type, "resources": resources}
+        request = {"type": ticket.type, "resources": resources}
     elif ticket.type == TicketType.UPSCALE:
         request = {"type": ticket.type, "resources": ticket.resources}
     else:

@@ -19,7 +19,8 @@ from service.domain.actors import SWEEP
 from service.domain.errors import ConcurrentChange, InvalidTransition
 from service.domain.lifecycle import Action, Status
 from service.domain.hosting import TicketType
-from service.app.tickets.moves import StatusListener, move
+from service.app.calendar import rules as calendar_rules
+from service.app.tickets.moves import StatusListener, hold, move
 from service.adapters.handoff import Dispatch, due_for_publication, forget_publication
 from service.adapters.models import Environment, Ticket
 
@@ -27,6 +28,9 @@ BATCH = 500
 PERIOD_BEGAN = "the period of the temporary upscale began"
 PERIOD_ENDED = "the temporary upscale period ended"
 EXPIRED_UNAPPLIED = "the period ended before the upscale was applied"
+RELEASED = "its scheduled time came and no freeze or maintenance window holds it"
+TIMED_TYPES = (TicketType.UPSCALE.value, TicketType.LOAD_TEST.value)
+"""Types whose period (a temporary upscale's, a load test's window) is applied and reverted."""
 EXPIRABLE = (Status.PENDING_APPROVAL.value, Status.SCHEDULED.value, Status.APPROVED.value)
 
 
@@ -53,9 +57,9 @@ def sweep(*, uow: UnitOfWork, now: datetime, lease: float, dispatch: Dispatch,
     for ticket_id in _due(uow, Ticket.status.in_(EXPIRABLE), Ticket.period_end, now):
         report.expired += _move_one(ticket_id, Action.EXPIRE, EXPIRED_UNAPPLIED, uow=uow, now=now,
                                     dispatch=dispatch, listener=listener)
-    for ticket_id in _due(uow, Ticket.status == Status.SCHEDULED.value, Ticket.period_start, now):
-        report.periods_begun += _move_one(ticket_id, Action.BEGIN_PERIOD, PERIOD_BEGAN, uow=uow,
-                                          now=now, dispatch=dispatch, listener=listener)
+    for ticket_id in _scheduled_due(uow, now):
+        report.periods_begun += release(ticket_id, uow=uow, now=now, dispatch=dispatch,
+                                        listener=listener)
     for ticket_id in _due(uow, Ticket.status == Status.COMPLETED.value, Ticket.period_end, now):
         report.reverts_started += start_revert(ticket_id, uow=uow, now=now, dispatch=dispatch,
                                                listener=listener)
@@ -76,8 +80,42 @@ def _due(uow: UnitOfWork, status: ColumnElement[bool], moment: InstrumentedAttri
     many closed tickets lie behind them."""
     with uow:
         return list(uow.session.scalars(
-            select(Ticket.id).where(Ticket.type == TicketType.UPSCALE.value, status, moment <= now)
+            select(Ticket.id).where(Ticket.type.in_(TIMED_TYPES), status, moment <= now)
             .order_by(moment, Ticket.id).limit(BATCH)))
+
+
+def _scheduled_due(uow: UnitOfWork, now: datetime) -> list[str]:
+    """Scheduled tickets whose time has come (apply_at, a period's start, the end of a window
+    that held them), longest due first, through the (status, not_before) index."""
+    with uow:
+        return list(uow.session.scalars(
+            select(Ticket.id).where(Ticket.status == Status.SCHEDULED.value, Ticket.not_before <= now)
+            .order_by(Ticket.not_before, Ticket.id).limit(BATCH)))
+
+
+def release(ticket_id: str, *, uow: UnitOfWork, now: datetime, dispatch: Dispatch | None,
+            listener: StatusListener | None = None) -> int:
+    """scheduled → approved for a ticket whose time has come, unless a freeze or maintenance
+    window of its environment holds it now: then it stays scheduled until the window's end,
+    with an event saying which window holds it."""
+    try:
+        with uow:
+            ticket = uow.session.get(Ticket, ticket_id)
+            if ticket is None or ticket.status != Status.SCHEDULED.value:
+                return 0
+            due = calendar_rules.due_at(uow.session, ticket, stage=None, now=now)
+            if due > now:
+                hold(uow.session, ticket, due, now=now, actor=SWEEP, listener=listener)
+                uow.commit()
+                return 0
+            reason = PERIOD_BEGAN if ticket.period_start is not None and ticket.apply_at is None else RELEASED
+            ticket.not_before = None
+            move(uow, ticket, Action.BEGIN_PERIOD, actor=SWEEP, now=now, reason=reason, listener=listener,
+                 dispatch=dispatch)
+            uow.commit()
+    except (InvalidTransition, ConcurrentChange):
+        return 0
+    return 1
 
 
 def start_revert(ticket_id: str, *, uow: UnitOfWork, now: datetime, dispatch: Dispatch | None,

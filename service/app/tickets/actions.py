@@ -8,7 +8,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from service.app.billing import consent
-from service.app.tickets import approvals, filing
+from service.app.calendar import rules as calendar_rules
+from service.app.tickets import approvals, filing, load_test_rules
 from service.app.commands import ChangeStatus, FileTicket
 from service.adapters.db import STALE, UnitOfWork
 from service.domain import lifecycle, permissions, hosting
@@ -21,6 +22,7 @@ from service.domain.errors import (
 )
 from service.domain.lifecycle import OPEN_STATUSES, Action, Status
 from service.domain.prices import PriceList, Quote
+from service.domain.scheduling import CalendarConflict, calendar_span
 from service.domain.verification import check_verification
 from service.app.tickets.moves import StatusListener, move, record_creation
 from service.adapters.handoff import Dispatch
@@ -68,21 +70,22 @@ def file_ticket(
     dispatch: Dispatch | None = None,
     drafter_id: str | None = None,
     prices: PriceList | None = None,
+    conflicts: list[CalendarConflict] | None = None,
 ) -> tuple[Ticket, bool]:
-    """File an upscale or change request; returns the ticket and whether it was created now.
-    ``max_open`` caps the account's open requests (0: no cap), read before the insert like the
-    duplicate check, so racing requests can overshoot it by their number; ``approval`` decides what
-    the request needs (``drafter_id``: the partner's user who drafted it), ``prices`` what it costs
-    (service.app.billing.consent). One SELECT reads what the rules need, one INSERT writes the
-    ticket, its events and outbox rows (service.app.tickets.filing); the unique indexes decide races.
-    Nothing else locks or writes, so on PostgreSQL ``uow`` may run in autocommit (the API's does:
-    service.api.runtime.filing_uow): each statement its own transaction, no BEGIN or COMMIT."""
+    """File a request; returns the ticket and whether it was created now. ``max_open`` caps the
+    account's open requests (0: no cap; racing requests may overshoot it); ``approval`` decides
+    what it needs (``drafter_id``: the partner's user who drafted it), ``prices`` what it costs
+    (service.app.billing.consent). One SELECT reads what the rules need, one the windows of the
+    environment when one may cover it (a freeze refuses; ``conflicts`` gains what the request
+    overlaps: service.app.calendar.rules), and one INSERT writes the ticket with its events and
+    outbox rows (service.app.tickets.filing); the unique indexes decide races. Nothing locks, so
+    on PostgreSQL ``uow`` may run in autocommit (service.api.runtime.filing_uow)."""
     hosting.ensure_may_file(principal.kind)
     key, digest = command.idempotency_key, command.request_hash  # only a key's replay compares it
     with uow:
         facts = filing.read_facts(uow.session, account_id=principal.account_id,
                                   environment_id=command.environment_id, type_=command.type,
-                                  key=key, max_open=max_open)
+                                  key=key, max_open=max_open, now=now)
         earlier = _replayed(uow.session, principal, facts, key, digest)
         if earlier is not None:
             return earlier, False
@@ -90,12 +93,14 @@ def file_ticket(
         quoted, decision = _quote_and_decide(uow.session, command, env, facts, prices=prices,
                                              approval=approval, now=now)
         _check_rules(uow.session, env, command, now=now, decision=decision, open_ticket=facts.open_ticket)
+        due = calendar_rules.check_filing(uow.session, env, command, now=now, conflicts=conflicts,
+                                          windowed=facts.windowed)
         hosting.check_open_ticket_cap(facts.open_count, max_open)
         ticket = _new_ticket(principal, env, command, now=now, number=filing.number_for(uow.session, facts))
         ticket.charges = consent.charges_for(quoted, env, command, user_id=principal.user_id, now=now)
-        approvals.stamp(ticket, decision, env, drafter_id=drafter_id)
+        approvals.stamp(ticket, decision, env, drafter_id=drafter_id, emergency=command.emergency)
         return _insert(uow, principal, ticket, now=now, key=key, digest=digest,
-                       listener=listener, dispatch=dispatch, stage=env.stage)
+                       listener=listener, dispatch=dispatch, stage=env.stage, due=due)
 
 
 def _found(env: Environment | None) -> Environment:
@@ -131,7 +136,8 @@ def _replayed(session: Session, principal: Principal, facts: filing.FilingFacts,
 
 def _insert(uow: UnitOfWork, principal: Principal, ticket: Ticket, *, now: datetime,
             key: str | None, digest: str, listener: StatusListener | None,
-            dispatch: Dispatch | None = None, stage: str | None = None) -> tuple[Ticket, bool]:
+            dispatch: Dispatch | None = None, stage: str | None = None,
+            due: datetime | None = None) -> tuple[Ticket, bool]:
     """Insert with its creation event; a unique index that a concurrent request won decides."""
     session = uow.session
     with session.no_autoflush:
@@ -144,7 +150,7 @@ def _insert(uow: UnitOfWork, principal: Principal, ticket: Ticket, *, now: datet
         if accepted:
             created.reason = f"{created.reason}; {accepted}"
         approvals.approve_at_filing(uow, ticket, now=now, listener=listener, dispatch=dispatch,
-                                    stage=stage)
+                                    stage=stage, due=due)
     try:
         filing.insert_new(session)
         uow.commit()
@@ -159,15 +165,19 @@ def _check_rules(session: Session, env: Environment, command: FileTicket, *, now
     """Every rule of the request, in order; ``open_ticket`` (id, status): the open request of the
     same type on ``env`` that filing it would duplicate."""
     facts = environment_facts(env)
-    if command.type == hosting.TicketType.UPSCALE:
+    if command.type == hosting.TicketType.LOAD_TEST:
+        load_test_rules.check(session, facts, command, now=now, decision=decision)
+    elif command.type == hosting.TicketType.UPSCALE:
         hosting.check_upscale(facts, command.resources, command.window, now=now)
-        if command.period:
+        if command.period and not command.emergency:
             check_lead_time(decision, command.period.start, now=now)
     else:
         cited = [(ticket_id, _verification_facts(session, env.account_id, ticket_id))
                  for ticket_id in command.verified_on]
         check_verification(facts, command.change, cited, required=decision.verify_on,
                            stages_in_account=_stages(session, env.account_id))
+    if command.apply_at is not None and not command.emergency:
+        check_lead_time(decision, command.apply_at, now=now, field="apply_at")
     if open_ticket is not None:
         raise _duplicate_of(*open_ticket)
 
@@ -233,7 +243,11 @@ def _duplicate_of(ticket_id: str, status: str) -> DuplicateOpenRequest:
 def _new_ticket(principal: Principal, env: Environment, command: FileTicket, *, now: datetime,
                 number: int) -> Ticket:
     period, cited, key = command.period, command.verified_on, command.idempotency_key
+    shown = calendar_span(command.apply_at, command.window)
     return Ticket(
+        apply_at=command.apply_at, emergency=command.emergency, load_test=load_test_rules.stored(command),
+        emergency_reason=command.emergency_reason if command.emergency else None,
+        calendar_start=shown[0] if shown else None, calendar_end=shown[1] if shown else None,
         type=command.type, status=Status.PENDING_APPROVAL.value,
         environment_id=env.id, account_id=env.account_id, requester_id=principal.user_id,
         summary=command.summary, resources=command.resources, change=command.change,
@@ -297,7 +311,8 @@ def change_status(
                 raise PreconditionFailed("the ticket changed since you read it", etag=etag(ticket))
             if action is not Action.APPROVE or approvals.record_approval(
                     uow.session, principal, ticket, now=now, reason=reason, listener=listener):
-                move(uow, ticket, _move_for(action, ticket, now), actor=Actor.user(principal.user_id),
+                move(uow, ticket, _move_for(uow.session, action, ticket, now, stage),
+                     actor=Actor.user(principal.user_id),
                      now=now, reason=reason, listener=listener, dispatch=dispatch, stage=stage)
             uow.commit()
     except IntegrityError:
@@ -323,6 +338,15 @@ def _ticket_to_change(session: Session, principal: Principal, ticket_id: str) ->
     return row[0], row[1]
 
 
-def _move_for(action: Action, ticket: Ticket, now: datetime) -> Action:
-    return lifecycle.action_for(action, status=ticket.status, failed=ticket.failed_action,
-                                period=(ticket.period_start, ticket.period_end), now=now)
+def _move_for(session: Session, action: Action, ticket: Ticket, now: datetime, stage: str) -> Action:
+    """The move an action makes; an approval of work whose time (apply_at, a period's start)
+    has not come, or that a freeze or maintenance window holds, schedules it until then."""
+    due = None
+    if action is Action.APPROVE and ticket.status == Status.PENDING_APPROVAL:
+        with session.no_autoflush:
+            due = calendar_rules.due_at(session, ticket, stage=stage, now=now)
+    move_ = lifecycle.action_for(action, status=ticket.status, failed=ticket.failed_action,
+                                 period=(due or ticket.period_start, ticket.period_end), now=now)
+    if move_ is Action.SCHEDULE:
+        ticket.not_before = due
+    return move_

@@ -13,6 +13,7 @@ from service.domain.approval_policy import (
     ApprovalPolicy, Decision, RequestFacts, ensure_second_approver, within_every_cap,
 )
 from service.domain.actors import POLICY, Actor
+from service.domain.scheduling import approvals_needed
 from service.domain.errors import ConcurrentChange
 from service.domain.lifecycle import Action, Status, action_for
 from service.domain.hosting import Stage, TicketType
@@ -44,14 +45,15 @@ def decide_for(approval: ApprovalPolicy, env: Environment, *, type_: str, change
     ))
 
 
-def stamp(ticket: Ticket, decision: Decision, env: Environment, *, drafter_id: str | None = None) -> None:
+def stamp(ticket: Ticket, decision: Decision, env: Environment, *, drafter_id: str | None = None,
+          emergency: bool = False) -> None:
     """Record on a new ticket how many approvals it needs, and who drafted it; the policy
     approves on its own only what is within every cap of the contract, anything else waits for
     a person."""
     needed = decision.approvals_needed
     if needed == 0 and not within_every_cap(environment_facts(env), ticket.resources):
         needed = 1
-    ticket.approvals_required = needed
+    ticket.approvals_required = approvals_needed(needed, emergency=emergency)
     ticket.approval_rule = decision.rule
     # None yet, known without a query: set as loaded (an assignment fires the collection's
     # events and cascades for an empty list), so the ticket's body reads it once detached too.
@@ -61,14 +63,17 @@ def stamp(ticket: Ticket, decision: Decision, env: Environment, *, drafter_id: s
 
 def approve_at_filing(uow: UnitOfWork, ticket: Ticket, *, now: datetime,
                       listener: StatusListener | None, dispatch: Dispatch | None,
-                      stage: str | None = None) -> None:
+                      stage: str | None = None, due: datetime | None = None) -> None:
     """A ticket that needs no staff approval is approved by the policy rule, in the filing's
     transaction, like an approval by a person: a temporary upscale whose period starts later
-    is scheduled, anything else is handed to the workers once the filing commits."""
+    is scheduled, anything else is handed to the workers once the filing commits; so is work
+    whose time (``due``: apply_at, or the end of a window that holds it) has not come."""
     if ticket.approvals_required > 0:
         return
     action = action_for(Action.APPROVE, status=ticket.status, failed=None,
-                        period=(ticket.period_start, ticket.period_end), now=now)
+                        period=(due or ticket.period_start, ticket.period_end), now=now)
+    if action is Action.SCHEDULE:
+        ticket.not_before = due or ticket.period_start
     move(uow, ticket, action, actor=POLICY, now=now, listener=listener, dispatch=dispatch,
          reason=f"approved by the approval policy, rule {ticket.approval_rule!r}", stage=stage)
 

@@ -10,15 +10,18 @@ service.app.tickets.actions._resolve_conflict)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Integer, Select, and_, bindparam, func, literal, literal_column, select
+from sqlalchemy import (
+    Integer, Select, and_, bindparam, exists, func, literal, literal_column, or_, select,
+)
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from service.domain.lifecycle import OPEN_STATUSES
 from service.adapters import case_numbers
-from service.adapters.models import Account, Environment, Ticket
+from service.adapters.models import Account, ChangeWindow, Environment, Ticket
 from service.adapters.writes import insert_rows, rows_of, take_added
 
 # Inline, not an expanding parameter: SQLAlchemy would render the statement again at every
@@ -40,25 +43,29 @@ class FilingFacts:
     """(id, request hash) of the account's ticket with the same Idempotency-Key."""
     number: int | None = None
     """The case number the new ticket takes, where the database draws it in this SELECT."""
+    windowed: bool = True
+    """Whether a live maintenance or freeze window may cover the environment (else the
+    calendar's rules need not read the windows)."""
 
 
 def read_facts(session: Session, *, account_id: str, environment_id: str, type_: str,
-               key: str | None, max_open: int) -> FilingFacts:
+               key: str | None, max_open: int, now: datetime) -> FilingFacts:
     """One SELECT; ``environment`` is None when the account has no such environment.
 
     The statement is built once per shape and reads the environment's columns, not the entity:
     no ORM loading to pay for. The Environment is then put in the session as if loaded, its
     timestamps left unloaded (read on access)."""
     params = {"account_id": account_id, "environment_id": environment_id, "type": type_,
-              "key": key, "max_open": max_open}
+              "key": key, "max_open": max_open, "now": now}
     connection = session.connection()
     numbered = case_numbers.read_with_facts(connection.dialect.name)
     row = connection.execute(_facts_query(bool(key), bool(max_open), numbered), params).first()
     if row is None:
         return FilingFacts(environment=None)
     env = _loaded(session, Environment(**dict(zip(_ENV_KEYS, row[:len(_ENV_KEYS)]))))
-    number, external_id, count, dup_id, dup_status, *replayed = row[len(_ENV_KEYS):]
+    number, external_id, count, windowed, dup_id, dup_status, *replayed = row[len(_ENV_KEYS):]
     return FilingFacts(environment=env, external_id=external_id, open_count=count or 0,
+                       windowed=bool(windowed),
                        open_ticket=(dup_id, dup_status) if dup_id else None,
                        earlier=(replayed[0], replayed[1]) if replayed and replayed[0] else None,
                        number=number)
@@ -98,10 +105,21 @@ def _facts_query(with_key: bool, capped: bool, numbered: bool) -> Select[Any]:
         Ticket.account_id == account_id, Ticket.idempotency_key == bindparam("key"))
     env = tuple(Environment.__table__.c[k] for k in _ENV_KEYS)
     number = case_numbers.next_number() if numbered else literal(None, Integer)
-    return (select(*env, number, Account.external_id, _open_count(account_id, capped),
+    return (select(*env, number, Account.external_id, _open_count(account_id, capped), _windowed(),
                    *_columns(dup), *(_columns(earlier) if with_key else ()))
             .join(Account, Account.id == Environment.account_id)
             .where(Environment.id == environment_id, Environment.account_id == account_id))
+
+
+def _windowed() -> Any:
+    """Whether a live window may cover the environment (most filings meet none, and so read no
+    windows): one that has not ended, or repeats, whose scope covers it."""
+    w = ChangeWindow
+    return exists().where(
+        w.deleted_at.is_(None), or_(w.last_end.is_(None), w.last_end > bindparam("now")),
+        or_(w.scope_environment_id.is_(None), w.scope_environment_id == Environment.id),
+        or_(w.scope_account_id.is_(None), w.scope_account_id == Environment.account_id),
+        or_(w.scope_stage.is_(None), w.scope_stage == Environment.stage))
 
 
 def _columns(query: Any) -> tuple[Any, ...]:

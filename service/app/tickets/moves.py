@@ -99,3 +99,17 @@ def _update_ticket(ticket: Ticket, effects: frozenset[Effect], *, now: datetime,
         ticket.reason = reason
     if Effect.RELEASE in effects:
         ticket.next_attempt_at = None
+
+
+def hold(session: Session, ticket: Ticket, due: datetime, *, now: datetime, actor: Actor,
+         listener: StatusListener | None = None) -> None:
+    """A scheduled ticket stays scheduled until ``due`` (a freeze or maintenance window of its
+    environment holds it); an event says so whenever that time changes."""
+    if ticket.not_before == due:
+        return
+    ticket.not_before, ticket.updated_at = due, now
+    event = new_event(ticket, actor=actor, now=now, before=Status(ticket.status),
+                      reason=f"held by a freeze or maintenance window until {due.isoformat()}")
+    session.add(event)
+    if listener is not None:
+        listener.status_changed(session, ticket, event)

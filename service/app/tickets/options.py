@@ -3,12 +3,13 @@ and what the approval policy will ask of a request (the same ``approvals.decide`
 runs)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from service.app.calendar import rules as calendar_rules
 from service.app.tickets import approvals
 from service.domain import hosting
 from service.domain.approval_policy import ApprovalPolicy, Decision
@@ -53,6 +54,7 @@ def environment_options(session: Session, principal: Principal, environment_id: 
                    "kinds": [{"kind": kind, "approval": decision.approval.value,
                               "verified_on_stages": _stages(decision, verify)} for kind, decision in kinds],
                    "verified_on_candidates": _candidates(session, env, cited) if verify else []},
+        "calendar": calendar_rules.ahead(session, env, now=now or datetime.now(timezone.utc)),
     }
 
 

@@ -32,6 +32,7 @@ TICKET = "/v1/tickets/{ticket_id}"
 ENV = "/v1/environments/{environment_id}"
 DRAFT = "/v1/drafts/{draft_id}"
 USAGE = "/v1/usage"
+WINDOW = "/v1/windows/{window_id}"
 
 # principal,          method, path,                    owner, status, rule
 MATRIX: list[tuple[str, str, str, str, int, str | None]] = [
@@ -323,6 +324,57 @@ MATRIX: list[tuple[str, str, str, str, int, str | None]] = [
     ("provider_member",  "GET",  USAGE,                    "A", 404, "not_found"),
     ("provider_member",  "GET",  USAGE,                    "B", 404, "not_found"),
     ("anonymous",        "GET",  USAGE,                    "A", 401, "unauthenticated"),
+    # -- windows of the change calendar: support staff only ------------------------------
+    ("customer_a",       "GET",  "/v1/windows",            "-", 403, "support_only"),
+    ("customer_b",       "GET",  "/v1/windows",            "-", 403, "support_only"),
+    ("partner_linked",   "GET",  "/v1/windows",            "-", 403, "support_only"),
+    ("partner_unlinked", "GET",  "/v1/windows",            "-", 403, "support_only"),
+    ("support",          "GET",  "/v1/windows",            "-", 200, None),
+    ("provider_member",  "GET",  "/v1/windows",            "-", 403, "support_only"),
+    ("anonymous",        "GET",  "/v1/windows",            "-", 401, "unauthenticated"),
+    ("customer_a",       "POST", "/v1/windows",            "-", 403, "support_only"),
+    ("customer_b",       "POST", "/v1/windows",            "-", 403, "support_only"),
+    ("partner_linked",   "POST", "/v1/windows",            "-", 403, "support_only"),
+    ("partner_unlinked", "POST", "/v1/windows",            "-", 403, "support_only"),
+    ("support",          "POST", "/v1/windows",            "-", 201, None),
+    ("provider_member",  "POST", "/v1/windows",            "-", 403, "support_only"),
+    ("anonymous",        "POST", "/v1/windows",            "-", 401, "unauthenticated"),
+    ("customer_a",       "DELETE", WINDOW,                   "-", 403, "support_only"),
+    ("customer_b",       "DELETE", WINDOW,                   "-", 403, "support_only"),
+    ("partner_linked",   "DELETE", WINDOW,                   "-", 403, "support_only"),
+    ("partner_unlinked", "DELETE", WINDOW,                   "-", 403, "support_only"),
+    ("support",          "DELETE", WINDOW,                   "-", 204, None),
+    ("provider_member",  "DELETE", WINDOW,                   "-", 403, "support_only"),
+    ("anonymous",        "DELETE", WINDOW,                   "-", 401, "unauthenticated"),
+    # -- the calendar: everyone, of what they may see; the feed opens with a key, not a token
+    ("customer_a",       "GET",  "/v1/calendar",           "-", 200, None),
+    ("customer_b",       "GET",  "/v1/calendar",           "-", 200, None),
+    ("partner_linked",   "GET",  "/v1/calendar",           "-", 200, None),
+    ("partner_unlinked", "GET",  "/v1/calendar",           "-", 200, None),
+    ("support",          "GET",  "/v1/calendar",           "-", 200, None),
+    ("provider_member",  "GET",  "/v1/calendar",           "-", 200, None),
+    ("anonymous",        "GET",  "/v1/calendar",           "-", 401, "unauthenticated"),
+    ("customer_a",       "GET",  "/v1/calendar.ics",       "-", 200, None),
+    ("customer_b",       "GET",  "/v1/calendar.ics",       "-", 200, None),
+    ("partner_linked",   "GET",  "/v1/calendar.ics",       "-", 200, None),
+    ("partner_unlinked", "GET",  "/v1/calendar.ics",       "-", 200, None),
+    ("support",          "GET",  "/v1/calendar.ics",       "-", 200, None),
+    ("provider_member",  "GET",  "/v1/calendar.ics",       "-", 200, None),
+    ("anonymous",        "GET",  "/v1/calendar.ics",       "-", 401, "unauthenticated"),
+    ("customer_a",       "POST", "/v1/me/calendar-key",    "-", 201, None),
+    ("customer_b",       "POST", "/v1/me/calendar-key",    "-", 201, None),
+    ("partner_linked",   "POST", "/v1/me/calendar-key",    "-", 201, None),
+    ("partner_unlinked", "POST", "/v1/me/calendar-key",    "-", 201, None),
+    ("support",          "POST", "/v1/me/calendar-key",    "-", 201, None),
+    ("provider_member",  "POST", "/v1/me/calendar-key",    "-", 201, None),
+    ("anonymous",        "POST", "/v1/me/calendar-key",    "-", 401, "unauthenticated"),
+    ("customer_a",       "DELETE", "/v1/me/calendar-key",    "-", 204, None),
+    ("customer_b",       "DELETE", "/v1/me/calendar-key",    "-", 204, None),
+    ("partner_linked",   "DELETE", "/v1/me/calendar-key",    "-", 204, None),
+    ("partner_unlinked", "DELETE", "/v1/me/calendar-key",    "-", 204, None),
+    ("support",          "DELETE", "/v1/me/calendar-key",    "-", 204, None),
+    ("provider_member",  "DELETE", "/v1/me/calendar-key",    "-", 204, None),
+    ("anonymous",        "DELETE", "/v1/me/calendar-key",    "-", 401, "unauthenticated"),
     # -- callers with the portal issuer's access tokens: the same rules ---------------------
     ("jwt_customer_a",   "GET",  "/v1/me",                 "-", 200, None),
     ("jwt_customer_a",   "GET",  "/v1/tickets",            "-", 200, None),
@@ -376,6 +428,8 @@ DRAFT_OWNERS = {**VISIBLE_OWNERS, "support": set(), "jwt_staff": set()}
 BODIES = {TICKET + "/reject": {"reason": "not in this contract period"},
           TICKET + "/comments": {"body": "any news on this?"},
           "/v1/me/notifications": {"watch_account": True}}
+          "/v1/windows": {"kind": "freeze", "title": "Matrix freeze", "start": "2031-01-01T00:00:00Z",
+                          "end": "2031-01-02T00:00:00Z"}}
 
 
 @dataclass
@@ -459,9 +513,23 @@ def _fresh_draft(m: Matrix, owner: str) -> str:
     return response.get_json()["id"]
 
 
+def _fresh_window(m: Matrix) -> str:
+    response = m.client.post("/v1/windows", json=BODIES["/v1/windows"], headers=m.world.auth("support"))
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()["id"]
+
+
+def _feed_key(m: Matrix, headers: dict[str, str]) -> str:
+    if not headers:
+        return "edc_not-a-key"
+    return m.client.post("/v1/me/calendar-key", headers=headers).get_json()["key"]
+
+
 def _url(m: Matrix, path: str, owner: str) -> str:
     if path == USAGE:
         return f"{path}?month=2030-03&account_id={m.world.accounts[OWNER_ACCOUNT[owner]]}"
+    if "{window_id}" in path:
+        return path.format(window_id=_fresh_window(m))
     if "{draft_id}" in path:
         return path.format(draft_id=_fresh_draft(m, owner))
     if path.endswith("/promotions"):
@@ -479,6 +547,11 @@ def _row_id(row: tuple[Any, ...]) -> str:
 
 
 def _check_lists_only_visible(m: Matrix, principal: str, path: str, body: Any) -> None:
+    if path == "/v1/calendar":
+        leaked = {i["id"] for i in body["items"] if i["kind"] == "ticket"} - {
+            t["id"] for t in m.client.get("/v1/tickets?limit=200", headers=m.world.auth(principal)).get_json()["items"]}
+        assert not leaked, f"{principal} sees tickets {leaked} in the calendar"
+        return
     if path not in ("/v1/tickets", "/v1/environments", "/v1/drafts"):
         return
     owners = DRAFT_OWNERS if path == "/v1/drafts" else VISIBLE_OWNERS
@@ -494,6 +567,8 @@ def test_authorization_matrix_row(matrix: Matrix, row: tuple[str, str, str, str,
     request.node.user_properties.append(("count", "authorization matrix checks"))
     url = _url(matrix, path, owner)
     headers = {} if principal == "anonymous" else matrix.world.auth(principal)
+    if path == "/v1/calendar.ics":  # calendar programs send the caller's feed key, not a token
+        url += "?key=" + _feed_key(matrix, headers)
     body = BODIES.get(path)
     if path in ("/v1/tickets", "/v1/drafts", "/v1/quotes") and method == "POST":
         body = upscale_body(_fresh_environment(matrix, owner))

@@ -8,14 +8,14 @@ closing, by its open rows per environment and component (a partial index). ``tic
 keeps an upscale's quote and the acceptance of its charge.
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0016
 Create Date: 2026-12-07
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0017"
-down_revision = "0014"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 

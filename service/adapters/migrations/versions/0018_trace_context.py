@@ -6,14 +6,14 @@ join that request's trace, even when a sweep republishes the work later. NULL wh
 off. Nullable, no default, no index: adding the columns rewrites nothing.
 
 Revision ID: 0018
-Revises: 0014
+Revises: 0017
 Create Date: 2026-12-07
 """
 from alembic import op
 import sqlalchemy as sa
 
 revision = "0018"
-down_revision = "0014"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,117 @@
+"""Maintenance and freeze windows: support and admins declare and delete them; the rules of
+filing, the hand-off and the sweep read those that touch an environment at a time."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterable
+
+from sqlalchemy import Select, bindparam, or_, select
+from sqlalchemy.orm import Session
+
+from service.adapters.db import UnitOfWork
+from service.adapters.identity import Principal
+from service.adapters.models import Account, ChangeWindow, Environment
+from service.adapters.pagination import Page, page_of, paginate
+from service.domain import permissions
+from service.domain.errors import Forbidden, NotFound, RuleViolation
+from service.domain.windows import Scope, Window, WindowKind, check_window, last_end
+
+STAFF_ONLY = "only support staff manage maintenance and freeze windows"
+
+
+def ensure_staff(principal: Principal) -> None:
+    if not permissions.is_staff(principal.kind, principal.role):
+        raise Forbidden(STAFF_ONLY, rule="support_only", params={"action": "manage_windows"})
+
+
+def window_of(row: ChangeWindow) -> Window:
+    """The domain's window for a stored one."""
+    return Window(id=row.id, kind=WindowKind(row.kind), title=row.title, start=row.start_at,
+                  end=row.end_at, timezone=row.timezone, rrule=row.rrule,
+                  scope=Scope(stage=row.scope_stage, account_id=row.scope_account_id,
+                              environment_id=row.scope_environment_id))
+
+
+def create_window(principal: Principal, data: dict[str, Any], *, uow: UnitOfWork,
+                  now: datetime) -> ChangeWindow:
+    ensure_staff(principal)
+    scope = data.get("scope") or {}
+    row = ChangeWindow(kind=data["kind"], title=data["title"], start_at=data["start"], end_at=data["end"],
+                       timezone=data.get("timezone") or "UTC", rrule=data.get("rrule") or None,
+                       scope_stage=scope.get("stage"), scope_account_id=scope.get("account_id"),
+                       scope_environment_id=scope.get("environment_id"), created_by=principal.user_id,
+                       sequence=0, created_at=now, updated_at=now)
+    window = window_of(row)
+    check_window(window)
+    row.last_end = last_end(window)
+    with uow:
+        _check_scope(uow.session, row)
+        uow.session.add(row)
+        uow.commit()
+    return row
+
+
+def _check_scope(session: Session, row: ChangeWindow) -> None:
+    """The account and environment a scope names exist (and agree with each other)."""
+    if row.scope_environment_id is not None:
+        env = session.get(Environment, row.scope_environment_id)
+        if env is None:
+            raise _bad_scope("environment_id", "no such environment")
+        if row.scope_account_id is not None and env.account_id != row.scope_account_id:
+            raise _bad_scope("environment_id", "the environment is not the account's")
+        if row.scope_stage is not None and env.stage != row.scope_stage:
+            raise _bad_scope("stage", f"the environment is a {env.stage} environment")
+    if row.scope_account_id is not None and session.get(Account, row.scope_account_id) is None:
+        raise _bad_scope("account_id", "no such account")
+
+
+def _bad_scope(name: str, message: str) -> RuleViolation:
+    return RuleViolation(message, rule="window_invalid", errors={f"scope.{name}": [message]})
+
+
+def list_windows(session: Session, principal: Principal, *, key: bytes, limit: int | None = None,
+                 cursor: str | None = None, include_deleted: bool = False) -> Page:
+    ensure_staff(principal)
+    query = select(ChangeWindow)
+    if not include_deleted:
+        query = query.where(ChangeWindow.deleted_at.is_(None))
+    query, size = paginate(query, created=ChangeWindow.created_at, ident=ChangeWindow.id, key=key,
+                           limit=limit, cursor=cursor)
+    return page_of(session.scalars(query).all(), size, key)
+
+
+def delete_window(principal: Principal, window_id: str, *, uow: UnitOfWork, now: datetime) -> None:
+    """The window stops applying; the row stays so that calendar feeds show it cancelled."""
+    ensure_staff(principal)
+    with uow:
+        row = uow.session.get(ChangeWindow, window_id)
+        if row is None or row.deleted_at is not None:
+            raise NotFound("no such window")
+        row.deleted_at, row.updated_at, row.sequence = now, now, row.sequence + 1
+        uow.commit()
+
+
+_TOUCHING: Select[Any] = select(ChangeWindow).where(
+    ChangeWindow.deleted_at.is_(None),
+    ChangeWindow.start_at < bindparam("until"),
+    or_(ChangeWindow.last_end.is_(None), ChangeWindow.last_end > bindparam("since")),
+)
+"""Windows that may have an occurrence in [since, until): started before its end and not over
+before its start (the partial index on last_end reads only live windows)."""
+
+
+def touching(session: Session, since: datetime, until: datetime, *, environment_id: str | None = None,
+             account_id: str | None = None, stage: str | None = None) -> list[Window]:
+    """The windows that may touch ``[since, until)``; given an environment (its account and
+    stage), only those whose scope covers it."""
+    query = _TOUCHING
+    if environment_id is not None:
+        query = query.where(*_covers(environment_id, account_id, stage))
+    rows = session.scalars(query, {"since": since, "until": until})
+    return [window_of(row) for row in rows]
+
+
+def _covers(environment_id: str, account_id: str | None, stage: str | None) -> Iterable[Any]:
+    return (or_(ChangeWindow.scope_environment_id.is_(None), ChangeWindow.scope_environment_id == environment_id),
+            or_(ChangeWindow.scope_account_id.is_(None), ChangeWindow.scope_account_id == account_id),
+            or_(ChangeWindow.scope_stage.is_(None), ChangeWindow.scope_stage == stage))

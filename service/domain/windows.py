@@ -1,0 +1,228 @@
+"""Maintenance and freeze windows: pure arithmetic over time (SPEC section 11).
+
+A window is a span of wall-clock time in its own time zone, optionally repeated by an RFC 5545
+``RRULE`` (expanded by python-dateutil, never by hand). Its occurrences keep their wall-clock
+times across DST changes: "every night 22:00-02:00 Europe/Berlin" is 22:00-02:00 local time in
+winter and in summer, so its UTC instants move by an hour. A wall-clock time that does not exist
+(the hour skipped in spring) is read with the offset before the change, as zoneinfo does
+(``fold=0``); an occurrence never ends before it starts.
+
+Everything here takes the time as an argument; nothing reads the clock.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from enum import StrEnum
+from functools import lru_cache
+from typing import Iterable, Iterator, Sequence
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dateutil.rrule import rrule, rrulestr
+
+from service.domain.errors import RuleViolation
+
+UTC = timezone.utc
+MAX_OCCURRENCES = 2000
+"""At most this many occurrences of one window are expanded for one question."""
+FREQUENCIES = frozenset({"HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY"})
+MAX_DURATION = timedelta(days=366)
+
+
+class WindowKind(StrEnum):
+    MAINTENANCE = "maintenance"
+    FREEZE = "freeze"
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Which environments a window covers: all when every field is None."""
+
+    stage: str | None = None
+    account_id: str | None = None
+    environment_id: str | None = None
+
+    def covers(self, *, environment_id: str, account_id: str, stage: str) -> bool:
+        return ((self.stage is None or self.stage == stage)
+                and (self.account_id is None or self.account_id == account_id)
+                and (self.environment_id is None or self.environment_id == environment_id))
+
+
+@dataclass(frozen=True)
+class Window:
+    id: str
+    kind: WindowKind
+    title: str
+    start: datetime
+    """The first occurrence's start (aware)."""
+    end: datetime
+    """The first occurrence's end (aware, after ``start``)."""
+    timezone: str = "UTC"
+    rrule: str | None = None
+    scope: Scope = field(default_factory=Scope)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def occurrences(self, since: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
+        """The occurrences (UTC start, UTC end) that overlap ``[since, until)``, in order."""
+        return list(_occurrences(self, since, until))
+
+
+@dataclass(frozen=True)
+class Occurrence:
+    window: Window
+    start: datetime
+    end: datetime
+
+
+def zone_of(name: str) -> ZoneInfo:
+    """The IANA time zone ``name``; a RuleViolation naming the field when there is none."""
+    try:
+        if not name or "\x00" in name or len(name) > 64:
+            raise ValueError(name)
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise RuleViolation(f"{name!r} is not an IANA time zone (such as Europe/Berlin)",
+                            rule="window_invalid", errors={"timezone": ["unknown time zone"]}) from None
+
+
+def check_window(window: Window) -> None:
+    """A window must end after it starts, last at most a year, and repeat by a rule dateutil
+    reads, no more often than hourly."""
+    zone_of(window.timezone)
+    if window.end <= window.start:
+        raise RuleViolation("a window must end after it starts", rule="window_invalid",
+                            errors={"end": ["must be after start"]})
+    if window.end - window.start > MAX_DURATION:
+        raise RuleViolation("a window may last at most 366 days", rule="window_invalid",
+                            errors={"end": ["at most 366 days after start"]})
+    if window.rrule is not None:
+        _rule(window)
+
+
+def _rule(window: Window) -> rrule:
+    """The window's recurrence, its DTSTART the first occurrence in the window's own zone."""
+    text = (window.rrule or "").strip()
+    if text.upper().startswith("RRULE:"):
+        text = text[len("RRULE:"):]
+    if not text or "\n" in text or "DTSTART" in text.upper() or len(text) > 500:
+        raise _bad_rrule("give one RRULE value, such as FREQ=DAILY;BYHOUR=22")
+    upper = text.upper()
+    frequency = next((part.split("=", 1)[1] for part in upper.split(";")
+                      if part.startswith("FREQ=")), None)
+    if frequency not in FREQUENCIES:
+        raise _bad_rrule("FREQ must be HOURLY, DAILY, WEEKLY, MONTHLY or YEARLY")
+    try:
+        local = window.start.astimezone(window.zone)
+        parsed = _parsed(text, local.replace(tzinfo=None), window.timezone)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise _bad_rrule(f"not a valid RFC 5545 RRULE: {exc}") from None
+    if not isinstance(parsed, rrule):
+        raise _bad_rrule("give one RRULE value")
+    return parsed
+
+
+@lru_cache(maxsize=4096)
+def _parsed(text: str, wall_start: datetime, zone: str) -> rrule | object:
+    """A rule is parsed once per (text, first start, zone) in a process: windows are few and
+    repeat. The key is the wall-clock start and the zone's name (aware datetimes of one instant
+    in two zones are equal, and would share an entry)."""
+    return rrulestr(text, dtstart=wall_start.replace(tzinfo=ZoneInfo(zone)), cache=True)
+
+
+def _bad_rrule(message: str) -> RuleViolation:
+    return RuleViolation(message, rule="window_invalid", errors={"rrule": [message]})
+
+
+def _occurrences(window: Window, since: datetime, until: datetime) -> Iterator[tuple[datetime, datetime]]:
+    if window.rrule is None:
+        if window.start < until and window.end > since:
+            yield window.start.astimezone(UTC), window.end.astimezone(UTC)
+        return
+    zone = window.zone
+    local_start, local_end = window.start.astimezone(zone), window.end.astimezone(zone)
+    wall = local_end.replace(tzinfo=None) - local_start.replace(tzinfo=None)
+    # A day of slack on each side for offsets; exact overlap is decided in UTC below.
+    after = (since - wall - timedelta(days=1)).astimezone(zone)
+    before = (until + timedelta(days=1)).astimezone(zone)
+    count = 0
+    for begins in _rule(window).xafter(max(after, local_start), inc=True):
+        if begins > before or count >= MAX_OCCURRENCES:
+            return
+        count += 1
+        start_utc, end_utc = _span(begins, wall, zone)
+        if start_utc < until and end_utc > since:
+            yield start_utc, end_utc
+
+
+def _span(begins: datetime, wall: timedelta, zone: ZoneInfo) -> tuple[datetime, datetime]:
+    """One occurrence starting at wall-clock ``begins`` and lasting ``wall`` of wall-clock time."""
+    start = begins.replace(tzinfo=zone).astimezone(UTC)
+    end = (begins.replace(tzinfo=None) + wall).replace(tzinfo=zone).astimezone(UTC)
+    if end <= start:  # a wall-clock end inside the hour skipped in spring
+        end = start + wall
+    return start, end
+
+
+def occurrences_in(windows: Iterable[Window], since: datetime, until: datetime) -> list[Occurrence]:
+    """Every occurrence of ``windows`` overlapping ``[since, until)``, by start."""
+    found = [Occurrence(w, s, e) for w in windows for s, e in w.occurrences(since, until)]
+    return sorted(found, key=lambda o: (o.start, o.end, o.window.id))
+
+
+def overlaps(a: tuple[datetime, datetime], b: tuple[datetime, datetime]) -> bool:
+    """Whether two spans share an instant; a span of length zero is an instant."""
+    (a0, a1), (b0, b1) = a, b
+    if a0 == a1:
+        return b0 <= a0 < b1 or a0 == b0
+    if b0 == b1:
+        return a0 <= b0 < a1
+    return a0 < b1 and b0 < a1
+
+
+def applying(windows: Iterable[Window], *, environment_id: str, account_id: str,
+             stage: str) -> list[Window]:
+    """The windows whose scope covers one environment."""
+    return [w for w in windows
+            if w.scope.covers(environment_id=environment_id, account_id=account_id, stage=stage)]
+
+
+def covering(windows: Iterable[Window], moment: datetime,
+             kinds: frozenset[WindowKind] = frozenset(WindowKind)) -> Occurrence | None:
+    """An occurrence of one of ``kinds`` that ``moment`` falls in (the one ending last)."""
+    found = [o for o in occurrences_in((w for w in windows if w.kind in kinds),
+                                       moment, moment + timedelta(microseconds=1))]
+    return max(found, key=lambda o: o.end) if found else None
+
+
+def clear_after(windows: Sequence[Window], moment: datetime,
+                kinds: frozenset[WindowKind] = frozenset(WindowKind), *, limit: int = 100) -> datetime:
+    """The first instant at or after ``moment`` that no window of ``kinds`` covers: back-to-back
+    and overlapping windows are passed through together."""
+    for _ in range(limit):
+        inside = covering(windows, moment, kinds)
+        if inside is None:
+            return moment
+        moment = inside.end
+    return moment
+
+
+def last_end(window: Window) -> datetime | None:
+    """When the window's last occurrence ends; None when it repeats without end (no COUNT or
+    UNTIL) or more often than ``MAX_OCCURRENCES`` times."""
+    if window.rrule is None:
+        return window.end.astimezone(UTC)
+    parts = {part.split("=", 1)[0] for part in window.rrule.upper().removeprefix("RRULE:").split(";")}
+    if not parts & {"COUNT", "UNTIL"}:
+        return None
+    zone = window.zone
+    wall = (window.end.astimezone(zone).replace(tzinfo=None)
+            - window.start.astimezone(zone).replace(tzinfo=None))
+    last = None
+    for count, begins in enumerate(_rule(window)):
+        if count >= MAX_OCCURRENCES:
+            return None
+        last = begins
+    return None if last is None else _span(last, wall, zone)[1]
