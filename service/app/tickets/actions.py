@@ -59,17 +59,10 @@ def load_visible_ticket(session: Session, principal: Principal, ticket_id: str) 
 
 
 def file_ticket(
-    principal: Principal,
-    command: FileTicket,
-    *,
-    uow: UnitOfWork,
-    now: datetime,
-    listener: StatusListener | None = None,
-    max_open: int = 0,
-    approval: ApprovalPolicy = ApprovalPolicy(),
-    dispatch: Dispatch | None = None,
-    drafter_id: str | None = None,
-    prices: PriceList | None = None,
+    principal: Principal, command: FileTicket, *, uow: UnitOfWork, now: datetime,
+    listener: StatusListener | None = None, max_open: int = 0,
+    approval: ApprovalPolicy = ApprovalPolicy(), dispatch: Dispatch | None = None,
+    drafter_id: str | None = None, prices: PriceList | None = None,
     conflicts: list[CalendarConflict] | None = None,
 ) -> tuple[Ticket, bool]:
     """File a request; returns the ticket and whether it was created now. ``max_open`` caps the

@@ -21,15 +21,16 @@ _TZ = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("tickets") as batch_op:
-        batch_op.add_column(sa.Column("apply_at", _TZ, nullable=True))
-        batch_op.add_column(sa.Column("not_before", _TZ, nullable=True))
-        batch_op.add_column(sa.Column("emergency", sa.Boolean(), nullable=False,
-                                      server_default=sa.text("false")))
-        batch_op.add_column(sa.Column("emergency_reason", sa.Text(), nullable=True))
-        batch_op.add_column(sa.Column("load_test", sa.JSON(), nullable=True))
-        batch_op.add_column(sa.Column("calendar_start", _TZ, nullable=True))
-        batch_op.add_column(sa.Column("calendar_end", _TZ, nullable=True))
+    # ADD COLUMN, not a batch: on SQLite a batch copies the table and drops its trigger
+    # (tickets_number, migration 0015).
+    op.add_column("tickets", sa.Column("apply_at", _TZ, nullable=True))
+    op.add_column("tickets", sa.Column("not_before", _TZ, nullable=True))
+    op.add_column("tickets", sa.Column("emergency", sa.Boolean(), nullable=False,
+                                server_default=sa.text("false")))
+    op.add_column("tickets", sa.Column("emergency_reason", sa.Text(), nullable=True))
+    op.add_column("tickets", sa.Column("load_test", sa.JSON(), nullable=True))
+    op.add_column("tickets", sa.Column("calendar_start", _TZ, nullable=True))
+    op.add_column("tickets", sa.Column("calendar_end", _TZ, nullable=True))
     op.execute("UPDATE tickets SET not_before = period_start WHERE status = 'scheduled'")
     op.execute("UPDATE tickets SET calendar_start = period_start, calendar_end = period_end "
                "WHERE period_start IS NOT NULL")
