@@ -10,7 +10,8 @@ of account A reaches account B, and a partner is told only of what it drafted wh
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import delete
