@@ -388,6 +388,8 @@ class MailMessage(Base):
     given_up_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The W3C traceparent of the request whose move recorded the event (service.adapters.tracing).
+    trace_context: Mapped[str | None] = mapped_column(String(TRACEPARENT_LENGTH))
 
 
 class NotificationPreference(Base):

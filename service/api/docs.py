@@ -25,6 +25,11 @@ DESCRIPTIONS = {
          "identity_provider_unavailable) are out of reach for a moment; nothing was half done: "
          "send the request again after Retry-After seconds",
 }
+TICKET_ID = {"in": "path", "name": "ticket_id",
+             "description": "The ticket's `id`, or its case number `ENV-<n>` (its `number`, in any case, "
+                            "e.g. `ENV-42`): both name the same ticket, with the same tenant rules"}
+"""The ticket path parameter's documentation (flask-smorest's ``parameters`` of a route); the
+schema is the one flask-smorest derives from the rule."""
 RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait before sending the request again",
                                "schema": {"type": "integer", "minimum": 1}}}
 

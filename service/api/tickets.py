@@ -15,7 +15,7 @@ from schemas.tickets import (
     ActionSchema, RejectSchema, TicketCreateSchema, TicketListQuerySchema, TicketPageSchema, TicketSchema,
 )
 from service.app.tickets import comments, queries, actions as tickets
-from service.api.docs import CREATED_TICKET_LINKS, FIRST_TICKET_LINKS, document
+from service.api.docs import CREATED_TICKET_LINKS, FIRST_TICKET_LINKS, TICKET_ID, document
 from service.api.runtime import filing_uow, now, principal, runtime, session, uow
 from service.app.commands import STATUS_COMMANDS, AddComment, FileTicket
 from service.domain.lifecycle import Action
@@ -99,7 +99,7 @@ class TicketCollection(MethodView):
         return jsonify({**ticket_json(ticket), "conflicts": conflicts_json(overlapping)}), 201, headers
 
 
-@blp.route("/<ticket_id>")
+@blp.route("/<ticket_id>", parameters=[TICKET_ID])
 class TicketItem(MethodView):
     @blp.arguments(IfNoneMatchHeaderSchema, location="headers", as_kwargs=True)
     @blp.response(200, TicketSchema, headers={"ETag": {"schema": {"type": "string"}}})
@@ -127,17 +127,17 @@ def _status_view(action: Action, schema: type[Schema], summary: str) -> type[Met
     return StatusChange
 
 
-blp.route("/<ticket_id>/approve")(_status_view(
+blp.route("/<ticket_id>/approve", parameters=[TICKET_ID])(_status_view(
     Action.APPROVE, ActionSchema, "Approve a pending ticket, with an optional reason (support)."))
-blp.route("/<ticket_id>/reject")(_status_view(
+blp.route("/<ticket_id>/reject", parameters=[TICKET_ID])(_status_view(
     Action.REJECT, RejectSchema, "Reject a pending ticket with a reason (support)."))
-blp.route("/<ticket_id>/cancel")(_status_view(
+blp.route("/<ticket_id>/cancel", parameters=[TICKET_ID])(_status_view(
     Action.CANCEL, ActionSchema, "Cancel a pending ticket, with an optional reason (its customer)."))
-blp.route("/<ticket_id>/retry")(_status_view(
+blp.route("/<ticket_id>/retry", parameters=[TICKET_ID])(_status_view(
     Action.RETRY, ActionSchema, "Send a failed ticket round again, with an optional reason (support)."))
 
 
-@blp.route("/<ticket_id>/events")
+@blp.route("/<ticket_id>/events", parameters=[TICKET_ID])
 class TicketEvents(MethodView):
     @blp.arguments(EmptyQuerySchema, location="query")
     @blp.response(200, EventListSchema)
@@ -148,7 +148,7 @@ class TicketEvents(MethodView):
         return {"items": queries.list_events(session(), principal(), ticket_id), "next_cursor": None}
 
 
-@blp.route("/<ticket_id>/comments")
+@blp.route("/<ticket_id>/comments", parameters=[TICKET_ID])
 class TicketComments(MethodView):
     @blp.arguments(EmptyQuerySchema, location="query")
     @blp.response(200, CommentListSchema)

@@ -154,3 +154,49 @@ def test_an_outbox_row_carries_the_request_trace_to_the_step_that_acts_on_it(
     assert {span.service for span in spans} == {"envdesk-test"}
     assert [line["trace_id"] for line in result["lines"]] == [trace_id, trace_id]
     assert all(len(line["span_id"]) == 16 for line in result["lines"])
+
+
+def test_a_mail_joins_the_trace_of_the_request_that_moved_the_ticket(receiver: OtlpReceiver, tmp_path: Path) -> None:
+    """The mail outbox row recorded by a filing inside a request span keeps its context through
+    addressing (one row per recipient), and the send, later and outside any span, is a span of
+    that request's trace."""
+    result = json.loads(_run(f"""
+        import json
+        from datetime import datetime, timedelta, timezone
+        from pathlib import Path
+        from service.adapters import tracing
+        from service.adapters.config import Settings
+        from service.adapters.db import UnitOfWork, make_engine, make_session_factory
+        from service.adapters.mail import composer_for
+        from service.adapters.migrate import upgrade
+        from service.app.notify.mail_delivery import send_message
+        from service.app.notify.mail_outbox import MailOutbox, claim_due_mail
+        from tests.support.world import build_world, file_via_use_case
+
+        assert tracing.start("envdesk-test")
+        upgrade("sqlite:///{tmp_path}/db.sqlite")
+        engine = make_engine("sqlite:///{tmp_path}/db.sqlite")
+        sessions = make_session_factory(engine)
+        world = build_world(lambda: UnitOfWork(sessions))
+        now = datetime.now(timezone.utc)
+        with tracing.resumed(None, "request"):
+            request_context = tracing.traceparent()
+            file_via_use_case(world, uow=UnitOfWork(sessions), now=now, listener=MailOutbox())
+        settings = Settings(database_url="sqlite://", broker_url="memory://", home=Path("{tmp_path}"),
+                            mail_from="desk@envdesk.example", public_url="https://envdesk.example")
+        sent = []
+        outcomes = [send_message(i, uow=UnitOfWork(sessions), send=sent.append, composer=composer_for(settings),
+                                 clock=lambda: now, max_attempts=3)
+                    for i in claim_due_mail(UnitOfWork(sessions), now=now + timedelta(minutes=1), lease=60)]
+        tracing.flush()
+        print(json.dumps({{"context": request_context, "outcomes": outcomes, "to": [m["To"] for m in sent]}}))
+    """, OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint, OTEL_BSP_SCHEDULE_DELAY="50"))
+
+    assert result["outcomes"] == ["sent"] and result["to"] == ["customer_a@example.com"]
+    trace_id = result["context"].split("-")[1]
+
+    def names() -> set[str] | None:
+        found = {span.name for span in receiver.trace(trace_id)}
+        return found if "mail delivery" in found else None
+
+    assert "request" in wait_until(names, timeout=10, what="the mail delivery span in the request's trace")

@@ -124,6 +124,7 @@ def test_every_envdesk_command_is_a_real_command() -> None:
 
 def test_secrets_are_referenced_never_committed_and_go_through_pgbouncer() -> None:
     assert not _of("Secret")
+    assert not set(CONFIG) & _SECRET_NAMES, set(CONFIG) & _SECRET_NAMES
     assert CONFIG["DATABASE_POOLER"] == "pgbouncer"
     documented = set(re.findall(r"^#? ?([A-Z][A-Z0-9_]*)=", (ROOT / ".env.example").read_text(), re.M))
     assert set(CONFIG) <= documented, set(CONFIG) - documented
@@ -138,5 +139,18 @@ def test_secrets_are_referenced_never_committed_and_go_through_pgbouncer() -> No
     assert bouncer["POOL_MODE"] == "transaction"
 
 
+def test_mail_is_configured_as_the_other_settings_are() -> None:
+    """The ConfigMap's mail settings are ones the service reads (SMTP_URL, with its password,
+    comes from the Secret), and the API and workers, which link to and send mail, get both."""
+    settings = Settings.from_env({**CONFIG, "SMTP_URL": "smtp://desk:pw@mail.example:587?starttls=true"})
+    assert settings.mail_enabled and settings.mail_from == CONFIG["MAIL_FROM"]
+    assert "{number}" in settings.portal_ticket_url and settings.base_url.startswith("https://")
+    assert settings.console_url.startswith("https://")
+    for name, doc in WORKLOADS.items():
+        if _containers(doc)[0].get("command", [])[:2] in (["envdesk", "serve"], ["envdesk", "worker"]):
+            sources = [set(s) for s in _containers(doc)[0]["envFrom"]]
+            assert {"configMapRef"} in sources and {"secretRef"} in sources, name
+
+
 _SECRET_NAMES = {"DATABASE_URL", "SECRET_KEY", "PROVISIONING_TOKEN", "WEBHOOK_SECRET", "METRICS_TOKEN",
-                 "DB_PASSWORD"}
+                 "DB_PASSWORD", "SMTP_URL"}

@@ -87,6 +87,15 @@ def test_filing_a_ticket_links_to_every_action_on_it(spec: dict[str, Any]) -> No
     assert all(link["parameters"]["ticket_id"] == "$response.body#/id" for link in links)
 
 
+def test_every_ticket_path_says_a_case_number_names_the_ticket_too(spec: dict[str, Any]) -> None:
+    ticket_paths = {path: item for path, item in spec["paths"].items() if "{ticket_id}" in path}
+    assert len(ticket_paths) == 7, sorted(ticket_paths)
+    for path, item in ticket_paths.items():
+        [parameter] = [p for p in item["parameters"] if p["in"] == "path"]
+        assert parameter["name"] == "ticket_id" and "ENV-<n>" in parameter["description"], path
+        assert parameter["schema"] == {"type": "string", "minLength": 1} and parameter["required"], path
+
+
 def test_every_operation_has_a_unique_operation_id(spec: dict[str, Any]) -> None:
     ids = [op.get("operationId") for _, _, op in _operations(spec)]
     assert None not in ids, [(m, p) for p, m, op in _operations(spec) if "operationId" not in op]

@@ -10,6 +10,7 @@ from typing import Callable
 
 from sqlalchemy import bindparam, select, update
 
+from service.adapters import tracing
 from service.adapters.db import UnitOfWork
 from service.adapters.mail import Composer, Letter, Send
 from service.adapters.models import Environment, MailMessage, NotificationPreference, Ticket, User
@@ -29,9 +30,11 @@ def send_message(message_id: str, *, uow: UnitOfWork, send: Send, composer: Comp
             found[0].given_up_at, found[0].last_error = clock(), MAIL_OFF
             uow.commit()
             return "skipped"
-        letter = _letter(*found[:-1])
+        letter, trace_context = _letter(*found[:-1]), found[0].trace_context
     try:
-        send(composer.compose(letter))
+        # The trace of the request whose move recorded the event, whoever sends the message.
+        with tracing.resumed(trace_context, "mail delivery", **{"envdesk.mail_id": message_id}):
+            send(composer.compose(letter))
         error, final = None, False
     except RetryLater as exc:
         error, final = exc.reason, False

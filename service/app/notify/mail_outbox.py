@@ -14,6 +14,7 @@ from typing import Any, Iterable
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from service.adapters import tracing
 from service.adapters.db import UnitOfWork
 from service.adapters.models import (
     Account, Comment, MailMessage, NotificationPreference, PartnerLink, Ticket, TicketEvent, User, new_id,
@@ -40,9 +41,11 @@ class MailOutbox:
 
 
 def record(session: Session, ticket_id: str, notice: Notice, facts: dict[str, Any], at: datetime) -> None:
-    session.add(MailMessage(event_id=new_id(), ticket_id=ticket_id, kind=notice.value, recipient_id=None,
-                            facts=json.dumps(facts, separators=(",", ":")), attempts=0,
-                            next_attempt_at=at, created_at=at))
+    row = MailMessage(event_id=new_id(), ticket_id=ticket_id, kind=notice.value, recipient_id=None,
+                      facts=json.dumps(facts, separators=(",", ":")), attempts=0,
+                      next_attempt_at=at, created_at=at)
+    tracing.stamp(row)  # the mail joins the trace of the request that made the move
+    session.add(row)
 
 
 def address_new_mail(uow: UnitOfWork, *, limit: int = BATCH) -> int:
@@ -83,7 +86,7 @@ def _address(session: Session, event: MailMessage, ticket: Ticket, people: dict[
         session.add(MailMessage(
             event_id=event.event_id, ticket_id=event.ticket_id, kind=event.kind, recipient_id=person.id,
             facts=json.dumps({**facts, "side": side}, separators=(",", ":")), attempts=0,
-            next_attempt_at=event.created_at, created_at=event.created_at))
+            next_attempt_at=event.created_at, created_at=event.created_at, trace_context=event.trace_context))
 
 
 def _people(session: Session, tickets: Iterable[Ticket], events: list[MailMessage]

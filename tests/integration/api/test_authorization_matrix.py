@@ -427,7 +427,7 @@ VISIBLE_OWNERS = {"customer_a": {"A"}, "customer_b": {"B"}, "partner_linked": {"
 DRAFT_OWNERS = {**VISIBLE_OWNERS, "support": set(), "jwt_staff": set()}
 BODIES = {TICKET + "/reject": {"reason": "not in this contract period"},
           TICKET + "/comments": {"body": "any news on this?"},
-          "/v1/me/notifications": {"watch_account": True}}
+          "/v1/me/notifications": {"watch_account": True},
           "/v1/windows": {"kind": "freeze", "title": "Matrix freeze", "start": "2031-01-01T00:00:00Z",
                           "end": "2031-01-02T00:00:00Z"}}
 

@@ -1,8 +1,8 @@
 """the trace context of outbox rows
 
-With tracing on, a webhook event and a ticket handed to the workers carry the W3C traceparent
-of the request whose move wrote them, so the worker's webhook delivery and provisioning call
-join that request's trace, even when a sweep republishes the work later. NULL when tracing is
+With tracing on, a webhook event, a mail event and a ticket handed to the workers carry the W3C
+traceparent of the request whose move wrote them, so the worker's webhook delivery, mail and
+provisioning call join that request's trace, even when a sweep republishes the work later. NULL when tracing is
 off. Nullable, no default, no index: adding the columns rewrites nothing.
 
 Revision ID: 0018
@@ -17,7 +17,7 @@ down_revision = "0017"
 branch_labels = None
 depends_on = None
 
-TABLES = ("tickets", "webhook_deliveries")
+TABLES = ("tickets", "webhook_deliveries", "mail_messages")
 
 
 def upgrade() -> None:
