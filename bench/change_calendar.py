@@ -27,8 +27,9 @@ FILINGS = 600
 def seed_windows(count: int = WINDOWS) -> None:
     """``count`` windows inserted set-based: every 10th recurring maintenance (nightly 22:00-02:00,
     weekly on Sunday or monthly on the 1st, Europe/Berlin, without end); the others single, 2-6
-    hours over a year around now, every 5th of them a freeze of production. Scopes in turn: all
-    environments, a stage, an account, an environment (of the accounts in turn)."""
+    hours, spread evenly over the year from 180 days ago, every 5th of them a freeze of production.
+    Scopes in turn (the recurring ones among themselves too): all environments, the stage
+    `stage`, an account, an environment."""
     with common.connect() as conn:
         conn.execute("""
             WITH acc AS (SELECT id, row_number() OVER (ORDER BY id) - 1 AS n FROM accounts WHERE kind = 'customer'),
@@ -37,7 +38,8 @@ def seed_windows(count: int = WINDOWS) -> None:
             g AS (
                 SELECT i, i %% 10 = 0 AS rec,
                        date_trunc('day', now() - interval '200 days') + interval '21 hours' AS rec_start,
-                       date_trunc('hour', now() - interval '180 days') + make_interval(hours => (i * 8761) %% 8760) AS one_start
+                       date_trunc('hour', now() - interval '180 days') + make_interval(hours => i * 8760 / %(count)s) AS one_start,
+                       CASE WHEN i %% 10 = 0 THEN (i / 10) %% 4 ELSE i %% 4 END AS scope
                 FROM generate_series(0, %(count)s - 1) i)
             INSERT INTO change_windows (id, kind, title, start_at, end_at, timezone, rrule, last_end,
                                         scope_stage, scope_account_id, scope_environment_id,
@@ -53,9 +55,9 @@ def seed_windows(count: int = WINDOWS) -> None:
                         WHEN (i / 10) %% 3 = 1 THEN 'FREQ=WEEKLY;BYDAY=SU' ELSE 'FREQ=MONTHLY;BYMONTHDAY=1' END,
                    CASE WHEN g.rec THEN NULL ELSE g.one_start + make_interval(hours => 2 + i %% 5) END,
                    CASE WHEN NOT g.rec AND i %% 5 = 1 THEN 'prod'
-                        WHEN i %% 4 = 1 THEN 'stage' END,
-                   CASE WHEN NOT g.rec AND i %% 5 = 1 THEN NULL WHEN i %% 4 = 2 THEN acc.id END,
-                   CASE WHEN NOT g.rec AND i %% 5 = 1 THEN NULL WHEN i %% 4 = 3 THEN env.id END,
+                        WHEN g.scope = 1 THEN 'stage' END,
+                   CASE WHEN NOT g.rec AND i %% 5 = 1 THEN NULL WHEN g.scope = 2 THEN acc.id END,
+                   CASE WHEN NOT g.rec AND i %% 5 = 1 THEN NULL WHEN g.scope = 3 THEN env.id END,
                    staff.id, 0, now(), now()
             FROM g CROSS JOIN staff
             JOIN acc ON acc.n = g.i %% (SELECT count(*) FROM acc)
