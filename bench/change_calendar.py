@@ -9,7 +9,7 @@ import os
 import pstats
 import statistics
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench import common
@@ -82,7 +82,7 @@ def calendar_times() -> int:
 
 
 def _month() -> tuple[str, str]:
-    until = datetime.now(timezone.utc).replace(microsecond=0)
+    until = datetime.now(UTC).replace(microsecond=0)
     return ((until - MONTH).strftime("%Y-%m-%dT%H:%M:%SZ"), until.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
@@ -174,11 +174,11 @@ def filing_cost(reg: dict[str, Any], pairs: int = FILINGS) -> dict[str, Any]:
     """Filing in-process (the use case the API runs, autocommit as the API files) on two copies
     of one database, one with the windows and one without, interleaved call by call (the order
     swapped every pair), so that the machine's noise falls on both alike."""
+    from bench.mail import _events
     from service.adapters.db import UnitOfWork, make_engine, make_session_factory
     from service.adapters.identity import authenticate
     from service.app.commands import FileTicket
     from service.app.tickets import actions
-    from bench.mail import _events
 
     bare = f"{common.DB_NAME}_nowin"
     with common.admin() as conn:
@@ -205,7 +205,7 @@ def filing_cost(reg: dict[str, Any], pairs: int = FILINGS) -> dict[str, Any]:
             found: list[Any] = []  # as the API files: the 201 body lists the conflicts
             started = time.perf_counter()
             actions.file_ticket(people[token], command, uow=UnitOfWork(filing),
-                                now=datetime.now(timezone.utc), conflicts=found)
+                                now=datetime.now(UTC), conflicts=found)
             times[name].append(time.perf_counter() - started)
             conflicts[name] += len(found)
     for engine, _, _ in sides.values():
