@@ -163,9 +163,9 @@ OPEN_ROTATION = "ARRAY['pending_approval', 'failed', 'scheduled']"
 
 
 def seed_tickets(count: int, *, status: str = "completed", offset: int = 0, open_every: int = 0,
-                 stages: tuple[str, ...] = ("stage",)) -> float:
+                 stages: tuple[str, ...] = ("stage",), spacing: int = 1) -> float:
     """``count`` tickets spread over every environment of ``stages`` (and so every account),
-    created one second apart going back in time, generated inside PostgreSQL. With
+    created ``spacing`` seconds apart going back in time, generated inside PostgreSQL. With
     ``open_every`` = n, every n-th ticket is open work (pending_approval, failed and scheduled in
     turn, so spread over time) and every 10th other one a 7-day temporary upscale (reverted once
     its period is over); a second open ticket of the same kind on an environment is skipped, as
@@ -180,7 +180,7 @@ def seed_tickets(count: int, *, status: str = "completed", offset: int = 0, open
                 WHERE env.stage = ANY(%(stages)s)),
             total AS (SELECT count(*) AS c FROM e),
             s AS (
-                SELECT g, now() - make_interval(secs => g) AS at,
+                SELECT g, now() - make_interval(secs => g * %(spacing)s) AS at,
                        %(every)s > 0 AND g %% greatest(%(every)s, 1) = 0 AS open,
                        %(every)s > 0 AND g %% greatest(%(every)s, 1) <> 0 AND g %% 10 = 5 AS temp
                 FROM generate_series(%(lo)s::int, %(hi)s::int) g)
@@ -200,7 +200,7 @@ def seed_tickets(count: int, *, status: str = "completed", offset: int = 0, open
             FROM s CROSS JOIN total JOIN e ON e.n = (s.g %% total.c)
             ON CONFLICT DO NOTHING
         """, {"status": status, "lo": offset + 1, "hi": offset + count, "every": open_every,
-              "stages": list(stages)})
+              "stages": list(stages), "spacing": spacing})
         conn.commit()
     with psycopg.connect(DB_URL, autocommit=True) as conn:  # as autovacuum would have, everywhere
         conn.execute("VACUUM ANALYZE")
@@ -215,7 +215,8 @@ def seed_to(total: int, **options: Any) -> float:
         have = conn.execute("SELECT count(*) FROM tickets").fetchone()[0]
         last = conn.execute("SELECT coalesce(max(extract(epoch FROM now() - created_at)), 0) "
                             "FROM tickets").fetchone()[0]
-    offset = max(have, int(last))  # continue further back in time than any seeded ticket
+    # continue further back in time than any seeded ticket
+    offset = max(have, int(last) // options.get("spacing", 1))
     secs = seed_tickets(total - have, offset=offset, **options)
     log(f"seeded {total - have} tickets in {secs:.1f}s (now about {total})")
     return secs

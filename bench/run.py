@@ -1,4 +1,4 @@
-"""envdesk benchmarks. Usage: .venv/bin/python bench/run.py all|floor|create|read|console|sweep|pipeline|memory|scale|mail|mail-cost|cost|table
+"""envdesk benchmarks. Usage: .venv/bin/python bench/run.py all|floor|create|read|console|sweep|pipeline|memory|scale|mail|mail-cost|cost|calendar|table
 
 Each command resets its own PostgreSQL database (envdesk_bench) and Redis db 14, starts the real
 processes (`envdesk serve`, `worker`, `beat`, `provisioning-sim`) on 127.0.0.1, loads them with
@@ -65,12 +65,12 @@ def create(duration: float = 10, conns: int = 32, accounts: int = 400, envs: int
 
 
 def main() -> None:
-    from bench import console, cost, mail, memory, pipeline, read, scale, sweep
+    from bench import change_calendar, console, cost, mail, memory, pipeline, read, scale, sweep
 
     commands = {"floor": floor, "create": create, "read": read.run, "console": console.run,
                 "sweep": sweep.run, "pipeline": pipeline.run, "memory": memory.run,
                 "scale": scale.run, "mail": mail.run, "mail-cost": mail.cost,
-                "cost": cost.run}
+                "cost": cost.run, "calendar": change_calendar.run}
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("command", choices=[*commands, "all", "table"])
     args = parser.parse_args()
