@@ -151,7 +151,9 @@ def instrument_app(app: "Flask") -> None:
     from opentelemetry.instrumentation.flask import FlaskInstrumentor
 
     excluded = None if os.environ.get("OTEL_PYTHON_FLASK_EXCLUDED_URLS") else EXCLUDED_URLS
-    FlaskInstrumentor.instrument_app(app, excluded_urls=excluded)
+    # No sqlcommenter (on by default): its per-request context would only feed SQL comments,
+    # which the engines do not write (see instrument_engine).
+    FlaskInstrumentor.instrument_app(app, excluded_urls=excluded, enable_commenter=False)
 
 
 def traceparent() -> str | None:
