@@ -76,7 +76,7 @@ def run(client: Any, rows: list[tuple[str, str]], seen: dict[str, int], label: s
 def empty_tickets() -> None:
     with common.connect() as conn:
         conn.execute("TRUNCATE tickets, ticket_events, ticket_approvals, webhook_deliveries, drafts, "
-                     "comments")
+                     "comments CASCADE")
         conn.commit()
 
 

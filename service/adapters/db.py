@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.types import TypeDecorator
 
+from service.adapters import tracing
 from service.domain.errors import ConcurrentChange
 
 
@@ -69,14 +70,15 @@ def make_engine(url: str, *, pooler: str = "", **kwargs: Any) -> Engine:
         kwargs.setdefault("hide_parameters", True)
         engine = sqlalchemy.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
         _configure_sqlite(engine)
+        tracing.instrument_engine(engine)
         return engine
     kwargs.setdefault("hide_parameters", True)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
     if pooler == "pgbouncer":
         kwargs["connect_args"] = {**kwargs.get("connect_args", {}), "prepare_threshold": None}
-    # Looked up on the module at each call: tracing, started after the fork, wraps it there.
     engine = sqlalchemy.create_engine(url, **kwargs)
+    tracing.instrument_engine(engine)  # when tracing runs (started after the fork, before this)
     event.listen(engine, "handle_error", database_unavailable)
     if not kwargs.get("pool_pre_ping"):
         event.listen(engine, "checkout", _replace_if_closed(engine))

@@ -39,10 +39,12 @@ class Traced(Protocol):
 
 
 class _Tracing:
-    """What a started process holds: the tracer, the W3C propagator and the provider."""
+    """What a started process holds: the tracer, the W3C propagator, the provider, and what
+    the SQLAlchemy instrumentation's engine tracer needs (its tracer and connection counter)."""
 
-    def __init__(self, provider: Any, tracer: Any, propagator: Any) -> None:
+    def __init__(self, provider: Any, tracer: Any, propagator: Any, sql_tracer: Any, sql_usage: Any) -> None:
         self.provider, self.tracer, self.propagator = provider, tracer, propagator
+        self.sql_tracer, self.sql_usage = sql_tracer, sql_usage
 
 
 _state: _Tracing | None = None
@@ -71,7 +73,8 @@ def start(service_name: str, environ: Mapping[str, str] = os.environ) -> bool:
         from opentelemetry import trace
         from opentelemetry.instrumentation.celery import CeleryInstrumentor
         from opentelemetry.instrumentation.requests import RequestsInstrumentor
-        from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+        from opentelemetry.instrumentation.sqlalchemy.version import __version__ as sql_version
+        from opentelemetry.metrics import get_meter
         from opentelemetry.sdk.resources import Resource
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -87,11 +90,13 @@ def start(service_name: str, environ: Mapping[str, str] = os.environ) -> bool:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
     RequestsInstrumentor().instrument()
-    # Its declared range stops below SQLAlchemy 2.1, whose engine events it uses are unchanged
-    # (tests/integration/test_tracing.py sees the SQL spans).
-    SQLAlchemyInstrumentor().instrument(skip_dep_check=True)
     CeleryInstrumentor().instrument()
-    _state = _Tracing(provider, trace.get_tracer("envdesk"), TraceContextTextMapPropagator())
+    sql_scope = "opentelemetry.instrumentation.sqlalchemy"
+    sql_usage = get_meter(sql_scope, sql_version).create_up_down_counter(
+        "db.client.connections.usage", unit="connections",
+        description="The number of connections that are currently in state described by the state attribute.")
+    _state = _Tracing(provider, trace.get_tracer("envdesk"), TraceContextTextMapPropagator(),
+                      trace.get_tracer(sql_scope, sql_version), sql_usage)
     logs.trace_ids = _current_ids
     log.info("tracing on", extra={"service_name": provider.resource.attributes.get("service.name")})
     return True
@@ -116,6 +121,23 @@ def _exporters(environ: Mapping[str, str]) -> list[Any]:
     return exporters
 
 
+def instrument_engine(engine: Any) -> None:
+    """A span per SQL statement on ``engine`` (made by ``db.make_engine``), when tracing runs.
+
+    The SQLAlchemy instrumentation's engine tracer, attached to the engine itself, rather than
+    ``SQLAlchemyInstrumentor().instrument()``: that also wraps every ``Engine.connect`` in a
+    "connect" span (a pool checkout, two a request, a third of a create's spans, telling nothing
+    the statements' spans do not) and patches ``create_engine`` process-wide. Its declared range
+    stops below SQLAlchemy 2.1, whose engine events it uses are unchanged
+    (tests/integration/test_tracing.py sees the SQL spans). No sqlcommenter: a comment on every
+    statement costs CPU on both ends and defeats PostgreSQL's statement statistics."""
+    if _state is None:
+        return
+    from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+
+    EngineTracer(_state.sql_tracer, engine, _state.sql_usage, enable_commenter=False)
+
+
 def flush() -> None:
     """Export what is buffered (a worker process about to exit skips atexit handlers)."""
     if _state is not None:
@@ -129,7 +151,9 @@ def instrument_app(app: "Flask") -> None:
     from opentelemetry.instrumentation.flask import FlaskInstrumentor
 
     excluded = None if os.environ.get("OTEL_PYTHON_FLASK_EXCLUDED_URLS") else EXCLUDED_URLS
-    FlaskInstrumentor.instrument_app(app, excluded_urls=excluded)
+    # No sqlcommenter (on by default): its per-request context would only feed SQL comments,
+    # which the engines do not write (see instrument_engine).
+    FlaskInstrumentor.instrument_app(app, excluded_urls=excluded, enable_commenter=False)
 
 
 def traceparent() -> str | None:
