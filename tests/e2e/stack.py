@@ -72,6 +72,7 @@ class Stack:
         self.http = requests.Session()
         self.seed = Seed()
         self.procs: dict[str, Proc] = {}
+        self._started: list[Proc] = []
         self._workers = 0
 
     # lifecycle
@@ -91,7 +92,8 @@ class Stack:
 
     def start(self, name: str, *args: str) -> Proc:
         proc = Proc(name, [ENVDESK, *args], self.env, self.tmp / f"{name}.log").start()
-        self.procs[name] = proc
+        self.procs[name] = proc  # by name, the latest (a second worker takes "worker")
+        self._started.append(proc)  # every one, so that stop_all stops a replaced one too
         return proc
 
     def start_worker(self, *, wait: bool = True) -> Proc:
@@ -106,7 +108,7 @@ class Stack:
 
     def stop_all(self) -> None:
         """SIGTERM every process group at once, wait up to 10 s in all, then SIGKILL what is left."""
-        procs = [p for p in self.procs.values() if p.popen is not None]
+        procs = [p for p in self._started if p.popen is not None]
         for proc in procs:
             if proc.running:
                 proc.signal_group(signal.SIGTERM)
