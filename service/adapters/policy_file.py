@@ -15,14 +15,20 @@ def load_policy(path: str | FilePath | None) -> ApprovalPolicy:
     Raises PolicyError naming the file and the line at fault."""
     if not path:
         return ApprovalPolicy()
+    return load_file(path, "the approval policy", PolicyError, parse_text)
+
+
+def load_file(path: str | FilePath, what: str, error: type[Exception], parse: Callable[[str], Any]) -> Any:
+    """``parse`` of the text in ``path``; any ``error`` it raises, or a file that cannot be read,
+    is raised again as ``error`` naming the file (and ``parse``'s line at fault)."""
     try:
         text = FilePath(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise PolicyError(f"{path}: cannot read the approval policy: {exc}") from None
+        raise error(f"{path}: cannot read {what}: {exc}") from None
     try:
-        return parse_text(text)
-    except PolicyError as exc:
-        raise PolicyError(f"{path}: {exc}") from None
+        return parse(text)
+    except error as exc:
+        raise error(f"{path}: {exc}") from None
 
 
 def parse_text(text: str) -> ApprovalPolicy:

@@ -5,7 +5,7 @@ from pathlib import Path as FilePath
 
 import yaml
 
-from service.adapters.policy_file import read_yaml
+from service.adapters.policy_file import load_file, read_yaml
 from service.domain.prices import PriceList, PriceListError
 from service.domain.prices_parse import parse_price_list, to_data
 
@@ -15,14 +15,7 @@ def load_price_list(path: str | FilePath | None) -> PriceList | None:
     Raises PriceListError naming the file and the line at fault."""
     if not path:
         return None
-    try:
-        text = FilePath(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PriceListError(f"{path}: cannot read the price list: {exc}") from None
-    try:
-        return parse_text(text)
-    except PriceListError as exc:
-        raise PriceListError(f"{path}: {exc}") from None
+    return load_file(path, "the price list", PriceListError, parse_text)
 
 
 def parse_text(text: str) -> PriceList:
