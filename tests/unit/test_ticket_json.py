@@ -1,4 +1,4 @@
-"""The hand-written ticket JSON of the hot paths is exactly what TicketSchema dumps: same keys,
+"""The compiled ticket JSON of the hot paths is exactly what TicketSchema dumps: same keys,
 same order, same values, for every kind of ticket."""
 from __future__ import annotations
 

@@ -1,13 +1,13 @@
 """Read-side use cases: what a caller may see, filtered and paged."""
 from __future__ import annotations
 
+from collections import namedtuple
 from functools import cache
 from typing import Any, NamedTuple, Sequence
 
 from sqlalchemy import Row, Select, bindparam, select
 from sqlalchemy.orm import Session
 
-from schemas.ticket_bodies import FIELDS
 from service.domain import permissions
 from service.domain.errors import NotFound
 from service.adapters.identity import Principal, visibility, visible, visible_to
@@ -16,10 +16,18 @@ from service.adapters.pagination import Page, encode_cursor, keyset, keyset_para
 from service.app.tickets.actions import load_visible_ticket
 
 
-# What a ticket's body shows (schemas.ticket_bodies), in its order: a page of rows of these columns
-# costs a fraction of a page of ORM objects.
+# The columns a ticket's body reads (TicketSchema, its methods included): a page of rows of these
+# columns costs a fraction of a page of ORM objects. tests/integration/api/test_list_bodies.py holds
+# a listed ticket equal to the ticket itself.
+FIELDS = (
+    "id", "type", "status", "environment_id", "account_id", "requester_id", "drafter_id", "summary",
+    "resources", "period_start", "period_end", "change", "verified_on", "verified_on_ids", "baseline",
+    "reason", "approvals_required", "approval_rule", "version", "created_at", "updated_at", "number", "charges",
+    "apply_at", "not_before", "emergency", "emergency_reason", "load_test",
+)
 TICKET_BODY_COLUMNS = tuple(getattr(Ticket, name) for name in FIELDS)
-_CREATED_AT = FIELDS.index("created_at")
+ListedTicket = namedtuple("ListedTicket", (*FIELDS, "approvals"))  # type: ignore[misc]
+"""A listed ticket: its body's columns and its approvals oldest first."""
 
 
 class Approval(NamedTuple):
@@ -35,8 +43,7 @@ def list_tickets(
     session: Session, principal: Principal, *, key: bytes, filters: dict[str, Any],
     limit: int | None = None, cursor: str | None = None,
 ) -> Page:
-    """The caller's tickets newest first, as (ticket values, its approvals oldest first) pairs,
-    in one statement built once per shape (visibility, filters given, first page or not)."""
+    """The caller's tickets newest first (ListedTicket), in one statement built once per shape (visibility, filters given, first page or not)."""
     given = tuple(name for name in LIST_FILTERS if filters.get(name))
     params, size = keyset_params(key, limit, cursor)
     params.update({name: filters[name] for name in given}, visible_account=principal.account_id)
@@ -44,8 +51,8 @@ def list_tickets(
     tickets = _with_approvals(session.connection().execute(statement, params).all())
     if len(tickets) <= size:
         return Page(items=tickets, next_cursor=None)
-    last = tickets[size - 1][0]
-    return Page(items=tickets[:size], next_cursor=encode_cursor(key, last[_CREATED_AT], last[0]))
+    last = tickets[size - 1]
+    return Page(items=tickets[:size], next_cursor=encode_cursor(key, last.created_at, last.id))
 
 
 @cache
@@ -67,16 +74,16 @@ def _list_statement(scope: str, given: tuple[str, ...], after: bool) -> Select[A
             .order_by(page.c.created_at.desc(), page.c.id.desc(), TicketApproval.at, TicketApproval.id))
 
 
-def _with_approvals(rows: Sequence[Row[Any]]) -> list[tuple[list[Any], list[Approval]]]:
-    """(ticket values, approvals) per ticket, from the page joined to its approvals."""
-    tickets: list[tuple[list[Any], list[Approval]]] = []
+def _with_approvals(rows: Sequence[Row[Any]]) -> list[Any]:
+    """A ListedTicket per ticket, from the page joined to its approvals."""
+    tickets: list[Any] = []
     last_id = None
     for user_id, at, *values in rows:
         if values[0] != last_id:
             last_id = values[0]
-            tickets.append((values, []))
+            tickets.append(ListedTicket(*values, []))
         if user_id is not None:
-            tickets[-1][1].append(Approval(user_id, at))
+            tickets[-1].approvals.append(Approval(user_id, at))
     return tickets
 
 
