@@ -1,9 +1,8 @@
 """The change calendar on the wire: entries in a range, and the feed key."""
 from __future__ import annotations
 
-from datetime import timezone
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
 from schemas.common import QuerySchema, Text, present, storable_instant
 from schemas.windows import ScopeSchema
