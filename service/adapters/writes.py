@@ -28,18 +28,10 @@ def _remember_added(session: Session, obj: Any) -> None:
 
 def added(session: Session) -> list[Any]:
     """The objects added to ``session`` and not yet written, in the order they were added: the
-    caller writes them with ``insert_rows``, then takes them out of the session."""
+    caller writes them with ``insert_rows``, then takes them out of the session (expunge_all)."""
     objects = [obj for obj in session.info.pop(_ADDED, ()) if obj in session.new]
     if len(objects) != len(session.new):
         raise RuntimeError("an object was added to the session in a way that was not seen")
-    return objects
-
-
-def take_added(session: Session) -> list[Any]:
-    """``added``, taken out of the session (they stay readable, detached)."""
-    objects = added(session)
-    for obj in objects:
-        session.expunge(obj)
     return objects
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from service.domain.lifecycle import OPEN_STATUSES
 from service.adapters import case_numbers
 from service.adapters.models import Account, ChangeWindow, Environment, Ticket
-from service.adapters.writes import insert_rows, rows_of, take_added
+from service.adapters.writes import added, insert_rows, rows_of
 
 # Inline, not an expanding parameter: SQLAlchemy would render the statement again at every
 # execution, and the partial indexes' predicate is this very list.
@@ -144,5 +144,5 @@ def insert_new(session: Session) -> None:
     as written."""
     if session.dirty or session.deleted:
         raise RuntimeError("a filing only adds rows")
-    insert_rows(session.connection(), rows_of(take_added(session)))
-    session.expunge_all()  # the unit of work ends here; nothing is left for a flush
+    insert_rows(session.connection(), rows_of(added(session)))
+    session.expunge_all()  # the unit of work ends here: all of it detached at once, nothing left for a flush
