@@ -44,7 +44,8 @@ def _says_something(value: str) -> None:
 
 class Text(fields.String):
     """A string without NUL characters (which no database accepts), with length bounds; with
-    ``says_something``, not only spaces or control characters either."""
+    ``says_something``, not only spaces or control characters either. It and its subclasses
+    differ from ``String`` only in loading: schemas.dump writes them as strings."""
 
     def __init__(self, *, min: int = 1, max: int = 2000, says_something: bool = False,
                  **kwargs: Any) -> None:

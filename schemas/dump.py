@@ -2,11 +2,11 @@
 
 ``compile_dump(schema)`` returns ``dump(obj) -> dict`` equal to ``schema.dump(obj)``. It walks
 the schema's public ``dump_fields`` once, at import, and writes the source of one function that
-reads each attribute and converts it inline — strings, integers, ISO date-times, raw values,
+reads each attribute and converts it inline — strings, integers, ISO date-times, raw values, booleans,
 nested schemas, lists and dicts of those; ``Method`` and ``Function`` fields call their method or
 function directly — so a page of tickets costs a dict per ticket instead of marshmallow's
-machinery per field (the way dataclasses writes ``__init__``). Any other field (``Boolean``, a
-custom one, a dotted ``attribute``, a ``dump_default``, an ``as_string``) keeps marshmallow's own
+machinery per field (the way dataclasses writes ``__init__``). Any other field (a
+custom one (the project's ``Text`` is a string), a dotted ``attribute``, a ``dump_default``, an ``as_string``) keeps marshmallow's own
 public ``Field.serialize``. The schema stays the one description of the format: the OpenAPI
 document and these bodies both come from it, and tests/unit/test_compiled_dump.py holds the two
 equal over every field type and option.
@@ -18,10 +18,12 @@ from typing import Any, Callable
 
 from marshmallow import Schema, fields, missing
 
+from schemas.common import Text
+
 Dump = Callable[[Any], dict[str, Any]]
 _ABSENT = object()
 _SIMPLE = {
-    fields.String: "str({v})",
+    fields.String: "{v} if {v}.__class__ is str else str({v})",
     fields.Integer: "int({v})",
     fields.DateTime: "{v}.isoformat()",
     fields.AwareDateTime: "{v}.isoformat()",
@@ -45,16 +47,19 @@ class _Source:
 def expression(field: fields.Field, var: str, depth: int, source: _Source) -> str | None:
     """Python source of ``field``'s serialization of the value in ``var``, or None where
     marshmallow's own ``Field.serialize`` is kept (a type or option not reproduced here)."""
-    kind = type(field)
+    kind = fields.String if isinstance(field, Text) else type(field)  # Text: how it loads differs only
     if kind in _SIMPLE and not getattr(field, "as_string", False) and getattr(field, "format", None) in (None, "iso"):
         convert = _SIMPLE[kind].format(v=var)
-    elif kind is fields.Raw:
+    elif kind in (fields.Raw, fields.Boolean):  # a Boolean dumps its value as it is
         return var
     elif kind is fields.Nested:
-        nested = source.name(compile_dump(field.schema))
+        mapping, obj = (source.name(dump) for dump in _functions(field.schema))
         item = f"_x{depth}"
-        many = field.many or field.schema.many
-        convert = f"[{nested}({item}) for {item} in {var}]" if many else f"{nested}({var})"
+        one = f"({mapping}({item}) if {item}.__class__ is dict else {obj}({item}))"
+        if field.many or field.schema.many:
+            convert = f"[{one} for {item} in {var}]"
+        else:
+            convert = f"({mapping}({var}) if {var}.__class__ is dict else {obj}({var}))"
     elif kind is fields.List:
         item = f"_x{depth}"
         inner = expression(field.inner, item, depth + 1, source)
@@ -100,13 +105,18 @@ def _function(schema: Schema, mapping: bool, source: _Source) -> str:
     return "\n".join(lines)
 
 
-def compile_dump(schema: Schema) -> Dump:
-    """``schema.dump`` (of one object or mapping) as a plain function, built once."""
+def _functions(schema: Schema) -> tuple[Dump, Dump]:
+    """``schema.dump`` of a dict and of any other object, as two plain functions."""
     source = _Source()
     code = "\n\n".join((_function(schema, True, source), _function(schema, False, source)))
     namespace = dict(source.names)
     exec(compile(code, f"<dump of {type(schema).__name__}>", "exec"), namespace)  # noqa: S102
-    dump_mapping, dump_object = namespace["dump_mapping"], namespace["dump_object"]
+    return namespace["dump_mapping"], namespace["dump_object"]
+
+
+def compile_dump(schema: Schema) -> Dump:
+    """``schema.dump`` (of one object or mapping) as a plain function, built once."""
+    dump_mapping, dump_object = _functions(schema)
 
     def dump(obj: Any) -> dict[str, Any]:
         return dump_mapping(obj) if isinstance(obj, dict) else dump_object(obj)

@@ -78,13 +78,19 @@ def _params(groups: list[tuple[Table, list[dict[str, Any]]]], prefix: str) -> di
 
 
 def _groups(rows: Rows) -> list[tuple[Table, list[dict[str, Any]]]]:
-    """The rows by table, parents before children, and within a table by the columns they give
-    (each group one INSERT), keeping their order within a group."""
-    grouped: dict[tuple[Table, tuple[str, ...]], list[dict[str, Any]]] = {}
+    """The rows by table, parents before children, each table's rows in one INSERT in the order
+    given (a table's ids follow it: two INSERTs of one table in one statement run in no set
+    order). A column a row leaves out (a NULL it gets anyway) is given as NULL where another row
+    of its table sets it, so the table's rows share one column list."""
+    grouped: dict[Table, list[dict[str, Any]]] = {}
     for table, row in rows:
-        grouped.setdefault((table, tuple(row)), []).append(row)
+        grouped.setdefault(table, []).append(row)
+    for table, values in grouped.items():
+        keys = sorted({key for row in values for key in row})
+        if any(len(row) != len(keys) for row in values):
+            grouped[table] = [{key: row.get(key) for key in keys} for row in values]
     order = _table_order()
-    return [(table, values) for (table, _), values in sorted(grouped.items(), key=lambda g: order[g[0][0]])]
+    return sorted(grouped.items(), key=lambda group: order[group[0]])
 
 
 def _rows_select(table: Table, keys: tuple[str, ...], count: int, prefix: str, source: Any = None) -> Any:

@@ -9,6 +9,7 @@ from typing import Any
 from hypothesis import given, settings, strategies as st
 from marshmallow import Schema, fields
 
+from schemas.common import Text
 from schemas.dump import compile_dump
 
 
@@ -26,6 +27,7 @@ class Everything(Schema):
     stamp = fields.DateTime(format="timestamp", allow_none=True)
     raw = fields.Raw(allow_none=True)
     flag = fields.Boolean(allow_none=True)
+    said = Text(allow_none=True)
     inner = fields.Nested(Inner, allow_none=True)
     inners = fields.List(fields.Nested(Inner), allow_none=True)
     many = fields.Nested(Inner, many=True, allow_none=True)
@@ -52,7 +54,8 @@ VALUES = {
     "text": st.none() | texts, "number": st.none() | st.integers(), "number_as_text": st.none() | st.integers(),
     "moment": st.none() | moments, "aware": st.none() | moments, "stamp": st.none() | moments,
     "raw": st.none() | st.integers() | texts | st.lists(st.integers(), max_size=2),
-    "flag": st.none() | st.booleans() | st.sampled_from([0, 1, "yes", "off"]),
+    "flag": st.none() | st.booleans() | st.sampled_from([0, 1, "yes", "off", "maybe", 2.5, [1]]),
+    "said": st.none() | texts | st.integers(),
     "inner": st.none() | inners, "inners": st.none() | st.lists(inners, max_size=3),
     "many": st.none() | st.lists(inners, max_size=3), "only_name": st.none() | inners,
     "words": st.none() | st.lists(st.integers() | texts, max_size=3),
