@@ -114,6 +114,21 @@ class OtlpSink:
             count += sum(len(s.spans) for r in request.resource_spans for s in r.scope_spans)
         return count
 
+    def take_spans_by_service(self) -> dict[str, int]:
+        """Like take_spans, counted per ``service.name`` (OTEL_SERVICE_NAME of the process)."""
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+        bodies, self.bodies = self.bodies, []
+        counts: dict[str, int] = {}
+        for body in bodies:
+            request = ExportTraceServiceRequest()
+            request.ParseFromString(body)
+            for resource in request.resource_spans:
+                name = next((a.value.string_value for a in resource.resource.attributes
+                             if a.key == "service.name"), "")
+                counts[name] = counts.get(name, 0) + sum(len(s.spans) for s in resource.scope_spans)
+        return counts
+
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
