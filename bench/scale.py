@@ -31,6 +31,8 @@ OTLP_PORT = common.API_PORT + 21
 POOL_SIZE = int(os.environ.get("BENCH_PGBOUNCER_POOL", "20"))
 """PgBouncer's server connections for the database: the default_pool_size of deploy/kubernetes/."""
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+BOUNCER_APP = "pgbouncer"
+"""The application_name of PgBouncer's server connections (its connect_query)."""
 READS = ("list_customer", "get")
 """Of bench/read.py's requests: a customer's first page of 50, and one ticket by id."""
 
@@ -46,7 +48,9 @@ def pgbouncer() -> Iterator[str]:
     user = server.username or "postgres"
     (folder / "userlist.txt").write_text(f'"{user}" ""\n')
     (folder / "pgbouncer.ini").write_text("\n".join([
-        "[databases]", f"* = host={server.hostname} port={server.port or 5432} user={user}",
+        # Its server connections name themselves, so that a direct run does not count them.
+        "[databases]", f"* = host={server.hostname} port={server.port or 5432} user={user} "
+                       f"connect_query='SET application_name TO {BOUNCER_APP}'",
         "[pgbouncer]", "listen_addr = 127.0.0.1", f"listen_port = {PGBOUNCER_PORT}", "unix_socket_dir =",
         "auth_type = trust", f"auth_file = {folder / 'userlist.txt'}", "pool_mode = transaction",
         f"default_pool_size = {POOL_SIZE}", "max_client_conn = 1000", "server_reset_query =",
@@ -114,6 +118,21 @@ class OtlpSink:
             count += sum(len(s.spans) for r in request.resource_spans for s in r.scope_spans)
         return count
 
+    def take_spans_by_service(self) -> dict[str, int]:
+        """Like take_spans, counted per ``service.name`` (OTEL_SERVICE_NAME of the process)."""
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+        bodies, self.bodies = self.bodies, []
+        counts: dict[str, int] = {}
+        for body in bodies:
+            request = ExportTraceServiceRequest()
+            request.ParseFromString(body)
+            for resource in request.resource_spans:
+                name = next((a.value.string_value for a in resource.resource.attributes
+                             if a.key == "service.name"), "")
+                counts[name] = counts.get(name, 0) + sum(len(s.spans) for s in resource.scope_spans)
+        return counts
+
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
@@ -122,10 +141,11 @@ class OtlpSink:
 SERVED = ("envdesk serve (this bench)", "pgbouncer", "postgres backends (bench db)")
 
 
-def measured(data: Path, conns: int, duration: float) -> dict[str, Any]:
-    """One wrk run, with the peak server connections and the CPU per request of what serves it."""
+def measured(data: Path, conns: int, duration: float, *, pooled: bool = False) -> dict[str, Any]:
+    """One wrk run, with the peak server connections (PgBouncer's when ``pooled``, else the
+    API's own) and the CPU per request of what serves it."""
     before = common._cpu_by_process()
-    with server_connections() as used:
+    with server_connections(pooled) as used:
         r = common.wrk(common.API, data=data, conns=conns, duration=duration)
     after = common._cpu_by_process()
     cpu = {group: 0.0 for group in SERVED}
@@ -145,16 +165,19 @@ def _cpu(r: dict[str, Any]) -> str:
 
 
 @contextmanager
-def server_connections() -> Iterator[dict[str, int]]:
-    """The peak number of PostgreSQL backends serving the bench database while the block runs."""
+def server_connections(pooled: bool) -> Iterator[dict[str, int]]:
+    """The peak number of PostgreSQL backends serving the bench database while the block runs:
+    PgBouncer's (``pooled``) or the others. PgBouncer keeps its idle server connections open
+    (server_idle_timeout), so a direct run next to it would count them too."""
     peak = {"peak": 0}
     stop = threading.Event()
+    compare = "=" if pooled else "<>"
 
     def sample() -> None:
         with common.admin() as conn:  # connected to the postgres database: not counted
             while not stop.is_set():
-                count = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = %s",
-                                     (common.DB_NAME,)).fetchone()[0]
+                count = conn.execute(f"SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+                                     f"AND application_name {compare} %s", (common.DB_NAME, BOUNCER_APP)).fetchone()[0]
                 peak["peak"] = max(peak["peak"], count)
                 stop.wait(0.1)
 
@@ -200,7 +223,7 @@ def run(duration: float = 10, conns: int = 32, accounts: int = 1000, envs: int =
                 with common.running(common.start_api(**env)):
                     common.wrk(common.API, data=warm, conns=conns, duration=2)
                     sink.take_spans()
-                    r = measured(main, conns, duration)
+                    r = measured(main, conns, duration, pooled=name == "pgbouncer")
                 if "OTEL_EXPORTER_OTLP_ENDPOINT" in env:
                     r["spans_exported"] = sink.take_spans()
                 figures["create"].setdefault(name, []).append(r)
@@ -214,7 +237,7 @@ def run(duration: float = 10, conns: int = 32, accounts: int = 1000, envs: int =
                 with common.running(common.start_api(**variants[name])):
                     for kind, data in kinds.items():
                         common.wrk(common.API, data=data, conns=conns, duration=2)
-                        r = measured(data, conns, duration)
+                        r = measured(data, conns, duration, pooled=name == "pgbouncer")
                         figures["read"].setdefault(name, {}).setdefault(kind, []).append(r)
                         print(f"scale read   {name:<9} {kind:<13} {fmt(r)}  server connections "
                               f"{r['server_connections']}  {_cpu(r)}", flush=True)

@@ -145,7 +145,9 @@ def flush() -> None:
 
 
 def instrument_app(app: "Flask") -> None:
-    """A server span per request, with its route, when tracing runs."""
+    """A server span per request, with its route, when tracing runs. Call it on a new app,
+    before any other hook is registered: Flask runs ``before_request`` functions in order, so
+    authentication (and its statement) then runs inside the request's span, in its trace."""
     if _state is None:
         return
     from opentelemetry.instrumentation.flask import FlaskInstrumentor
@@ -154,6 +156,35 @@ def instrument_app(app: "Flask") -> None:
     # No sqlcommenter (on by default): its per-request context would only feed SQL comments,
     # which the engines do not write (see instrument_engine).
     FlaskInstrumentor.instrument_app(app, excluded_urls=excluded, enable_commenter=False)
+    app.before_request(_quiet_unless_recorded)  # after the instrumentation's: its span is current
+    app.teardown_request(_end_quiet)  # teardowns run in reverse: before the span is detached
+
+
+_QUIET = "envdesk.tracing_suppressed"
+
+
+def _quiet_unless_recorded() -> None:
+    """A request whose span is not recorded (not sampled, or a probe's excluded URL) runs with
+    the instrumentations suppressed: its SQL statements (and outbound calls) would make spans
+    that are not recorded either, yet cost their hooks' work per statement. The trace context
+    still travels (the Celery hand-off, the outbox rows), so the workers follow the decision."""
+    from flask import request
+    from opentelemetry import trace
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+    if trace.get_current_span().is_recording():
+        return
+    quiet = suppress_instrumentation()
+    quiet.__enter__()  # left in _end_quiet, at the request's teardown
+    request.environ[_QUIET] = quiet
+
+
+def _end_quiet(_exc: BaseException | None) -> None:
+    from flask import request
+
+    quiet = request.environ.pop(_QUIET, None)
+    if quiet is not None:
+        quiet.__exit__(None, None, None)
 
 
 def traceparent() -> str | None:

@@ -7,7 +7,6 @@ from flask import Flask
 from service import console
 from service.api import create_app
 from service.api.runtime import build_runtime
-from service.adapters import tracing
 from service.adapters.config import Settings
 from service.app.notify.outbox import status_listener
 from service.adapters.broker import Publisher, client_app, queue_depths
@@ -23,7 +22,6 @@ def build_app(settings: Settings | None = None) -> Flask:
         settings, dispatch=publisher, listener=listener, broker_probe=publisher.ping,
         queue_depths=queue_depths(settings)))
     console.register(app, settings)
-    tracing.instrument_app(app)
     return app
 
 

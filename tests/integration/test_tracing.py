@@ -200,3 +200,43 @@ def test_a_mail_joins_the_trace_of_the_request_that_moved_the_ticket(receiver: O
         return found if "mail delivery" in found else None
 
     assert "request" in wait_until(names, timeout=10, what="the mail delivery span in the request's trace")
+
+
+def test_a_request_is_one_trace_from_its_authentication_on_and_an_unsampled_one_makes_none(
+        receiver: OtlpReceiver, tmp_path: Path) -> None:
+    """Sampling follows the caller's `traceparent` (parentbased): a request it does not sample
+    exports nothing, not even a span of its SQL, and the next request (on the same thread) that
+    it does sample is one trace: the server span with every statement under it, the token's
+    lookup included."""
+    unsampled, sampled, caller = "1" * 32, "2" * 32, "3" * 16
+    _run(f"""
+        from pathlib import Path
+        from service.adapters import tracing
+        from service.adapters.config import Settings
+        from service.adapters.db import UnitOfWork, make_engine, make_session_factory
+        from service.adapters.migrate import upgrade
+        from service.entrypoints.wsgi import build_app
+        from tests.support.world import build_world
+
+        url = "sqlite:///{tmp_path}/db.sqlite"
+        upgrade(url)
+        world = build_world(lambda: UnitOfWork(make_session_factory(make_engine(url))))
+        assert tracing.start("envdesk-test")  # after the set-up: only the requests make spans
+        client = build_app(Settings(database_url=url, broker_url="memory://", home=Path("{tmp_path}"),
+                                    secret_key="k" * 40, auth_cache_seconds=0)).test_client()
+        for trace_id, flags in (("{unsampled}", "00"), ("{sampled}", "01")):
+            headers = world.auth("customer_a") | {{"traceparent": f"00-{{trace_id}}-{caller}-{{flags}}"}}
+            assert client.get("/v1/tickets", headers=headers).status_code == 200
+        tracing.flush()
+        print("done")
+    """, OTEL_EXPORTER_OTLP_ENDPOINT=receiver.endpoint, OTEL_TRACES_SAMPLER="parentbased_always_on",
+         OTEL_BSP_SCHEDULE_DELAY="50")
+
+    spans = wait_until(lambda: s if len(s := receiver.trace(sampled)) >= 3 else None,
+                       timeout=10, what="the sampled request's spans")
+    server = [span for span in spans if span.kind == "server"]
+    assert [span.name for span in server] == ["GET /v1/tickets"]
+    statements = [span for span in spans if span.kind == "client"]  # SQLite's BEGINs among them
+    assert [span.name.split()[0] for span in statements].count("SELECT") == 2, [span.name for span in spans]
+    assert {span.parent_id for span in statements} == {server[0].span_id}  # the token's owner, the page
+    assert {span.trace_id for span in receiver.spans} == {sampled}

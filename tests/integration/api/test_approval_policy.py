@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import Engine, event, select
 
 from service.app.registry import operators
 from service.api import create_app
@@ -167,6 +167,29 @@ def test_dual_approval_needs_two_different_support_engineers(client, world, uow_
     assert "approval 1 of 2" in trail[1]["reason"]
     assert ("ticket.approval_recorded", "pending_approval") in webhooks(uow_factory)
     assert ("ticket.approved", "approved") in webhooks(uow_factory)
+
+
+def test_a_ticket_is_read_with_its_approvals_in_one_statement(client, world, uow_factory) -> None:
+    """GET /v1/tickets/{id} asks the database once (after the token's owner): a second round
+    trip would be one more transaction for PgBouncer to route, on every read."""
+    prod = _prod_change(client, world, uow_factory)
+    for who in ("support", "support_2"):
+        assert approve(client, world, who, prod["id"]).status_code == 200
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        response = client.get(f"/v1/tickets/{prod['id']}", headers=world.auth("customer_a"))
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    assert response.status_code == 200
+    assert [a["user_id"] for a in response.get_json()["approvals"]] == [world.users["support"],
+                                                                        world.users["support_2"]]
+    queries = [statement for statement in sent if statement != "BEGIN"]  # SQLite's own, per read
+    assert len(queries) == 2, queries  # the token's owner (no cache in the tests), the ticket
 
 
 def test_a_reject_after_the_first_of_two_approvals_ends_the_ticket(client, world, uow_factory) -> None:
