@@ -6,10 +6,14 @@ of this process (time.process_time) is steadier than wall time.
 
 Prints, for POST /v1/quotes, GET /v1/usage (JSON and CSV) of the big account's last full month,
 and POST /v1/tickets without and with PRICE_LIST (a charged permanent upscale, accepted; the
-runs alternate): CPU ms and wall ms per request (median) and SQL statements per request."""
+runs alternate): CPU ms and wall ms per request (median) and SQL statements per request.
+PROFILE=1 adds cProfile's top functions of each case (CPU=1: CPU time; SORT=, TOP=; ONLY= a
+part of the case's name, e.g. ONLY=usage, measures only those cases)."""
 from __future__ import annotations
 
+import cProfile
 import os
+import pstats
 import secrets
 import statistics
 import sys
@@ -44,16 +48,30 @@ def _token(account_id: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def _profiler() -> cProfile.Profile | None:
+    if not os.environ.get("PROFILE"):
+        return None
+    return cProfile.Profile(*((time.process_time,) if os.environ.get("CPU") else ()))
+
+
 def _measure(name: str, calls: list[Callable[[], Any]], statements: Callable[[], int]) -> None:
-    cpu, wall = [], []
+    if os.environ.get("ONLY", "") not in name:
+        return
+    cpu, wall, prof = [], [], _profiler()
     for call in calls:
         c0, w0 = time.process_time(), time.perf_counter()
+        if prof:
+            prof.enable()
         response = call()
+        if prof:
+            prof.disable()
         cpu.append((time.process_time() - c0) * 1000)
         wall.append((time.perf_counter() - w0) * 1000)
         assert response.status_code in (200, 201), (name, response.status_code, response.get_data(as_text=True)[:300])
     print(f"{name:<34} cpu {statistics.median(cpu):7.2f} ms  wall {statistics.median(wall):7.2f} ms  "
           f"statements {statements()}  n={len(calls)}  load1={os.getloadavg()[0]:.1f}", flush=True)
+    if prof:
+        pstats.Stats(prof).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(int(os.environ.get("TOP", "40")))
 
 
 def main(n: int = 200) -> None:

@@ -44,7 +44,7 @@ class UsageReport(MethodView):
         report = usage.usage_report(session(), principal(), month=month, account_id=account_id,
                                     now=now(), currency=runtime().prices.currency if runtime().prices else None)
         if request.accept_mimetypes.best_match(("application/json", "text/csv")) == "text/csv":
-            return Response(usage.as_csv(report), mimetype="text/csv",
+            return Response(report.as_csv(), mimetype="text/csv",
                             headers={"Content-Disposition": f'attachment; filename="usage-{month}.csv"'})
         # The body UsageSchema documents, as built: a month can hold tens of thousands of lines.
-        return current_app.json.response(report)
+        return current_app.json.response(report.as_json())
