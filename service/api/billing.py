@@ -25,8 +25,9 @@ class Quotes(MethodView):
     @blp.doc(operationId="quoteTicket")
     def post(self, data: dict[str, Any]) -> Any:
         """What a request would cost, by the price list and the account's included days; stores nothing."""
-        return quotes.quote_request(session(), principal(), FileTicket.from_body(data),
-                                    prices=runtime().prices, now=now())
+        # The body QuoteSchema documents, as built (quote_json): nothing left to dump.
+        return current_app.json.response(quotes.quote_request(session(), principal(), FileTicket.from_body(data),
+                                                              prices=runtime().prices, now=now()))
 
 
 @blp.route("/usage")
