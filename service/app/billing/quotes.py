@@ -24,9 +24,15 @@ def _allowance(account_id: Any) -> tuple[Any, Any]:
     of ``account_id``, and those its usages started in that year used."""
     return (select(Allowance.days).where(Allowance.account_id == account_id,
                                          Allowance.year == bindparam("year", type_=Integer)).scalar_subquery(),
-            select(func.coalesce(func.sum(Usage.included_days), literal(0))).where(
-                Usage.account_id == account_id, Usage.started_at >= bindparam("year_start"),
-                Usage.started_at < bindparam("year_end")).scalar_subquery())
+            _used(account_id, Usage.ended_at >= bindparam("year_start")) + _used(account_id, Usage.ended_at.is_(None)))
+
+
+def _used(account_id: Any, ended: Any) -> Any:
+    """Included days of the year's usages that ended after it began, or of its open ones: range
+    scans of the ledger's covering index on (account, end), not every usage of the account."""
+    return select(func.coalesce(func.sum(Usage.included_days), literal(0))).where(
+        Usage.account_id == account_id, ended, Usage.started_at >= bindparam("year_start"),
+        Usage.started_at < bindparam("year_end")).scalar_subquery()
 
 
 _ALLOWANCE = select(*_allowance(bindparam("account_id")))
