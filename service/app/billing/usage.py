@@ -36,7 +36,7 @@ def _days(micros: Any) -> Any:
 
 
 def _days_to(cut: str, started: Any) -> Any:
-    """The days of a row from its start to the bound ``cut`` (a bind, and ``cut``_us its
+    """The days of a row from its start to a bound (the bind ``cut``; ``cut_us``: the same in
     microseconds): none when it started at or after it."""
     return case((started >= bindparam(cut), literal_column("0", Integer)),
                 else_=_days(bindparam(f"{cut}_us", type_=BigInteger) - _micros(started)))
