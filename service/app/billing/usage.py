@@ -3,16 +3,18 @@ and month, from the ledger, under the tenant rules of tickets (another tenant's 
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from operator import itemgetter
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import BigInteger, Integer, bindparam, case, cast, extract, func, literal_column, select, union_all
 from sqlalchemy.orm import Session
 
 from service.adapters.identity import Principal, visible
+from service.adapters.lru import SizedLRU
 from service.adapters.models import Account, Environment, Usage
 from service.domain.errors import NotFound, RuleViolation
 from service.domain.prices import minor_text
@@ -162,8 +164,10 @@ def usage_report(session: Session, principal: Principal, *, month: str, account_
                  now: datetime, currency: str | None = None) -> UsageReport:
     """The account's usage in ``month`` (YYYY-MM, UTC): a customer's or partner's own account
     unless ``account_id`` names one they may see; staff name the account."""
-    account_id = _account_of(session, principal, account_id)
-    span = Month.parse(month)
+    return _report(session, _account_of(session, principal, account_id), Month.parse(month), now, currency)
+
+
+def _report(session: Session, account_id: str, span: Month, now: datetime, currency: str | None) -> UsageReport:
     rows = session.execute(_LINES, {"account_id": account_id, **span.bounds(now)}).all()
     # A ledger row keeps its price in the minor units of the price list's one currency.
     currency = currency or next((row[6] for row in rows if row[6]), None)
@@ -173,6 +177,32 @@ def usage_report(session: Session, principal: Principal, *, month: str, account_
     lines.sort(key=itemgetter(1))  # cost less than one on pairs
     return UsageReport(account_id, span.text, currency, lines, sum(map(itemgetter(5), lines)),
                        _MoneyTexts(currency or "EUR"))
+
+
+# A month is settled this long after its end. Nothing writes a usage's start or end but as now
+# (service.app.billing.ledger), its price and included days are fixed on it (a later allowance
+# changes quotes, not usage), and an environment keeps its name and account; the margin covers a
+# worker that took its now before the month ended and commits after, or whose clock is behind.
+SETTLED_AFTER = timedelta(hours=1)
+
+
+def usage_body(session: Session, principal: Principal, *, month: str, account_id: str | None, now: datetime,
+               currency: str | None, kind: str, render: Callable[[UsageReport], bytes],
+               kept: SizedLRU[tuple[str, str, str, str | None]] | None = None) -> tuple[bytes, str]:
+    """The report as ``render`` writes it (``kind``: its format) and its entity tag. A settled
+    month's body is rendered once and then served from ``kept`` (keyed by the account: another
+    tenant's is never served); the month still running is computed as of ``now`` every time."""
+    account_id = _account_of(session, principal, account_id)
+    span = Month.parse(month)
+    key = (account_id, span.text, kind, currency)
+    kept = kept if span.end <= now - SETTLED_AFTER else None
+    if kept is not None and (found := kept.get(key)) is not None:
+        return found
+    body = render(_report(session, account_id, span, now, currency))
+    tag = hashlib.blake2b(body, digest_size=16).hexdigest()
+    if kept is not None:
+        kept.put(key, body, tag)
+    return body, tag
 
 
 def _account_of(session: Session, principal: Principal, account_id: str | None) -> str:
