@@ -4,18 +4,26 @@ of this process (time.process_time) is steadier than wall time.
 
     .venv/bin/python bench/profile_cost.py [N]   (write limit and open-ticket cap off for both sides)
 
-Prints, for POST /v1/quotes, GET /v1/usage (JSON and CSV) of the big account's last full month,
+Prints, for POST /v1/quotes, GET /v1/usage (JSON and CSV) of the big account's last full month
+(rendered: USAGE_CACHE_BYTES=0, as its first request in a process; kept: as served after) and of
+the month of now,
 and POST /v1/tickets without and with PRICE_LIST (a charged permanent upscale, accepted; the
-runs alternate): CPU ms and wall ms per request (median) and SQL statements per request."""
+runs alternate): CPU ms and wall ms per request (median) and SQL statements per request.
+PROFILE=1 adds cProfile's top functions of each case (CPU=1: CPU time; SORT=, TOP=; ONLY= a
+part of the case's name, e.g. ONLY=usage, measures only those cases)."""
 from __future__ import annotations
 
+import cProfile
+import gc
 import os
+import pstats
 import secrets
 import statistics
 import sys
 import tempfile
 import time
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
@@ -44,16 +52,41 @@ def _token(account_id: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def _as_a_worker() -> None:
+    """The collector as in a worker of `envdesk serve` once the app is loaded: its objects
+    frozen, young collections every GC_THRESHOLDS[0] allocations (else a report of thousands of
+    lines pays for collections the server does not make)."""
+    from service.entrypoints.server import GC_THRESHOLDS
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
+def _profiler() -> cProfile.Profile | None:
+    if not os.environ.get("PROFILE"):
+        return None
+    return cProfile.Profile(*((time.process_time,) if os.environ.get("CPU") else ()))
+
+
 def _measure(name: str, calls: list[Callable[[], Any]], statements: Callable[[], int]) -> None:
-    cpu, wall = [], []
+    if os.environ.get("ONLY", "") not in name:
+        return
+    cpu, wall, prof = [], [], _profiler()
     for call in calls:
         c0, w0 = time.process_time(), time.perf_counter()
+        if prof:
+            prof.enable()
         response = call()
+        if prof:
+            prof.disable()
         cpu.append((time.process_time() - c0) * 1000)
         wall.append((time.perf_counter() - w0) * 1000)
         assert response.status_code in (200, 201), (name, response.status_code, response.get_data(as_text=True)[:300])
     print(f"{name:<34} cpu {statistics.median(cpu):7.2f} ms  wall {statistics.median(wall):7.2f} ms  "
           f"statements {statements()}  n={len(calls)}  load1={os.getloadavg()[0]:.1f}", flush=True)
+    if prof:
+        pstats.Stats(prof).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(int(os.environ.get("TOP", "40")))
 
 
 def main(n: int = 200) -> None:
@@ -73,7 +106,8 @@ def main(n: int = 200) -> None:
             "SELECT e.id FROM environments e WHERE e.account_id = %s AND NOT EXISTS "
             "(SELECT 1 FROM tickets t WHERE t.environment_id = e.id AND t.status = 'pending_approval') "
             "ORDER BY e.name LIMIT %s", (big, 4 * n + 20))]
-    priced, plain = _client(**PRICED), _client()
+    priced, plain, unkept = _client(**PRICED), _client(), _client(**PRICED, USAGE_CACHE_BYTES="0")
+    _as_a_worker()
     auth = _token(big)
     month = _month()
     body = ('{"type": "upscale", "environment_id": "%s", "summary": "load test", '
@@ -85,12 +119,17 @@ def main(n: int = 200) -> None:
         calls[0]()
         count = per_request(len(calls))
         _measure(label, calls, count)
+    this_month = datetime.now(timezone.utc).strftime("%Y-%m")
     for accept in ("application/json", "text/csv"):
-        calls = [lambda a=accept: priced.get(f"/v1/usage?month={month}", headers={**auth, "Accept": a})
-                 for _ in range(max(5, n // 20))]
-        calls[0]()
-        count = per_request(len(calls))
-        _measure(f"GET /v1/usage {accept}", calls, count)
+        # A settled month as rendered (USAGE_CACHE_BYTES=0: what its first request in a process
+        # costs) and as kept; the month of now, computed on every request.
+        for label, client, asked in (("rendered", unkept, month), ("kept", priced, month),
+                                     ("month of now", priced, this_month)):
+            calls = [lambda a=accept, c=client, m=asked: c.get(f"/v1/usage?month={m}", headers={**auth, "Accept": a})
+                     for _ in range(max(5, n // 20) * (10 if label == "kept" else 1))]
+            calls[0]()
+            count = per_request(len(calls))
+            _measure(f"GET /v1/usage {accept} {label}", calls, count)
     accept_charge = ', "accept_charges": {"amount": "40.50", "currency": "EUR"}'
     plain_envs, priced_envs = envs[20:20 + 2 * n:2], envs[21:21 + 2 * n:2]
     for round_ in range(2):

@@ -108,6 +108,8 @@ class Settings:
     public_url: str = ""
     # The price list file (YAML); empty: nothing is priced and no filing needs consent.
     price_list: str = ""
+    # The rendered usage of settled months an API process keeps (bytes, least recently read out; 0: none).
+    usage_cache_bytes: int = 64 * 1024 * 1024
     routes: Mapping[str, str] = field(default_factory=dict)
     # Worker timing, in the order that keeps redelivery safe (checked in workers/app.py):
     # provisioning read timeout < task soft limit < hard limit < lease < broker visibility timeout.
@@ -247,6 +249,7 @@ def _portal(env: Mapping[str, str]) -> dict[str, Any]:
         console_counts_seconds=_parsed(float, env.get("CONSOLE_COUNTS_SECONDS")),
         approval_policy=env.get("APPROVAL_POLICY"),
         price_list=env.get("PRICE_LIST"),
+        usage_cache_bytes=_parsed(int, env.get("USAGE_CACHE_BYTES")),
     )
 
 

@@ -5,6 +5,12 @@ from service.domain import hosting
 from service.adapters.models import Environment
 
 
+FACT_KEYS = ("id", "account_id", "name", "stage", "sizes", "caps", "upscale_allowed",
+             "requires_staging_verification")
+"""The environment's columns that the hosting rules, the approval policy, the staff alert and a
+quote read: statements that read an environment for them select these, not the entity."""
+
+
 def environment_facts(env: Environment) -> hosting.EnvironmentFacts:
     return hosting.EnvironmentFacts(
         id=env.id, account_id=env.account_id, stage=hosting.Stage(env.stage),

@@ -18,6 +18,7 @@ from service.domain.prices import PriceList
 from service.app.tickets.moves import StatusListener
 from service.adapters.handoff import Dispatch
 from service.adapters.identity import Principal, PrincipalCache
+from service.adapters.lru import SizedLRU
 from service.adapters.oidc import AccessTokenVerifier, build_verifier
 from service.app.staff.worklist import CountsCache
 
@@ -42,6 +43,8 @@ class Runtime:
     queue_counts: CountsCache | None = None
     filing_sessions: sessionmaker[Session] | None = None
     """Sessions for a filing: autocommit on PostgreSQL (service.app.tickets.filing writes one statement)."""
+    usage_bodies: SizedLRU[tuple[str, str, str, str | None]] | None = None
+    """Rendered usage of settled months (USAGE_CACHE_BYTES; service.app.billing.usage)."""
     read_bind: Engine | None = None
     """The engine of the read-only sessions, for one statement without a session."""
 
@@ -110,4 +113,6 @@ def build_runtime(settings: Settings, **adapters: object) -> Runtime:
                     **adapters)  # type: ignore[arg-type]
     if built.queue_counts is None and settings.console_counts_seconds > 0:
         built.queue_counts = CountsCache(settings.console_counts_seconds, clock=built.clock)
+    if built.usage_bodies is None and settings.usage_cache_bytes > 0:
+        built.usage_bodies = SizedLRU(settings.usage_cache_bytes)
     return built

@@ -28,10 +28,10 @@ def account_usage(account_id: str) -> Any:
     report = usage.usage_report(session(), staff(), month=month, account_id=account_id, now=now(),
                                 currency=prices.currency if prices else None)
     if request.args.get("format") == "csv":
-        return Response(usage.as_csv(report), mimetype="text/csv",
+        return Response(report.as_csv(), mimetype="text/csv",
                         headers={"Content-Disposition": f'attachment; filename="usage-{month}.csv"'})
     span = usage.Month.parse(month)
     previous = (span.start - timedelta(days=1)).strftime("%Y-%m")
-    return render_template("console/usage.html", report=report, account_id=account_id,
+    return render_template("console/usage.html", report=report.as_json(), account_id=account_id,
                            previous=previous, following=span.end.strftime("%Y-%m"),
                            signout=SignOutForm())

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Iterable, Mapping, Sequence
 
 from service.domain.hosting import SIZES, size_rank
 
@@ -164,8 +164,8 @@ def month_days(started: datetime, ended: datetime | None, month: tuple[datetime,
 
 
 def split_days(start: float, end: float, first: float, last: float) -> tuple[int, int]:
-    """``month_days`` on POSIX timestamps (elapsed time, whatever the zones), for reports that
-    count tens of thousands of usages."""
+    """``month_days`` on POSIX timestamps (elapsed time, whatever the zones). The usage report
+    counts the same in SQL (service.app.billing.usage), on a month's rows at once."""
     before = int(-(-(max(start, min(first, end)) - start) // 86400))
     upto = int(-(-(max(start, min(last, end)) - start) // 86400))
     return before, upto - before
@@ -175,35 +175,6 @@ def charged_days(included_days: int, before: int, within: int) -> int:
     """Of ``within`` days of a usage after ``before`` of its days, those beyond its included
     days (which come first)."""
     return max(0, before + within - included_days) - max(0, before - included_days)
-
-
-def month_lines(rows: Iterable[tuple[Any, float, float | None, int, int]], first: float, last: float,
-                until: float) -> dict[Any, list[int]]:
-    """A month's usage per key from ledger rows ``(key, start, end or None, daily price in minor
-    units, included days)`` on POSIX seconds (``first``, ``last``: the month; ``until``: now):
-    ``{key: [days, included days, charge in minor units]}``, in the order the keys first come.
-    ``split_days`` and ``charged_days`` written out in one loop: a month of an account can hold
-    tens of thousands of rows."""
-    lines: dict[Any, list[int]] = {}
-    for key, start, end, daily_minor, included in rows:
-        end = until if end is None or end > until else end
-        began = first if first < end else end  # min(first, end), then max(start, ...)
-        began = began if began > start else start
-        ended = last if last < end else end
-        ended = ended if ended > start else start
-        before, upto = -int((start - began) // 86400), -int((start - ended) // 86400)
-        within = upto - before
-        if within <= 0:
-            continue
-        charged = (upto - included if upto > included else 0) - (before - included if before > included else 0)
-        line = lines.get(key)
-        if line is None:
-            lines[key] = [within, within - charged, charged * daily_minor]
-        else:
-            line[0] += within
-            line[1] += within - charged
-            line[2] += charged * daily_minor
-    return lines
 
 
 def usage_charge(daily: Decimal, included_days: int, before: int, within: int, currency: str) -> Decimal:

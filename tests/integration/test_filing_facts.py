@@ -15,12 +15,13 @@ from service.app.commands import FileTicket
 from service.adapters.db import UnitOfWork, make_engine, make_session_factory
 from service.domain.lifecycle import OPEN_STATUSES
 from service.adapters.models import Account, Environment, Ticket
+from service.adapters.registry import FACT_KEYS
 from service.app.tickets.actions import file_ticket
 from tests.helpers import change_body, upscale_body, new_secret
 from tests.support.world import build_world
 
 NOW = datetime(2031, 3, 1, 8, 0, tzinfo=timezone.utc)
-ENV_COLUMNS = filing._ENV_KEYS
+ENV_COLUMNS = FACT_KEYS
 
 
 @pytest.fixture

@@ -160,29 +160,3 @@ def test_minor_units_are_written_as_the_decimal_amount(minor: int, currency: str
     from service.domain.prices import MINOR_UNITS, as_text, minor_text
 
     assert minor_text(minor, currency) == as_text(Decimal(minor).scaleb(-MINOR_UNITS[currency]), currency)
-
-
-@given(st.lists(st.tuples(st.sampled_from("ab"), st.integers(0, 120 * 86400), st.integers(1, 60 * 86400),
-                          st.booleans(), st.integers(0, 5000), st.integers(0, 5)), max_size=12),
-       st.integers(0, 3))
-def test_a_month_s_lines_are_the_sum_of_each_usage_s_days_and_charges(usages, month) -> None:
-    from service.domain.prices import minor_unit, month_lines
-
-    origin = datetime(2027, 1, 1, tzinfo=UTC)
-    bounds = (datetime(2027, month + 1, 1, tzinfo=UTC), datetime(2027, month + 2, 1, tzinfo=UTC))
-    now = datetime(2027, 3, 15, tzinfo=UTC)
-    rows, expected = [], {}
-    for key, offset, length, open_, minor, included in usages:
-        started = origin + timedelta(seconds=offset)
-        ended = None if open_ else started + timedelta(seconds=length)
-        rows.append((key, started.timestamp(), ended.timestamp() if ended else None, minor, included))
-        before, within = month_days(started, ended, bounds, now=now)
-        if within <= 0:
-            continue
-        charge = usage_charge(Decimal(minor) * minor_unit("EUR"), included, before, within, "EUR")
-        line = expected.setdefault(key, [0, 0])
-        line[0] += within
-        line[1] += int(charge / minor_unit("EUR"))
-    got = month_lines(rows, bounds[0].timestamp(), bounds[1].timestamp(), now.timestamp())
-    assert {k: [v[0], v[2]] for k, v in got.items()} == expected
-    assert all(0 <= v[1] <= v[0] for v in got.values())

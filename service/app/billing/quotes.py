@@ -4,26 +4,38 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from decimal import Decimal
+from functools import cache
 from typing import Any, Mapping, Sequence
 
-from sqlalchemy import Integer, bindparam, func, literal, select
+from sqlalchemy import Integer, Select, bindparam, func, literal, select
 from sqlalchemy.orm import Session
 
-from service.adapters.identity import Principal, visible
+from service.adapters.identity import Principal, visibility, visible_to
 from service.adapters.models import Allowance, Environment, Usage
-from service.adapters.registry import environment_facts
+from service.adapters.registry import FACT_KEYS, environment_facts
 from service.app.commands import FileTicket
 from service.domain import hosting
 from service.domain.errors import NotFound
 from service.domain.prices import PriceList, Quote, Raise, as_text, quote
 
-_ALLOWANCE = select(
-    select(Allowance.days).where(Allowance.account_id == bindparam("account_id"),
-                                 Allowance.year == bindparam("year", type_=Integer)).scalar_subquery(),
-    select(func.coalesce(func.sum(Usage.included_days), literal(0))).where(
-        Usage.account_id == bindparam("account_id"), Usage.started_at >= bindparam("year_start"),
-        Usage.started_at < bindparam("year_end")).scalar_subquery(),
-)
+
+def _allowance(account_id: Any) -> tuple[Any, Any]:
+    """The included days of the contract year (bound as ``year``, ``year_start``, ``year_end``)
+    of ``account_id``, and those its usages started in that year used."""
+    return (select(Allowance.days).where(Allowance.account_id == account_id,
+                                         Allowance.year == bindparam("year", type_=Integer)).scalar_subquery(),
+            _used(account_id, Usage.ended_at >= bindparam("year_start")) + _used(account_id, Usage.ended_at.is_(None)))
+
+
+def _used(account_id: Any, ended: Any) -> Any:
+    """Included days of the year's usages that ended after it began, or of its open ones: range
+    scans of the ledger's covering index on (account, end), not every usage of the account."""
+    return select(func.coalesce(func.sum(Usage.included_days), literal(0))).where(
+        Usage.account_id == account_id, ended, Usage.started_at >= bindparam("year_start"),
+        Usage.started_at < bindparam("year_end")).scalar_subquery()
+
+
+_ALLOWANCE = select(*_allowance(bindparam("account_id")))
 
 
 def contract_year(period: tuple[datetime, datetime] | None, now: datetime) -> int:
@@ -31,12 +43,15 @@ def contract_year(period: tuple[datetime, datetime] | None, now: datetime) -> in
     return (period[0] if period else now).astimezone(timezone.utc).year
 
 
-def read_allowance(session: Session, account_id: str, year: int) -> tuple[int, int]:
-    """(included days of ``year``, those already used), in one statement."""
+def _year(year: int) -> dict[str, Any]:
     start = datetime(year, 1, 1, tzinfo=timezone.utc)
     end = start.replace(year=year + 1) if year < 9999 else datetime.max.replace(tzinfo=timezone.utc)
-    days, used = session.execute(_ALLOWANCE, {
-        "account_id": account_id, "year": year, "year_start": start, "year_end": end}).one()
+    return {"year": year, "year_start": start, "year_end": end}
+
+
+def read_allowance(session: Session, account_id: str, year: int) -> tuple[int, int]:
+    """(included days of ``year``, those already used), in one statement."""
+    days, used = session.execute(_ALLOWANCE, {"account_id": account_id, **_year(year)}).one()
     return days or 0, int(used or 0)
 
 
@@ -61,20 +76,33 @@ def quote_upscale(session: Session, prices: PriceList, env: Environment,
 def quote_request(session: Session, principal: Principal, command: FileTicket, *,
                   prices: PriceList | None, now: datetime) -> dict[str, Any]:
     """``POST /v1/quotes``: a ticket body quoted, with the filing's own checks; stores nothing.
-    Without a price list nothing costs anything."""
-    env = session.scalar(select(Environment).where(
-        Environment.id == command.environment_id, visible(principal, Environment.account_id)))
-    if env is None:
+    Without a price list nothing costs anything. One statement reads the environment and, for a
+    temporary upscale, the account's included days of its contract year."""
+    period = command.window if command.type == hosting.TicketType.UPSCALE else None
+    row = session.connection().execute(_quote_query(visibility(principal), period is not None), {
+        "environment_id": command.environment_id, "principal_account": principal.account_id,
+        **(_year(contract_year(period, now)) if period is not None else {})}).first()
+    if row is None:
         raise NotFound("no such environment", errors={"environment_id": ["no such environment"]})
+    env = Environment(**dict(zip(FACT_KEYS, row)))  # not added to the session: a quote stores nothing
     if command.type != hosting.TicketType.UPSCALE:
         return quote_json(None, env, period=None, now=now, currency=prices.currency if prices else None)
     hosting.check_upscale(environment_facts(env), command.resources or [], command.window, now=now)
-    found = quote_upscale(session, prices or PriceList(), env, command.resources, command.window, now=now)
-    if not found.costs_something and command.window is not None:
-        days, used = read_allowance(session, env.account_id, contract_year(command.window, now))
-        found = quote(prices or PriceList(), env.stage, raises_of(env, command.resources),
-                      period=command.window, allowance_days=days, used_days=used)
-    return quote_json(found, env, period=command.window, now=now)
+    days, used = (row[-2] or 0, int(row[-1] or 0)) if period is not None else (0, 0)
+    found = quote(prices or PriceList(), env.stage, raises_of(env, command.resources), period=period,
+                  allowance_days=days, used_days=used)
+    return quote_json(found, env, period=period, now=now)
+
+
+@cache
+def _quote_query(scope: str, temporary: bool) -> Select[Any]:
+    """The SELECT of a quote, built once per visibility scope and shape (its parameters bound by
+    name): the environment's columns, where the caller may see it, and for a temporary upscale
+    its account's included days of the contract year and those used."""
+    env = Environment.__table__
+    return (select(*(env.c[key] for key in FACT_KEYS), *(_allowance(env.c.account_id) if temporary else ()))
+            .where(env.c.id == bindparam("environment_id"),
+                   visible_to(scope, env.c.account_id, bindparam("principal_account"))))
 
 
 def quote_json(found: Quote | None, env: Environment, *, period: tuple[datetime, datetime] | None,

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, make_transient_to_detached
 from service.domain.lifecycle import OPEN_STATUSES
 from service.adapters import case_numbers
 from service.adapters.models import Account, ChangeWindow, Environment, Ticket
+from service.adapters.registry import FACT_KEYS
 from service.adapters.writes import added, insert_rows, rows_of
 
 # Inline, not an expanding parameter: SQLAlchemy would render the statement again at every
@@ -62,8 +63,8 @@ def read_facts(session: Session, *, account_id: str, environment_id: str, type_:
     row = connection.execute(_facts_query(bool(key), bool(max_open), numbered), params).first()
     if row is None:
         return FilingFacts(environment=None)
-    env = _loaded(session, Environment(**dict(zip(_ENV_KEYS, row[:len(_ENV_KEYS)]))))
-    number, external_id, count, windowed, dup_id, dup_status, *replayed = row[len(_ENV_KEYS):]
+    env = _loaded(session, Environment(**dict(zip(FACT_KEYS, row[:len(FACT_KEYS)]))))
+    number, external_id, count, windowed, dup_id, dup_status, *replayed = row[len(FACT_KEYS):]
     return FilingFacts(environment=env, external_id=external_id, open_count=count or 0,
                        windowed=bool(windowed),
                        open_ticket=(dup_id, dup_status) if dup_id else None,
@@ -74,11 +75,6 @@ def read_facts(session: Session, *, account_id: str, environment_id: str, type_:
 def number_for(session: Session, facts: FilingFacts) -> int:
     """The new ticket's case number: the one the facts' SELECT drew, else the next one taken now."""
     return facts.number or case_numbers.take_number(session.connection())
-
-
-# The environment's columns that the rules, the approval policy and the staff alert read.
-_ENV_KEYS = ("id", "account_id", "name", "stage", "sizes", "caps", "upscale_allowed",
-             "requires_staging_verification")
 
 
 def _loaded(session: Session, env: Environment) -> Environment:
@@ -103,7 +99,7 @@ def _facts_query(with_key: bool, capped: bool, numbered: bool) -> Select[Any]:
     ).limit(1)
     earlier = select(Ticket.id, Ticket.request_hash).where(
         Ticket.account_id == account_id, Ticket.idempotency_key == bindparam("key"))
-    env = tuple(Environment.__table__.c[k] for k in _ENV_KEYS)
+    env = tuple(Environment.__table__.c[k] for k in FACT_KEYS)
     number = case_numbers.next_number() if numbered else literal(None, Integer)
     return (select(*env, number, Account.external_id, _open_count(account_id, capped), _windowed(),
                    *_columns(dup), *(_columns(earlier) if with_key else ()))

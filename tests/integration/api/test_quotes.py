@@ -15,7 +15,7 @@ from service.api.runtime import build_runtime
 from service.app.billing.allowances import set_allowance
 from service.adapters.models import Ticket, TicketEvent, Usage
 from tests.helpers import assert_problem, change_body, upscale_body, utc
-from tests.support.world import World
+from tests.support.world import World, file_via_use_case
 
 NOW = utc(2030, 3, 4, 9, 0)
 SAMPLE = Path(__file__).parents[3] / "service" / "entrypoints" / "sample_price_list.yaml"
@@ -62,6 +62,28 @@ def test_included_days_are_used_before_anything_is_charged(client, world, uow_fa
     quote = client.post("/v1/quotes", json=temporary(world), headers=world.auth("customer_a")).get_json()
     assert quote["within_allowance"] is True and quote["charge"]["amount"] == "0.00"
     assert quote["accept_charges"] is None and quote["allowance"]["left"] == 7
+
+
+def test_the_included_days_used_are_those_of_the_usages_started_in_the_contract_year(
+        client, world, uow_factory) -> None:
+    ticket = file_via_use_case(world, uow=uow_factory(), now=NOW)
+    # (account, component, started, ended, included days): 2 + 1 + 4 of 2030's days are used
+    for account, component, started, ended, included in (
+            ("customer_a", "yves", utc(2029, 12, 30), utc(2030, 1, 2), 3),  # started the year before
+            ("customer_a", "zed", utc(2030, 1, 10), utc(2030, 1, 12), 2),
+            ("customer_a", "glue", utc(2030, 2, 1), None, 1),  # still open
+            ("customer_a", "scheduler", utc(2030, 2, 20), utc(2031, 1, 5), 4),  # ends the year after
+            ("customer_b", "database", utc(2030, 2, 1), utc(2030, 2, 3), 5)):  # another account
+        with uow_factory() as uow:
+            uow.session.add(Usage(account_id=world.accounts[account], environment_id=world.envs[f"{account}_stage"],
+                                  ticket_id=ticket, component=component, from_size="small", to_size="large",
+                                  daily_minor=1850, currency="EUR", included_days=included,
+                                  started_at=started, ended_at=ended))
+            uow.commit()
+    set_allowance(world.accounts["customer_a"], 10, uow=uow_factory(), year=2030)
+    quote = client.post("/v1/quotes", json=temporary(world, days=4), headers=world.auth("customer_a")).get_json()
+    assert quote["allowance"] == {"year": 2030, "days": 10, "used": 7, "included": 3, "left": 0}
+    assert quote["charge"]["amount"] == "18.50"
 
 
 def test_a_permanent_upscale_is_quoted_per_day(client, world) -> None:
