@@ -15,7 +15,7 @@ from service.app.commands import FileTicket
 from service.domain import scheduling
 from service.domain.lifecycle import OPEN_STATUSES
 from service.domain.scheduling import CalendarConflict, Span
-from service.domain.windows import Window
+from service.domain.windows import Window, Windows
 
 LOOKAHEAD = timedelta(days=31)
 """How far past a request's time windows are read: a run of freezes is followed to its end."""
@@ -44,7 +44,8 @@ def check_filing(session: Session, env: Environment, command: FileTicket, *, now
     scheduling.check_emergency(command.emergency, command.emergency_reason)
     scheduling.check_apply_at(command.apply_at, now=now, period=command.window)
     span = scheduling.span_of(now=now, apply_at=command.apply_at, period=command.window)
-    windows = environment_windows(session, env, span.start, span.end) if windowed else []
+    found = environment_windows(session, env, span.start, span.end) if windowed else []
+    windows = scheduling.timeline(found, span, now=now)
     scheduling.check_freeze(windows, span.start, emergency=command.emergency)
     if conflicts is not None:
         timed = span.end > span.start or command.apply_at is not None
@@ -54,7 +55,7 @@ def check_filing(session: Session, env: Environment, command: FileTicket, *, now
 
 
 def overlapping(session: Session, environment_id: str, span: Span,
-              windows: list[Window]) -> list[CalendarConflict]:
+                windows: Windows) -> list[CalendarConflict]:
     found = scheduling.window_conflicts(windows, span)
     timed = session.execute(_TIMED, {"environment_id": environment_id, "since": span.start,
                                      "until": span.end}).all()
@@ -68,8 +69,9 @@ def due_at(session: Session, ticket: Ticket, *, stage: str | None, now: datetime
     start = max(now, not_before) if not_before is not None else now
     if stage is None:
         stage = session.scalar(select(Environment.stage).where(Environment.id == ticket.environment_id))
-    windows = touching(session, start, start + LOOKAHEAD, environment_id=ticket.environment_id,
-                       account_id=ticket.account_id, stage=stage)
+    found = touching(session, start, start + LOOKAHEAD, environment_id=ticket.environment_id,
+                     account_id=ticket.account_id, stage=stage)
+    windows = scheduling.timeline(found, Span(start, start), now=start)
     return scheduling.due_at(windows, now=now, not_before=not_before, emergency=ticket.emergency)
 
 
@@ -81,6 +83,6 @@ def ahead(session: Session, env: Environment, *, now: datetime) -> dict[str, Any
     """What filing would meet on ``env`` in the coming two weeks: whether a freeze refuses a
     request now (and until when), and the windows and timed requests a new request may overlap."""
     span = Span(now, now + AHEAD)
-    windows = environment_windows(session, env, span.start, span.end)
+    windows = scheduling.timeline(environment_windows(session, env, span.start, span.end), span, now=now)
     frozen = scheduling.covering_freeze(windows, now)
     return {"frozen_until": frozen, "conflicts": overlapping(session, env.id, span, windows)}

@@ -24,8 +24,8 @@ def ensure_staff(principal: Principal) -> None:
         raise Forbidden(STAFF_ONLY, rule="support_only", params={"action": "manage_windows"})
 
 
-def window_of(row: ChangeWindow) -> Window:
-    """The domain's window for a stored one."""
+def window_of(row: Any) -> Window:
+    """The domain's window for a stored one (a ChangeWindow, or a row of its columns)."""
     return Window(id=row.id, kind=WindowKind(row.kind), title=row.title, start=row.start_at,
                   end=row.end_at, timezone=row.timezone, rrule=row.rrule,
                   scope=Scope(stage=row.scope_stage, account_id=row.scope_account_id,
@@ -91,7 +91,12 @@ def delete_window(principal: Principal, window_id: str, *, uow: UnitOfWork, now:
         uow.commit()
 
 
-_TOUCHING: Select[Any] = select(ChangeWindow).where(
+_COLUMNS = (ChangeWindow.id, ChangeWindow.kind, ChangeWindow.title, ChangeWindow.start_at, ChangeWindow.end_at,
+            ChangeWindow.timezone, ChangeWindow.rrule, ChangeWindow.scope_stage, ChangeWindow.scope_account_id,
+            ChangeWindow.scope_environment_id)
+"""What window_of reads of a stored window."""
+
+_TOUCHING: Select[Any] = select(*_COLUMNS).where(
     ChangeWindow.deleted_at.is_(None),
     ChangeWindow.start_at < bindparam("until"),
     or_(ChangeWindow.last_end.is_(None), ChangeWindow.last_end > bindparam("since")),
@@ -100,18 +105,24 @@ _TOUCHING: Select[Any] = select(ChangeWindow).where(
 before its start (the partial index on last_end reads only live windows)."""
 
 
+def _covers(environment_id: Any, account_id: Any, stage: Any) -> Iterable[Any]:
+    return (or_(ChangeWindow.scope_environment_id.is_(None), ChangeWindow.scope_environment_id == environment_id),
+            or_(ChangeWindow.scope_account_id.is_(None), ChangeWindow.scope_account_id == account_id),
+            or_(ChangeWindow.scope_stage.is_(None), ChangeWindow.scope_stage == stage))
+
+
+_COVERING: Select[Any] = _TOUCHING.where(*_covers(
+    bindparam("environment_id"), bindparam("account_id"), bindparam("stage")))
+"""Those of them whose scope covers one environment, built once."""
+
+
 def touching(session: Session, since: datetime, until: datetime, *, environment_id: str | None = None,
              account_id: str | None = None, stage: str | None = None) -> list[Window]:
     """The windows that may touch ``[since, until)``; given an environment (its account and
     stage), only those whose scope covers it."""
+    params = {"since": since, "until": until}
     query = _TOUCHING
     if environment_id is not None:
-        query = query.where(*_covers(environment_id, account_id, stage))
-    rows = session.scalars(query, {"since": since, "until": until})
-    return [window_of(row) for row in rows]
-
-
-def _covers(environment_id: str, account_id: str | None, stage: str | None) -> Iterable[Any]:
-    return (or_(ChangeWindow.scope_environment_id.is_(None), ChangeWindow.scope_environment_id == environment_id),
-            or_(ChangeWindow.scope_account_id.is_(None), ChangeWindow.scope_account_id == account_id),
-            or_(ChangeWindow.scope_stage.is_(None), ChangeWindow.scope_stage == stage))
+        query = _COVERING
+        params |= {"environment_id": environment_id, "account_id": account_id, "stage": stage}
+    return [window_of(row) for row in session.connection().execute(query, params)]
