@@ -45,20 +45,14 @@ class CalendarSchema(Schema):
 def calendar_body(since: datetime, until: datetime, items: Iterable[dict[str, Any]]) -> dict[str, Any]:
     """What ``CalendarSchema().dump`` gives for a calendar, built without a schema object per
     entry (a month across every environment holds thousands): the same keys and values, times
-    as ISO 8601 (``datetime.isoformat``, the schema's format), the scope's three keys. A test
-    holds the two to each other."""
+    as ISO 8601 (``datetime.isoformat``, the schema's format). A test holds the two to each
+    other."""
     return {"from": since.isoformat(), "to": until.isoformat(), "items": [_entry(e) for e in items]}
 
 
 def _entry(entry: dict[str, Any]) -> dict[str, Any]:
-    scope = entry["scope"]
-    return {key: entry[key] for key in _PLAIN} | {
-        "start": entry["start"].isoformat(), "end": entry["end"].isoformat(),
-        "scope": None if scope is None else {key: scope.get(key) for key in _SCOPE}}
-
-
-_PLAIN = tuple(name for name in CalendarEntrySchema().fields if name not in ("start", "end", "scope"))
-_SCOPE = tuple(ScopeSchema().fields)
+    """An entry of ``service.app.calendar.entries`` (the schema's keys, times as datetimes)."""
+    return {**entry, "start": entry["start"].isoformat(), "end": entry["end"].isoformat()}
 
 
 class FeedQuerySchema(QuerySchema):

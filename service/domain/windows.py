@@ -26,9 +26,12 @@ from service.domain.errors import RuleViolation
 UTC = timezone.utc
 MAX_OCCURRENCES = 2000
 """At most this many occurrences of one window are expanded for one question."""
+WEEK = timedelta(days=7)
+WEEKS_KEPT = 520
+"""At most this many weeks' occurrences of one window are kept in a process."""
+_MONDAY = datetime(2001, 1, 1, tzinfo=timezone.utc)
 FREQUENCIES = frozenset({"HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY"})
 MAX_DURATION = timedelta(days=366)
-DAY = timedelta(days=1)
 INSTANT = timedelta(microseconds=1)
 """The length of the span a moment is asked about."""
 
@@ -74,14 +77,15 @@ class Window:
         if self.rrule is None:
             return list(_occurrences(self, since, until))
         found: list[tuple[datetime, datetime]] = []
-        day = since.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
-        while day < until:
-            for start, end in _on_day(self, day):
+        known = _recurring(self)
+        week = since - (since - _MONDAY) % WEEK
+        while week < until:
+            for start, end in known.in_week(self, week):
                 if start < until and end > since and (not found or start > found[-1][0]):
                     found.append((start, end))
             if len(found) >= MAX_OCCURRENCES:
                 return found[:MAX_OCCURRENCES]
-            day += DAY
+            week += WEEK
         return found
 
 
@@ -163,6 +167,20 @@ class _Recurring:
     wall: timedelta
     """How long an occurrence lasts in wall-clock time."""
 
+    weeks: dict[datetime, tuple[tuple[datetime, datetime], ...]] = field(
+        default_factory=dict, compare=False, hash=False)
+    """The occurrences that overlap a week (from a Monday, 00:00 UTC), by week, as they are
+    asked for: windows are few, and every filing, hand-off and calendar asks about the same
+    weeks. (An occurrence across midnight on Sunday is in both weeks'.)"""
+
+    def in_week(self, window: Window, week: datetime) -> tuple[tuple[datetime, datetime], ...]:
+        found = self.weeks.get(week)
+        if found is None:
+            if len(self.weeks) >= WEEKS_KEPT:
+                self.weeks.clear()
+            found = self.weeks[week] = tuple(_occurrences(window, week, week + WEEK))
+        return found
+
     def near(self, moment: datetime) -> rrule:
         """The rule with the same occurrences from ``moment`` (wall clock) on, restarted near it
         (service.domain.recurrence) rather than walked from the first start."""
@@ -204,14 +222,6 @@ def _occurrences(window: Window, since: datetime, until: datetime) -> Iterator[t
         start_utc, end_utc = _span(begins, wall, zone)
         if start_utc < until and end_utc > since:
             yield start_utc, end_utc
-
-
-@lru_cache(maxsize=65536)
-def _on_day(window: Window, day: datetime) -> tuple[tuple[datetime, datetime], ...]:
-    """The occurrences of a repeating window that overlap one UTC day, worked out once per
-    process: windows are few, and every filing, hand-off and calendar asks about the same days.
-    (An occurrence across midnight is in both days' answers.)"""
-    return tuple(_occurrences(window, day, day + DAY))
 
 
 def _span(begins: datetime, wall: timedelta, zone: ZoneInfo) -> tuple[datetime, datetime]:

@@ -89,7 +89,10 @@ def _parsed(feed: bytes) -> list[tuple[str, list[tuple[str, bytes]]]]:
 
 def test_the_feed_parses_back_to_what_icalendar_components_give() -> None:
     feed = render_ics(CALENDAR, now=NOW, ticket_url=URL)
-    assert _parsed(feed) == _parsed(_reference(CALENDAR))
+    assert sorted(_parsed(feed)) == sorted(_parsed(_reference(CALENDAR)))
+    assert [c["UID"] for c in ICalendar.from_ical(feed).walk("VEVENT")] == [
+        f"{kind}-{id_}@envdesk" for kind, ids in (("window", ("berlin", "ny", "utc", "gone", "fresh")),
+                                                  ("ticket", ("t-1", "t-2", "t-3", "t-4"))) for id_ in ids]
     assert [c.name for c in ICalendar.from_ical(feed).walk()].count("VEVENT") == 9
     assert sorted(c["TZID"] for c in ICalendar.from_ical(feed).walk("VTIMEZONE")) == ["America/New_York", "Europe/Berlin"]
 

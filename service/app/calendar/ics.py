@@ -19,7 +19,6 @@ from icalendar.timezone import tzid_from_dt
 
 from service.app.calendar.entries import ENDED
 from service.app.calendar.feed import Calendar, TicketEntry
-from service.adapters.models import ChangeWindow
 from service.domain.windows import Window
 
 PRODID = "-//envdesk//change calendar//EN"
@@ -33,25 +32,27 @@ def render_ics(calendar: Calendar, *, now: datetime, ticket_url: str) -> bytes:
     lines = list(_HEAD)
     zones = sorted({_tzid(w.timezone) for w, _ in calendar.windows} - {None})
     lines += [_vtimezone(zone) for zone in zones]  # type: ignore[arg-type]
-    for window, row in calendar.windows:
-        lines += _window_event(window, row, now=now)
+    lines += [_window_event(window, row.sequence, row.updated_at or now, row.deleted_at is not None)
+              for window, row in calendar.windows]
     for ticket in calendar.tickets:
         lines += _ticket_event(ticket, url=ticket_url.format(id=ticket.id))
     lines.append("END:VCALENDAR")
     return ("\r\n".join(_fold(line) for line in lines) + "\r\n").encode()
 
 
-def _window_event(window: Window, row: ChangeWindow, *, now: datetime) -> list[str]:
+@lru_cache(maxsize=4096)
+def _window_event(window: Window, sequence: int, stamp: datetime, cancelled: bool) -> str:
+    """A window's event, its lines folded; written once per process for each of its versions
+    (every feed of every user shows the same windows)."""
     zone = window.timezone
     lines = ["BEGIN:VEVENT", f"SUMMARY:{_text(f'{window.kind.value.capitalize()}: {window.title}')}",
              f"DTSTART{_local(window.start, zone)}", f"DTEND{_local(window.end, zone)}",
-             f"DTSTAMP:{_utc(row.updated_at or now)}", f"UID:{_text(f'window-{window.id}@envdesk')}",
-             f"SEQUENCE:{row.sequence}"]
+             f"DTSTAMP:{_utc(stamp)}", f"UID:{_text(f'window-{window.id}@envdesk')}", f"SEQUENCE:{sequence}"]
     if window.rrule:
         lines.append(f"RRULE:{_rrule(window.rrule)}")
-    lines += [f"CATEGORIES:{_text(window.kind.value)}",
-              f"STATUS:{'CANCELLED' if row.deleted_at is not None else 'CONFIRMED'}", "END:VEVENT"]
-    return lines
+    lines += [f"CATEGORIES:{_text(window.kind.value)}", f"STATUS:{'CANCELLED' if cancelled else 'CONFIRMED'}",
+              "END:VEVENT"]
+    return "\r\n".join(_fold(line) for line in lines)
 
 
 def _ticket_event(ticket: TicketEntry, *, url: str) -> list[str]:
@@ -87,9 +88,8 @@ def _tzid(zone: str) -> str | None:
 
 @lru_cache(maxsize=64)
 def _vtimezone(tzid: str) -> str:
-    """The zone's VTIMEZONE as icalendar writes it (its content lines, unfolded)."""
-    text = Timezone.from_tzid(tzid).to_ical().decode()
-    return text.replace("\r\n ", "").rstrip("\r\n")
+    """The zone's VTIMEZONE as icalendar writes it (its content lines, folded)."""
+    return Timezone.from_tzid(tzid).to_ical().decode().rstrip("\r\n")
 
 
 @lru_cache(maxsize=1024)
@@ -105,12 +105,12 @@ def _text(value: str) -> str:
 
 def _fold(line: str) -> str:
     """Content lines of at most 75 octets (section 3.1): longer ones go on in lines starting
-    with a space, never splitting a character. ``line`` may hold several lines already (a
-    VTIMEZONE): each is folded."""
+    with a space, never splitting a character. Several lines at once (a VTIMEZONE, an event)
+    come folded already."""
     if len(line) < 75 and line.isascii():
         return line
-    if "\r\n" in line:
-        return "\r\n".join(_fold(part) for part in line.split("\r\n"))
+    if "\r\n" in line:  # a VTIMEZONE or an event, folded already
+        return line
     parts, current, size = [], [], 0
     for char in line:
         width = len(char.encode())
