@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Iterable, Iterator, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -72,12 +72,18 @@ class Window:
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    @cached_property
+    def recurring(self) -> _Recurring:
+        """What every question to a repeating window starts from, worked out once per object
+        (the application keeps one object per stored window)."""
+        return _recurring(self)
+
     def occurrences(self, since: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
         """The occurrences (UTC start, UTC end) that overlap ``[since, until)``, in order."""
         if self.rrule is None:
             return list(_occurrences(self, since, until))
         found: list[tuple[datetime, datetime]] = []
-        known = _recurring(self)
+        known = self.recurring
         week = since - (since - _MONDAY) % WEEK
         while week < until:
             for start, end in known.in_week(self, week):
@@ -192,7 +198,6 @@ class _Recurring:
         return _parsed(self.plan.text, anchor, self.zone.key)  # type: ignore[return-value]
 
 
-@lru_cache(maxsize=4096)
 def _recurring(window: Window) -> _Recurring:
     rule, zone = _rule(window), window.zone
     first, last = window.start.astimezone(zone), window.end.astimezone(zone)
@@ -209,7 +214,7 @@ def _occurrences(window: Window, since: datetime, until: datetime) -> Iterator[t
         if window.start < until and window.end > since:
             yield window.start.astimezone(UTC), window.end.astimezone(UTC)
         return
-    known = _recurring(window)
+    known = window.recurring
     zone, wall = known.zone, known.wall
     # A day of slack on each side for offsets; exact overlap is decided in UTC below.
     after = (since - wall - timedelta(days=1)).astimezone(zone)

@@ -10,6 +10,7 @@ from sqlalchemy import Select, bindparam, literal_column, select
 from sqlalchemy.orm import Session
 
 from service.adapters.models import Environment, Ticket
+from service.app.calendar.kept import kept
 from service.app.calendar.windows import touching
 from service.app.commands import FileTicket
 from service.domain import scheduling
@@ -37,14 +38,16 @@ def environment_windows(session: Session, env: Environment, since: datetime,
 
 
 def check_filing(session: Session, env: Environment, command: FileTicket, *, now: datetime,
-                 conflicts: list[CalendarConflict] | None = None, windowed: bool = True) -> datetime:
+                 conflicts: list[CalendarConflict] | None = None, windows: str | None) -> datetime:
     """Refuse what a freeze refuses; add to ``conflicts`` what the request overlaps on its
-    environment; return when it may be handed to provisioning once approved. ``windowed``
-    False: no live window covers the environment (the filing's SELECT says so), none is read."""
+    environment; return when it may be handed to provisioning once approved. ``windows``: the
+    live windows' version the filing's SELECT read (they are taken from those kept in the
+    process); None: no live window covers the environment, none is looked at."""
     scheduling.check_emergency(command.emergency, command.emergency_reason)
     scheduling.check_apply_at(command.apply_at, now=now, period=command.window)
     span = scheduling.span_of(now=now, apply_at=command.apply_at, period=command.window)
-    found = environment_windows(session, env, span.start, span.end) if windowed else []
+    found = [] if windows is None else kept(session, windows).touching(
+        span.start, span.end + LOOKAHEAD, environment_id=env.id, account_id=env.account_id, stage=env.stage)
     windows = scheduling.timeline(found, span, now=now)
     scheduling.check_freeze(windows, span.start, emergency=command.emergency)
     if conflicts is not None:
