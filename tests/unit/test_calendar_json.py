@@ -1,5 +1,5 @@
-"""The calendar's hand-built JSON is exactly what CalendarSchema dumps: same keys, same values,
-for window occurrences (every scope) and tickets of every kind of time."""
+"""The calendar's JSON, compiled from CalendarSchema, is exactly what the schema dumps: same keys,
+same values, for window occurrences (every scope) and tickets of every kind of time."""
 from __future__ import annotations
 
 import json
