@@ -84,10 +84,10 @@ class Window:
             return list(_occurrences(self, since, until))
         found: list[tuple[datetime, datetime]] = []
         known = self.recurring
-        week = since - (since - _MONDAY) % WEEK
+        week = first = since - (since - _MONDAY) % WEEK
         while week < until:
-            for start, end in known.in_week(self, week):
-                if start < until and end > since and (not found or start > found[-1][0]):
+            for start, end in known.in_week(self, week):  # one begun earlier was listed then
+                if start < until and end > since and (week == first or start >= week):
                     found.append((start, end))
             if len(found) >= MAX_OCCURRENCES:
                 return found[:MAX_OCCURRENCES]
