@@ -1,10 +1,13 @@
 """The change calendar on the wire: entries in a range, and the feed key."""
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
 
 from marshmallow import Schema, fields
 
 from schemas.common import QuerySchema, Text, present, storable_instant
+from schemas.dump import compile_dump
 from schemas.windows import ScopeSchema
 from service.domain.lifecycle import Status
 from service.domain.windows import WindowKind
@@ -38,6 +41,15 @@ class CalendarSchema(Schema):
     to = present(fields.DateTime)
     items = present(fields.List, fields.Nested(CalendarEntrySchema), metadata={
         "description": "each occurrence of a window and each ticket with a time, by start"})
+
+
+_CALENDAR = compile_dump(CalendarSchema())
+
+
+def calendar_body(since: datetime, until: datetime, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """``CalendarSchema().dump`` of a calendar, compiled once (schemas.dump): a month across
+    every environment holds thousands of entries."""
+    return _CALENDAR({"from_": since, "to": until, "items": items})
 
 
 class FeedQuerySchema(QuerySchema):

@@ -4,11 +4,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Response, url_for
+from flask import Response, current_app, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from schemas.calendar import CalendarKeySchema, CalendarQuerySchema, CalendarSchema, FeedQuerySchema
+from schemas.calendar import (
+    CalendarKeySchema, CalendarQuerySchema, CalendarSchema, FeedQuerySchema, calendar_body,
+)
 from schemas.tickets import EmptyQuerySchema
 from service.app.calendar import feed
 from service.app.calendar.entries import calendar_entries
@@ -32,7 +34,7 @@ class CalendarRange(MethodView):
         until = to or since + timedelta(days=7)
         calendar = feed.read_calendar(session(), principal(), since=since, until=until,
                                       environment_id=environment_id)
-        return {"from_": since, "to": until, "items": calendar_entries(calendar)}
+        return current_app.json.response(calendar_body(since, until, calendar_entries(calendar)))
 
 
 @blp.route("/calendar.ics")

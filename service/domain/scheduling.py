@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable, Sequence
+from typing import Iterable
 
 from service.domain.errors import RuleViolation
 from service.domain.windows import (
-    Occurrence, Window, WindowKind, clear_after, covering, occurrences_in, overlaps,
+    INSTANT, Occurrence, Timeline, Window, WindowKind, Windows, clear_after, covering, occurring, overlaps,
 )
 
 START_SKEW = timedelta(seconds=60)
@@ -82,7 +82,7 @@ def approvals_needed(needed: int, *, emergency: bool) -> int:
     return max(needed, EMERGENCY_APPROVALS) if emergency else needed
 
 
-def check_freeze(windows: Sequence[Window], moment: datetime, *, emergency: bool = False) -> None:
+def check_freeze(windows: Windows, moment: datetime, *, emergency: bool = False) -> None:
     """Refuse a request taking effect inside a freeze, naming the freeze and when it ends."""
     if emergency:
         return
@@ -99,14 +99,14 @@ def check_freeze(windows: Sequence[Window], moment: datetime, *, emergency: bool
     )
 
 
-def covering_freeze(windows: Sequence[Window], moment: datetime) -> datetime | None:
+def covering_freeze(windows: Windows, moment: datetime) -> datetime | None:
     """When the run of freezes covering ``moment`` ends; None when no freeze covers it."""
     if covering(windows, moment, FREEZE) is None:
         return None
     return clear_after(windows, moment, FREEZE)
 
 
-def due_at(windows: Sequence[Window], *, now: datetime, not_before: datetime | None,
+def due_at(windows: Windows, *, now: datetime, not_before: datetime | None,
            emergency: bool = False) -> datetime:
     """When approved work may be handed to provisioning: at ``not_before`` (apply_at, a period's
     start) or now, whichever is later, and then at the first moment no freeze (for an
@@ -116,7 +116,7 @@ def due_at(windows: Sequence[Window], *, now: datetime, not_before: datetime | N
     return clear_after(windows, moment, kinds)
 
 
-def holding(windows: Sequence[Window], moment: datetime, *, emergency: bool = False) -> Occurrence | None:
+def holding(windows: Windows, moment: datetime, *, emergency: bool = False) -> Occurrence | None:
     """The window occurrence that holds work at ``moment``, if any."""
     kinds = frozenset({WindowKind.MAINTENANCE}) if emergency else HOLDING
     return covering(windows, moment, kinds)
@@ -132,11 +132,17 @@ class CalendarConflict:
     end: datetime
 
 
-def window_conflicts(windows: Iterable[Window], span: Span) -> list[CalendarConflict]:
+def window_conflicts(windows: Windows, span: Span) -> list[CalendarConflict]:
     """The window occurrences that overlap a request's time."""
-    until = span.end if span.end > span.start else span.start + timedelta(microseconds=1)
+    until = span.end if span.end > span.start else span.start + INSTANT
     return [CalendarConflict("window", o.window.id, f"{o.window.kind.value}: {o.window.title}", o.start, o.end)
-            for o in occurrences_in(windows, span.start, until)]
+            for o in occurring(windows, span.start, until)]
+
+
+def timeline(windows: Iterable[Window], span: Span, *, now: datetime) -> Timeline:
+    """The windows expanded once over what filing or a hand-off asks of them: the request's time
+    (a freeze, the conflicts) and the moment it may go at the earliest, now if that is later."""
+    return Timeline(windows, span.start, max(span.end, now) + INSTANT)
 
 
 def ticket_conflicts(tickets: Iterable[tuple[str, str, datetime, datetime]], span: Span) -> list[CalendarConflict]:

@@ -14,19 +14,26 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
-from functools import lru_cache
-from typing import Iterable, Iterator, Sequence
+from functools import cached_property, lru_cache
+from typing import Iterable, Iterator, Union
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dateutil.rrule import rrule, rrulestr
 
+from service.domain import recurrence
 from service.domain.errors import RuleViolation
 
 UTC = timezone.utc
 MAX_OCCURRENCES = 2000
 """At most this many occurrences of one window are expanded for one question."""
+WEEK = timedelta(days=7)
+WEEKS_KEPT = 520
+"""At most this many weeks' occurrences of one window are kept in a process."""
+_MONDAY = datetime(2001, 1, 1, tzinfo=timezone.utc)
 FREQUENCIES = frozenset({"HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY"})
 MAX_DURATION = timedelta(days=366)
+INSTANT = timedelta(microseconds=1)
+"""The length of the span a moment is asked about."""
 
 
 class WindowKind(StrEnum):
@@ -65,9 +72,27 @@ class Window:
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    @cached_property
+    def recurring(self) -> _Recurring:
+        """What every question to a repeating window starts from, worked out once per object
+        (the application keeps one object per stored window)."""
+        return _recurring(self)
+
     def occurrences(self, since: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
         """The occurrences (UTC start, UTC end) that overlap ``[since, until)``, in order."""
-        return list(_occurrences(self, since, until))
+        if self.rrule is None:
+            return list(_occurrences(self, since, until))
+        found: list[tuple[datetime, datetime]] = []
+        known = self.recurring
+        week = first = since - (since - _MONDAY) % WEEK
+        while week < until:
+            for start, end in known.in_week(self, week):  # one begun earlier was listed then
+                if start < until and end > since and (week == first or start >= week):
+                    found.append((start, end))
+            if len(found) >= MAX_OCCURRENCES:
+                return found[:MAX_OCCURRENCES]
+            week += WEEK
+        return found
 
 
 @dataclass(frozen=True)
@@ -104,9 +129,7 @@ def check_window(window: Window) -> None:
 
 def _rule(window: Window) -> rrule:
     """The window's recurrence, its DTSTART the first occurrence in the window's own zone."""
-    text = (window.rrule or "").strip()
-    if text.upper().startswith("RRULE:"):
-        text = text[len("RRULE:"):]
+    text = _text(window)
     if not text or "\n" in text or "DTSTART" in text.upper() or len(text) > 500:
         raise _bad_rrule("give one RRULE value, such as FREQ=DAILY;BYHOUR=22")
     upper = text.upper()
@@ -132,6 +155,56 @@ def _parsed(text: str, wall_start: datetime, zone: str) -> rrule | object:
     return rrulestr(text, dtstart=wall_start.replace(tzinfo=ZoneInfo(zone)), cache=True)
 
 
+def _text(window: Window) -> str:
+    """The window's RRULE value, without the ``RRULE:`` name."""
+    text = (window.rrule or "").strip()
+    return text[len("RRULE:"):] if text.upper().startswith("RRULE:") else text
+
+
+@dataclass(frozen=True)
+class _Recurring:
+    """What every question to a repeating window starts from, worked out once per window."""
+
+    rule: rrule
+    plan: recurrence.Plan | None
+    zone: ZoneInfo
+    first: datetime
+    """The first start, wall clock in ``zone`` (aware)."""
+    wall: timedelta
+    """How long an occurrence lasts in wall-clock time."""
+
+    weeks: dict[datetime, tuple[tuple[datetime, datetime], ...]] = field(
+        default_factory=dict, compare=False, hash=False)
+    """The occurrences that overlap a week (from a Monday, 00:00 UTC), by week, as they are
+    asked for: windows are few, and every filing, hand-off and calendar asks about the same
+    weeks. (An occurrence across midnight on Sunday is in both weeks'.)"""
+
+    def in_week(self, window: Window, week: datetime) -> tuple[tuple[datetime, datetime], ...]:
+        found = self.weeks.get(week)
+        if found is None:
+            if len(self.weeks) >= WEEKS_KEPT:
+                self.weeks.clear()
+            found = self.weeks[week] = tuple(_occurrences(window, week, week + WEEK))
+        return found
+
+    def near(self, moment: datetime) -> rrule:
+        """The rule with the same occurrences from ``moment`` (wall clock) on, restarted near it
+        (service.domain.recurrence) rather than walked from the first start."""
+        if self.plan is None:
+            return self.rule
+        anchor = self.plan.period_start(moment.replace(tzinfo=None))
+        if anchor <= self.plan.first:
+            return self.rule
+        return _parsed(self.plan.text, anchor, self.zone.key)  # type: ignore[return-value]
+
+
+def _recurring(window: Window) -> _Recurring:
+    rule, zone = _rule(window), window.zone
+    first, last = window.start.astimezone(zone), window.end.astimezone(zone)
+    wall = last.replace(tzinfo=None) - first.replace(tzinfo=None)
+    return _Recurring(rule, recurrence.plan(_text(window), first.replace(tzinfo=None)), zone, first, wall)
+
+
 def _bad_rrule(message: str) -> RuleViolation:
     return RuleViolation(message, rule="window_invalid", errors={"rrule": [message]})
 
@@ -141,14 +214,13 @@ def _occurrences(window: Window, since: datetime, until: datetime) -> Iterator[t
         if window.start < until and window.end > since:
             yield window.start.astimezone(UTC), window.end.astimezone(UTC)
         return
-    zone = window.zone
-    local_start, local_end = window.start.astimezone(zone), window.end.astimezone(zone)
-    wall = local_end.replace(tzinfo=None) - local_start.replace(tzinfo=None)
+    known = window.recurring
+    zone, wall = known.zone, known.wall
     # A day of slack on each side for offsets; exact overlap is decided in UTC below.
     after = (since - wall - timedelta(days=1)).astimezone(zone)
     before = (until + timedelta(days=1)).astimezone(zone)
     count = 0
-    for begins in _rule(window).xafter(max(after, local_start), inc=True):
+    for begins in known.near(after).xafter(max(after, known.first), inc=True):
         if begins > before or count >= MAX_OCCURRENCES:
             return
         count += 1
@@ -172,6 +244,35 @@ def occurrences_in(windows: Iterable[Window], since: datetime, until: datetime) 
     return sorted(found, key=lambda o: (o.start, o.end, o.window.id))
 
 
+class Timeline:
+    """Windows with their occurrences over ``[since, until)`` expanded once: the questions of one
+    filing or hand-off (what covers a moment, what a span overlaps) are answered from that list
+    when they lie inside the range, and by expanding the windows again when they do not (a run of
+    windows followed past it)."""
+
+    def __init__(self, windows: Iterable[Window], since: datetime, until: datetime) -> None:
+        self.windows = list(windows)
+        self.since, self.until = since, until
+        self.found = occurrences_in(self.windows, since, until)
+
+    def occurrences(self, since: datetime, until: datetime) -> list[Occurrence]:
+        if self.since <= since and until <= self.until:
+            return [o for o in self.found if o.start < until and o.end > since]
+        return occurrences_in(self.windows, since, until)
+
+
+Windows = Union[Iterable[Window], Timeline]
+"""Windows as the rules take them: a list, or a Timeline of them."""
+
+
+def occurring(windows: Windows, since: datetime, until: datetime,
+              kinds: frozenset[WindowKind] = frozenset(WindowKind)) -> list[Occurrence]:
+    """The occurrences of ``windows`` of ``kinds`` overlapping ``[since, until)``, by start."""
+    if isinstance(windows, Timeline):
+        return [o for o in windows.occurrences(since, until) if o.window.kind in kinds]
+    return occurrences_in((w for w in windows if w.kind in kinds), since, until)
+
+
 def overlaps(a: tuple[datetime, datetime], b: tuple[datetime, datetime]) -> bool:
     """Whether two spans share an instant; a span of length zero is an instant."""
     (a0, a1), (b0, b1) = a, b
@@ -189,15 +290,14 @@ def applying(windows: Iterable[Window], *, environment_id: str, account_id: str,
             if w.scope.covers(environment_id=environment_id, account_id=account_id, stage=stage)]
 
 
-def covering(windows: Iterable[Window], moment: datetime,
+def covering(windows: Windows, moment: datetime,
              kinds: frozenset[WindowKind] = frozenset(WindowKind)) -> Occurrence | None:
     """An occurrence of one of ``kinds`` that ``moment`` falls in (the one ending last)."""
-    found = [o for o in occurrences_in((w for w in windows if w.kind in kinds),
-                                       moment, moment + timedelta(microseconds=1))]
+    found = occurring(windows, moment, moment + INSTANT, kinds)
     return max(found, key=lambda o: o.end) if found else None
 
 
-def clear_after(windows: Sequence[Window], moment: datetime,
+def clear_after(windows: Windows, moment: datetime,
                 kinds: frozenset[WindowKind] = frozenset(WindowKind), *, limit: int = 100) -> datetime:
     """The first instant at or after ``moment`` that no window of ``kinds`` covers: back-to-back
     and overlapping windows are passed through together."""

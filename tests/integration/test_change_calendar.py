@@ -295,6 +295,13 @@ def test_a_temporary_upscale_frozen_to_its_end_expires_saying_so(desk: Desk) -> 
     assert desk.provisioning.submits == []
 
 
+def test_a_freeze_declared_between_two_filings_refuses_the_second(desk: Desk) -> None:
+    desk.window("maintenance", START + 5 * HOUR, START + 6 * HOUR)  # filing looks at the windows
+    assert desk.file(upscale_body(desk.world.envs["customer_a_stage"])).status_code == 201
+    desk.window("freeze", START - HOUR, START + HOUR)
+    assert_problem(desk.file(stage_change(desk)), 422, "freeze_window")
+
+
 def test_a_withdrawn_freeze_no_longer_refuses(desk: Desk) -> None:
     freeze = desk.window("freeze", START - HOUR, START + HOUR)
     assert_problem(desk.file(stage_change(desk)), 422, "freeze_window")

@@ -12,13 +12,13 @@ def calendar_entries(calendar: Calendar) -> list[dict[str, Any]]:
     """What GET /v1/calendar lists, by start: window occurrences inside the range, then tickets."""
     found: list[dict[str, Any]] = []
     for window, row in calendar.windows:
-        for start, end in window.occurrences(calendar.since, calendar.until):
-            found.append({"kind": "window", "id": window.id, "title": window.title, "start": start,
-                          "end": end, "window_kind": window.kind.value, "ticket_id": None,
-                          "environment_id": row.scope_environment_id, "status": None,
-                          "type": None, "emergency": False,
-                          "scope": {"stage": row.scope_stage, "account_id": row.scope_account_id,
-                                    "environment_id": row.scope_environment_id}})
+        same = {"kind": "window", "id": window.id, "title": window.title, "window_kind": window.kind.value,
+                "ticket_id": None, "environment_id": row.scope_environment_id, "status": None,
+                "type": None, "emergency": False,
+                "scope": {"stage": row.scope_stage, "account_id": row.scope_account_id,
+                          "environment_id": row.scope_environment_id}}
+        found += [{**same, "start": start, "end": end}
+                  for start, end in window.occurrences(calendar.since, calendar.until)]
     for t in calendar.tickets:
         found.append({"kind": "ticket", "id": t.id, "title": t.summary, "start": t.start, "end": t.end,
                       "window_kind": None, "ticket_id": t.id, "environment_id": t.environment_id,

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from service.adapters.db import UnitOfWork
 from service.adapters.identity import Principal, visibility, visible, visible_to
 from service.adapters.models import Account, CalendarKey, ChangeWindow, Environment, Ticket, User
-from service.app.calendar.windows import window_of
+from service.app.calendar.windows import WINDOW_COLUMNS, window_of
 from service.domain.errors import NotFound, RuleViolation
 from service.domain.hosting import AccountKind
 from service.domain.windows import Window
@@ -46,7 +46,9 @@ class TicketEntry:
 class Calendar:
     since: datetime
     until: datetime
-    windows: list[tuple[Window, ChangeWindow]]
+    windows: list[tuple[Window, Any]]
+    """Each window with its stored row's columns (``_WINDOW``): scope, sequence, updated_at,
+    deleted_at."""
     tickets: list[TicketEntry]
 
 
@@ -62,7 +64,7 @@ def read_calendar(session: Session, principal: Principal, *, since: datetime, un
     them; ``environment_id`` (one the caller may see, else 404) narrows both to it."""
     check_range(since, until)
     env = get_environment(session, principal, environment_id) if environment_id else None
-    rows = session.scalars(_windows_query(principal, env, with_deleted), {"since": since, "until": until})
+    rows = session.execute(_windows_query(principal, env, with_deleted), {"since": since, "until": until})
     windows = [(window_of(row), row) for row in rows]
     query = _tickets_query(principal, env is not None)
     params = {"since": since, "until": until, "account": principal.account_id,
@@ -79,9 +81,12 @@ def get_environment(session: Session, principal: Principal, environment_id: str)
     return env
 
 
+_WINDOW = (*WINDOW_COLUMNS, ChangeWindow.sequence, ChangeWindow.updated_at, ChangeWindow.deleted_at)
+
+
 def _windows_query(principal: Principal, env: Environment | None, with_deleted: bool) -> Select[Any]:
     w = ChangeWindow
-    query = select(w).where(w.start_at < bindparam("until"),
+    query = select(*_WINDOW).where(w.start_at < bindparam("until"),
                             or_(w.last_end.is_(None), w.last_end > bindparam("since")))
     if not with_deleted:
         query = query.where(w.deleted_at.is_(None))

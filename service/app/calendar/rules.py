@@ -10,12 +10,13 @@ from sqlalchemy import Select, bindparam, literal_column, select
 from sqlalchemy.orm import Session
 
 from service.adapters.models import Environment, Ticket
+from service.app.calendar.kept import kept
 from service.app.calendar.windows import touching
 from service.app.commands import FileTicket
 from service.domain import scheduling
 from service.domain.lifecycle import OPEN_STATUSES
 from service.domain.scheduling import CalendarConflict, Span
-from service.domain.windows import Window
+from service.domain.windows import Window, Windows
 
 LOOKAHEAD = timedelta(days=31)
 """How far past a request's time windows are read: a run of freezes is followed to its end."""
@@ -37,14 +38,17 @@ def environment_windows(session: Session, env: Environment, since: datetime,
 
 
 def check_filing(session: Session, env: Environment, command: FileTicket, *, now: datetime,
-                 conflicts: list[CalendarConflict] | None = None, windowed: bool = True) -> datetime:
+                 conflicts: list[CalendarConflict] | None = None, windows: str | None) -> datetime:
     """Refuse what a freeze refuses; add to ``conflicts`` what the request overlaps on its
-    environment; return when it may be handed to provisioning once approved. ``windowed``
-    False: no live window covers the environment (the filing's SELECT says so), none is read."""
+    environment; return when it may be handed to provisioning once approved. ``windows``: the
+    live windows' version the filing's SELECT read (they are taken from those kept in the
+    process); None: no live window covers the environment, none is looked at."""
     scheduling.check_emergency(command.emergency, command.emergency_reason)
     scheduling.check_apply_at(command.apply_at, now=now, period=command.window)
     span = scheduling.span_of(now=now, apply_at=command.apply_at, period=command.window)
-    windows = environment_windows(session, env, span.start, span.end) if windowed else []
+    found = [] if windows is None else kept(session, windows).touching(
+        span.start, span.end + LOOKAHEAD, environment_id=env.id, account_id=env.account_id, stage=env.stage)
+    windows = scheduling.timeline(found, span, now=now)
     scheduling.check_freeze(windows, span.start, emergency=command.emergency)
     if conflicts is not None:
         timed = span.end > span.start or command.apply_at is not None
@@ -54,7 +58,7 @@ def check_filing(session: Session, env: Environment, command: FileTicket, *, now
 
 
 def overlapping(session: Session, environment_id: str, span: Span,
-              windows: list[Window]) -> list[CalendarConflict]:
+                windows: Windows) -> list[CalendarConflict]:
     found = scheduling.window_conflicts(windows, span)
     timed = session.execute(_TIMED, {"environment_id": environment_id, "since": span.start,
                                      "until": span.end}).all()
@@ -68,8 +72,9 @@ def due_at(session: Session, ticket: Ticket, *, stage: str | None, now: datetime
     start = max(now, not_before) if not_before is not None else now
     if stage is None:
         stage = session.scalar(select(Environment.stage).where(Environment.id == ticket.environment_id))
-    windows = touching(session, start, start + LOOKAHEAD, environment_id=ticket.environment_id,
-                       account_id=ticket.account_id, stage=stage)
+    found = touching(session, start, start + LOOKAHEAD, environment_id=ticket.environment_id,
+                     account_id=ticket.account_id, stage=stage)
+    windows = scheduling.timeline(found, Span(start, start), now=start)
     return scheduling.due_at(windows, now=now, not_before=not_before, emergency=ticket.emergency)
 
 
@@ -81,6 +86,6 @@ def ahead(session: Session, env: Environment, *, now: datetime) -> dict[str, Any
     """What filing would meet on ``env`` in the coming two weeks: whether a freeze refuses a
     request now (and until when), and the windows and timed requests a new request may overlap."""
     span = Span(now, now + AHEAD)
-    windows = environment_windows(session, env, span.start, span.end)
+    windows = scheduling.timeline(environment_windows(session, env, span.start, span.end), span, now=now)
     frozen = scheduling.covering_freeze(windows, now)
     return {"frozen_until": frozen, "conflicts": overlapping(session, env.id, span, windows)}

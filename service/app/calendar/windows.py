@@ -3,6 +3,7 @@ filing, the hand-off and the sweep read those that touch an environment at a tim
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Iterable
 
 from sqlalchemy import Select, bindparam, or_, select
@@ -24,12 +25,20 @@ def ensure_staff(principal: Principal) -> None:
         raise Forbidden(STAFF_ONLY, rule="support_only", params={"action": "manage_windows"})
 
 
-def window_of(row: ChangeWindow) -> Window:
-    """The domain's window for a stored one."""
-    return Window(id=row.id, kind=WindowKind(row.kind), title=row.title, start=row.start_at,
-                  end=row.end_at, timezone=row.timezone, rrule=row.rrule,
-                  scope=Scope(stage=row.scope_stage, account_id=row.scope_account_id,
-                              environment_id=row.scope_environment_id))
+def window_of(row: Any) -> Window:
+    """The domain's window for a stored one (a ChangeWindow, or a row of its columns)."""
+    return _window(row.id, row.kind, row.title, row.start_at, row.end_at, row.timezone, row.rrule,
+                   row.scope_stage, row.scope_account_id, row.scope_environment_id)
+
+
+@lru_cache(maxsize=4096)
+def _window(id_: str, kind: str, title: str, start: datetime, end: datetime, zone: str, rrule: str | None,
+            stage: str | None, account_id: str | None, environment_id: str | None) -> Window:
+    """One Window object per stored window and process (what it is never changes once stored;
+    only its deletion does, which is not part of it): the rules then find its recurrence's
+    worked-out occurrences (service.domain.windows) by identity."""
+    return Window(id=id_, kind=WindowKind(kind), title=title, start=start, end=end, timezone=zone, rrule=rrule,
+                  scope=Scope(stage=stage, account_id=account_id, environment_id=environment_id))
 
 
 def create_window(principal: Principal, data: dict[str, Any], *, uow: UnitOfWork,
@@ -91,7 +100,12 @@ def delete_window(principal: Principal, window_id: str, *, uow: UnitOfWork, now:
         uow.commit()
 
 
-_TOUCHING: Select[Any] = select(ChangeWindow).where(
+WINDOW_COLUMNS = (ChangeWindow.id, ChangeWindow.kind, ChangeWindow.title, ChangeWindow.start_at, ChangeWindow.end_at,
+            ChangeWindow.timezone, ChangeWindow.rrule, ChangeWindow.scope_stage, ChangeWindow.scope_account_id,
+            ChangeWindow.scope_environment_id)
+"""What window_of reads of a stored window."""
+
+_TOUCHING: Select[Any] = select(*WINDOW_COLUMNS).where(
     ChangeWindow.deleted_at.is_(None),
     ChangeWindow.start_at < bindparam("until"),
     or_(ChangeWindow.last_end.is_(None), ChangeWindow.last_end > bindparam("since")),
@@ -100,18 +114,24 @@ _TOUCHING: Select[Any] = select(ChangeWindow).where(
 before its start (the partial index on last_end reads only live windows)."""
 
 
+def _covers(environment_id: Any, account_id: Any, stage: Any) -> Iterable[Any]:
+    return (or_(ChangeWindow.scope_environment_id.is_(None), ChangeWindow.scope_environment_id == environment_id),
+            or_(ChangeWindow.scope_account_id.is_(None), ChangeWindow.scope_account_id == account_id),
+            or_(ChangeWindow.scope_stage.is_(None), ChangeWindow.scope_stage == stage))
+
+
+_COVERING: Select[Any] = _TOUCHING.where(*_covers(
+    bindparam("environment_id"), bindparam("account_id"), bindparam("stage")))
+"""Those of them whose scope covers one environment, built once."""
+
+
 def touching(session: Session, since: datetime, until: datetime, *, environment_id: str | None = None,
              account_id: str | None = None, stage: str | None = None) -> list[Window]:
     """The windows that may touch ``[since, until)``; given an environment (its account and
     stage), only those whose scope covers it."""
+    params = {"since": since, "until": until}
     query = _TOUCHING
     if environment_id is not None:
-        query = query.where(*_covers(environment_id, account_id, stage))
-    rows = session.scalars(query, {"since": since, "until": until})
-    return [window_of(row) for row in rows]
-
-
-def _covers(environment_id: str, account_id: str | None, stage: str | None) -> Iterable[Any]:
-    return (or_(ChangeWindow.scope_environment_id.is_(None), ChangeWindow.scope_environment_id == environment_id),
-            or_(ChangeWindow.scope_account_id.is_(None), ChangeWindow.scope_account_id == account_id),
-            or_(ChangeWindow.scope_stage.is_(None), ChangeWindow.scope_stage == stage))
+        query = _COVERING
+        params |= {"environment_id": environment_id, "account_id": account_id, "stage": stage}
+    return [window_of(row) for row in session.connection().execute(query, params).all()]

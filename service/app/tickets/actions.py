@@ -72,8 +72,9 @@ def file_ticket(
     """File a request; returns the ticket and whether it was created now. ``max_open`` caps the
     account's open requests (0: no cap; racing requests may overshoot it); ``approval`` decides
     what it needs (``drafter_id``: the partner's user who drafted it), ``prices`` what it costs
-    (service.app.billing.consent). One SELECT reads what the rules need, one the windows of the
-    environment when one may cover it (a freeze refuses; ``conflicts`` gains what the request
+    (service.app.billing.consent). One SELECT reads what the rules need (with the version of the
+    live windows when one may cover the environment: they are kept in the process while it
+    holds, service.app.calendar.kept; a freeze refuses; ``conflicts`` gains what the request
     overlaps: service.app.calendar.rules), and one INSERT writes the ticket with its events and
     outbox rows (service.app.tickets.filing); the unique indexes decide races. Nothing locks, so
     on PostgreSQL ``uow`` may run in autocommit (service.api.runtime.filing_uow)."""
@@ -91,7 +92,7 @@ def file_ticket(
                                              approval=approval, now=now)
         _check_rules(uow.session, env, command, now=now, decision=decision, open_ticket=facts.open_ticket)
         due = calendar_rules.check_filing(uow.session, env, command, now=now, conflicts=conflicts,
-                                          windowed=facts.windowed)
+                                          windows=facts.windows)
         hosting.check_open_ticket_cap(facts.open_count, max_open)
         ticket = _new_ticket(principal, env, command, now=now, number=filing.number_for(uow.session, facts))
         ticket.charges = consent.charges_for(quoted, env, command, user_id=principal.user_id, now=now)

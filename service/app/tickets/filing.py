@@ -15,7 +15,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
-    Integer, Select, and_, bindparam, exists, func, literal, literal_column, or_, select,
+    Integer, Select, and_, bindparam, case, exists, func, literal, literal_column, null, or_, select,
 )
 from sqlalchemy.orm import Session, make_transient_to_detached
 
@@ -24,6 +24,7 @@ from service.adapters import case_numbers
 from service.adapters.models import Account, ChangeWindow, Environment, Ticket
 from service.adapters.registry import FACT_KEYS
 from service.adapters.writes import added, insert_rows, rows_of
+from service.app.calendar import kept
 
 # Inline, not an expanding parameter: SQLAlchemy would render the statement again at every
 # execution, and the partial indexes' predicate is this very list.
@@ -44,9 +45,9 @@ class FilingFacts:
     """(id, request hash) of the account's ticket with the same Idempotency-Key."""
     number: int | None = None
     """The case number the new ticket takes, where the database draws it in this SELECT."""
-    windowed: bool = True
-    """Whether a live maintenance or freeze window may cover the environment (else the
-    calendar's rules need not read the windows)."""
+    windows: str | None = None
+    """The live windows' version (service.app.calendar.kept) when one of them may cover the
+    environment; None when none may (the calendar's rules then need not look at windows)."""
 
 
 def read_facts(session: Session, *, account_id: str, environment_id: str, type_: str,
@@ -64,9 +65,9 @@ def read_facts(session: Session, *, account_id: str, environment_id: str, type_:
     if row is None:
         return FilingFacts(environment=None)
     env = _loaded(session, Environment(**dict(zip(FACT_KEYS, row[:len(FACT_KEYS)]))))
-    number, external_id, count, windowed, dup_id, dup_status, *replayed = row[len(FACT_KEYS):]
+    number, external_id, count, windows, dup_id, dup_status, *replayed = row[len(FACT_KEYS):]
     return FilingFacts(environment=env, external_id=external_id, open_count=count or 0,
-                       windowed=bool(windowed),
+                       windows=windows,
                        open_ticket=(dup_id, dup_status) if dup_id else None,
                        earlier=(replayed[0], replayed[1]) if replayed and replayed[0] else None,
                        number=number)
@@ -108,8 +109,13 @@ def _facts_query(with_key: bool, capped: bool, numbered: bool) -> Select[Any]:
 
 
 def _windowed() -> Any:
-    """Whether a live window may cover the environment (most filings meet none, and so read no
-    windows): one that has not ended, or repeats, whose scope covers it."""
+    """The live windows' version when a live window may cover the environment (most filings meet
+    none, and so look at no windows): one that has not ended, or repeats, whose scope covers it;
+    else null."""
+    return case((_covering(), kept.version()), else_=null())
+
+
+def _covering() -> Any:
     w = ChangeWindow
     return exists().where(
         w.deleted_at.is_(None), or_(w.last_end.is_(None), w.last_end > bindparam("now")),
