@@ -19,6 +19,7 @@ PRICED = {"PRICE_LIST": str(SAMPLE_PRICE_LIST)}
 BIG_ENVS = 10_000
 LEDGER_ROWS = 1_000_000
 MONTHS = 36
+WARM_CONNS = 32
 
 
 def _month() -> str:
@@ -169,7 +170,9 @@ def run(duration: float = 10, conns: int = 4) -> dict[str, Any]:
         usage = common.write_requests("cost-usage", [
             ("GET", f"/v1/usage?month={month}", tok, "") for tok in tokens])
         for name, accept in (("usage_json", "application/json"), ("usage_csv", "text/csv")):
-            common.wrk(common.API, data=usage, conns=conns, duration=2, accept=accept)
+            # Warm-up on more connections than there are API processes, so that each process has
+            # built the settled month once (wrk's keep-alive connections stay on one process).
+            common.wrk(common.API, data=usage, conns=WARM_CONNS, duration=4, accept=accept)
             out[name] = common.wrk(common.API, data=usage, conns=conns, duration=duration, accept=accept)
             print(f"cost   GET /v1/usage {accept:<16} {fmt(out[name])}", flush=True)
     out["filing"] = filing(small["customers"], duration=duration, conns=conns)
