@@ -14,6 +14,7 @@ equal over every field type and option.
 Schemas with ``pre_dump``/``post_dump`` hooks are not for this: their hooks would not run."""
 from __future__ import annotations
 
+import keyword
 from typing import Any, Callable
 
 from marshmallow import Schema, fields, missing
@@ -91,8 +92,13 @@ def _read(field: fields.Field, name: str, key: str, mapping: bool, source: _Sour
         if convert is None or "." in attribute or field.dump_default is not missing:
             value = f"{source.name(field.serialize)}({name!r}, obj)"
         else:
-            get = f"obj.get({attribute!r}, _ABSENT)" if mapping else f"getattr(obj, {attribute!r}, _ABSENT)"
-            return f"    v = {get}\n    if v is not _ABSENT: body[{key!r}] = {convert}"
+            if mapping:
+                return f"    v = obj.get({attribute!r}, _ABSENT)\n    if v is not _ABSENT: body[{key!r}] = {convert}"
+            if not attribute.isidentifier() or keyword.iskeyword(attribute):
+                return f"    v = getattr(obj, {attribute!r}, _ABSENT)\n    if v is not _ABSENT: body[{key!r}] = {convert}"
+            # An attribute read, not a getattr() call; a missing one leaves the key out.
+            return (f"    try:\n        v = obj.{attribute}\n    except AttributeError:\n        pass\n"
+                    f"    else:\n        body[{key!r}] = {convert}")
     return f"    v = {value}\n    if v is not missing: body[{key!r}] = v"
 
 
