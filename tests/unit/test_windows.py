@@ -7,10 +7,10 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
-from dateutil.rrule import rrulestr
-from hypothesis import assume, given, settings, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from service.domain.errors import RuleViolation
+from tests.support.recurrences import walked_from_the_first
 from service.domain.windows import (
     Scope, Window, WindowKind, applying, check_window, clear_after, covering, occurrences_in,
     overlaps,
@@ -176,73 +176,6 @@ def test_a_window_that_cannot_be_computed_is_refused_naming_the_field(changes: d
 
 
 # --- recurrences asked about long after they began --------------------------------------------
-
-FREQS = ("HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY")
-DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
-
-
-@st.composite
-def rules(draw: st.DrawFn) -> str:
-    """RRULE values of every frequency with the parts that move occurrences within a period."""
-    freq = draw(st.sampled_from(FREQS))
-    parts = [f"FREQ={freq}"]
-    if draw(st.booleans()):
-        parts.append(f"INTERVAL={draw(st.integers(min_value=2, max_value=5))}")
-    if draw(st.booleans()):
-        parts.append("BYDAY=" + ",".join(draw(st.lists(st.sampled_from(DAYS), min_size=1, max_size=3, unique=True))))
-    if freq in ("MONTHLY", "YEARLY") and draw(st.booleans()):
-        parts.append(f"BYMONTHDAY={draw(st.sampled_from((1, 15, 29, 31, -1)))}")
-    if freq == "YEARLY" and draw(st.booleans()):
-        parts.append(f"BYMONTH={draw(st.sampled_from((2, 3, 10, 11)))}")
-    if freq != "DAILY" and draw(st.booleans()):
-        parts.append("BYHOUR=" + ",".join(map(str, draw(st.lists(st.integers(0, 23), min_size=1, max_size=2, unique=True)))))
-    if any(p.startswith(("BYDAY", "BYMONTHDAY")) for p in parts) and draw(st.booleans()):
-        parts.append(f"BYSETPOS={draw(st.sampled_from((1, -1, 2)))}")
-    if draw(st.booleans()):
-        parts.append(f"WKST={draw(st.sampled_from(DAYS))}")
-    if draw(st.booleans()):
-        parts.append("UNTIL=20270315T000000Z")
-    return ";".join(parts)
-
-
-def walked_from_the_first(window: Window, since: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
-    """The occurrences overlapping [since, until), walking the rule from its very first one."""
-    tz = ZoneInfo(window.timezone)
-    first = window.start.astimezone(tz).replace(tzinfo=None)
-    wall = window.end.astimezone(tz).replace(tzinfo=None) - first
-    found = []
-    for begins in rrulestr(window.rrule, dtstart=first.replace(tzinfo=tz)):
-        start = begins.astimezone(UTC)
-        end = (begins.replace(tzinfo=None) + wall).replace(tzinfo=tz).astimezone(UTC)
-        end = end if end > start else start + wall
-        if start >= until + timedelta(days=2):
-            break
-        if start < until and end > since:
-            found.append((start, end))
-    return found
-
-
-@settings(max_examples=200, deadline=None)
-@given(rule=rules(), zone=st.sampled_from(ZONES + ("UTC",)),
-       first=st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2025, 12, 31)),
-       length=durations, later=st.integers(min_value=0, max_value=500 * 24),
-       hours=st.integers(min_value=1, max_value=20 * 24))
-def test_a_recurrence_asked_long_after_its_start_has_the_occurrences_walked_from_its_first(
-        rule: str, zone: str, first: datetime, length: timedelta, later: int, hours: int) -> None:
-    tz = ZoneInfo(zone)
-    start = first.replace(microsecond=0, tzinfo=tz)
-    window = Window(id="w", kind=WindowKind.MAINTENANCE, title="t", start=start,
-                    end=(first.replace(microsecond=0) + length).replace(tzinfo=tz), timezone=zone, rrule=rule)
-    try:
-        check_window(window)
-    except RuleViolation:
-        assume(False)  # e.g. hours BYHOUR names that an INTERVAL of hours never reaches
-    if "HOURLY" in rule:
-        later //= 20  # an hourly rule walked from its first occurrence is slow to check
-    since = start.astimezone(UTC) + timedelta(hours=later)
-    until = since + timedelta(hours=hours)
-    assert window.occurrences(since, until) == walked_from_the_first(window, since, until)
-
 
 @pytest.mark.parametrize("zone,at", [("Europe/Berlin", time(2, 30)), ("America/New_York", time(1, 30)),
                                      ("Europe/Berlin", time(0, 0))])

@@ -2,13 +2,14 @@
 filing, the hand-off and the sweep read those that touch an environment at a time."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any, Iterable
 
 from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.orm import Session
 
+from service.adapters import recurrence_probe
 from service.adapters.db import UnitOfWork
 from service.adapters.identity import Principal
 from service.adapters.models import Account, ChangeWindow, Environment
@@ -52,12 +53,27 @@ def create_window(principal: Principal, data: dict[str, Any], *, uow: UnitOfWork
                        sequence=0, created_at=now, updated_at=now)
     window = window_of(row)
     check_window(window)
+    _check_happens(window)
     row.last_end = last_end(window)
     with uow:
         _check_scope(uow.session, row)
         uow.session.add(row)
         uow.commit()
     return row
+
+
+RECURS_WITHIN = timedelta(days=4 * 366)
+"""A repeating window must happen within four years of its start (a rule on the 29th of
+February does; one whose parts never meet never does, and expanding it would never end)."""
+
+
+def _check_happens(window: Window) -> None:
+    if window.rrule is None:
+        return
+    first = window.start.astimezone(window.zone)
+    if not recurrence_probe.happens_within(window.rrule, first, window.timezone, RECURS_WITHIN):
+        raise RuleViolation("the rule never repeats within four years of the window's start", rule="window_invalid",
+                            errors={"rrule": ["has no occurrence within four years of start: its parts never meet"]})
 
 
 def _check_scope(session: Session, row: ChangeWindow) -> None:

@@ -62,6 +62,8 @@ def test_customers_and_partners_may_not_declare_windows(client: Any, world: Worl
 @pytest.mark.parametrize("changes, field", [
     ({"rrule": "FREQ=SECONDLY"}, "rrule"),
     ({"rrule": "FREQ=DAILY;BYDAY=XX"}, "rrule"),
+    ({"rrule": "FREQ=MONTHLY;BYMONTHDAY=-1;BYSETPOS=2"}, "rrule"),  # its parts never meet
+    ({"rrule": "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30"}, "rrule"),
     ({"timezone": "Europe/Atlantis"}, "timezone"),
     ({"end": "2026-12-07T21:00:00+01:00"}, "end"),
     ({"kind": "holiday"}, "kind"),
