@@ -129,7 +129,7 @@ def filing(customers: list[dict[str, Any]], duration: float, conns: int) -> dict
     """Alternating runs, without and with the price list (a charged permanent upscale, accepted),
     each on environments of its own so none meets the duplicate rule."""
     runs: dict[str, list[dict[str, Any]]] = {"without": [], "with": []}
-    per_run = 12
+    per_run = 24  # × 200 accounts: more requests than a 10 s run sends, 96 open tickets an account at most
     for round_ in range(2):
         for side in ("without", "with"):
             first = (round_ * 2 + (side == "with")) * per_run
@@ -150,9 +150,9 @@ def filing(customers: list[dict[str, Any]], duration: float, conns: int) -> dict
 def run(duration: float = 10, conns: int = 4) -> dict[str, Any]:
     common.reset_database()
     common.flush_redis()
-    small = common.seed_registry(accounts=200, envs_per_account=50)
+    small = common.seed_registry(accounts=200, envs_per_account=100)
     account, big_envs = big_account()
-    tokens = _extra_tokens(account, 60)
+    tokens = _extra_tokens(account, 200)
     secs = seed_ledger(account)
     with common.connect() as conn:
         ledger = conn.execute("SELECT count(*) FROM usage").fetchone()[0]
