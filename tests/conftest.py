@@ -19,6 +19,7 @@ from service.adapters.models import Base
 from tests.helpers import change_body, upscale_body, utc, new_secret  # noqa: F401  (re-exported)
 from tests.support import pgbouncer as pgbouncers
 from tests.support import servers
+from tests.support.smtp_sink import SmtpSink
 from tests.support.databases import create_pg_database, drop_pg_database, pg_server_url  # noqa: F401
 from tests.support.world import World, build_world  # noqa: F401  (re-exported)
 from tests.oidc import TestIssuer
@@ -218,3 +219,11 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         for row in sorted(_FIGURES, key=lambda r: r["test"]):
             values = ", ".join(f"{k}={v}" for k, v in row.items() if k not in ("test", "figure"))
             terminalreporter.write_line(f"{row['figure']:<38} {values}")
+
+
+@pytest.fixture
+def sink() -> Iterator[SmtpSink]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 that keeps what it is sent."""
+    server = SmtpSink().start()
+    yield server
+    server.stop()

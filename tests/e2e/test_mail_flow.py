@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -15,13 +15,6 @@ from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 CUSTOMER = "customer@shop.example"
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    server = SmtpSink().start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture

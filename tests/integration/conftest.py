@@ -3,6 +3,7 @@ PostgreSQL database, for tests that drive it from outside over HTTP (schemathesi
 client), and the operators' CLI run in-process against the test database."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -13,10 +14,12 @@ import pytest
 import requests
 from click.testing import CliRunner, Result
 
+from service.adapters.config import Settings
 from service.cli import cli
 from service.adapters.db import UnitOfWork, make_engine, make_session_factory
 from service.adapters.models import Base
 from tests.support.servers import free_port
+from tests.support.smtp_sink import SmtpSink
 from tests.support.waiting import wait_until
 from tests.support.world import World, build_world
 from tests.helpers import new_secret
@@ -88,3 +91,12 @@ def envdesk(database_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) 
         return result
 
     return run
+
+
+@pytest.fixture
+def mail_settings(settings: Settings, sink: SmtpSink) -> Settings:
+    """The app's settings sending mail to ``sink``."""
+    return dataclasses.replace(
+        settings, smtp_url=sink.url, mail_from="envdesk <desk@envdesk.example>",
+        portal_ticket_url="https://portal.example/requests/{number}?id={id}",
+        console_url="https://envdesk.example/console", public_url="https://envdesk.example")

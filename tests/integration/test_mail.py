@@ -8,7 +8,7 @@ import dataclasses
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
@@ -28,25 +28,9 @@ from service.app.tickets.moves import move
 from service.domain.actors import WORKER
 from service.domain.lifecycle import Action
 from tests.helpers import upscale_body
-from tests.support.smtp_sink import SmtpSink
 from tests.support.world import World
 
 LATER = datetime.now(timezone.utc) + timedelta(days=365)
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    server = SmtpSink().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def mail_settings(settings: Settings, sink: SmtpSink) -> Settings:
-    return dataclasses.replace(
-        settings, smtp_url=sink.url, mail_from="envdesk <desk@envdesk.example>",
-        portal_ticket_url="https://portal.example/requests/{number}?id={id}",
-        console_url="https://envdesk.example/console", public_url="https://envdesk.example")
 
 
 @pytest.fixture

@@ -9,8 +9,6 @@ so a message to anyone the table does not name fails too. Internal notes reach n
 of account A reaches account B, and a partner is told only of what it drafted while linked."""
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -25,7 +23,6 @@ from service.app.registry import operators
 from service.domain.lifecycle import Action
 from tests.helpers import upscale_body
 from tests.integration.test_mail import deliver, worker_moves
-from tests.support.smtp_sink import SmtpSink
 from tests.support.world import World
 
 # kind → (address, account, role, preferences the person set)
@@ -80,21 +77,6 @@ MATRIX: list[tuple[str, str, bool]] = [
 ]
 SUBJECTS = {"status_change": "Upscale failed", "staff_comment": "Upscale new comment"}
 STAFF_NOTE = "staff-only: the customer's contract ends soon"
-
-
-@pytest.fixture
-def sink() -> Iterator[SmtpSink]:
-    server = SmtpSink().start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def mail_settings(settings: Settings, sink: SmtpSink) -> Settings:
-    return dataclasses.replace(
-        settings, smtp_url=sink.url, mail_from="envdesk <desk@envdesk.example>",
-        portal_ticket_url="https://portal.example/requests/{number}", console_url="https://envdesk.example/console",
-        public_url="https://envdesk.example")
 
 
 @pytest.fixture
