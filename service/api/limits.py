@@ -121,7 +121,8 @@ class WriteLimit:
             response.headers.add("X-RateLimit-Limit", str(standing.limit))
             response.headers.add("X-RateLimit-Remaining", str(standing.remaining))
             response.headers.add("X-RateLimit-Reset", str(math.ceil(standing.reset_at)))
-            response.headers.set("Retry-After", str(max(1, math.ceil(standing.reset_at - time.time()))))
+            if "Retry-After" not in response.headers:  # a 503's own seconds stand
+                response.headers.set("Retry-After", str(max(1, math.ceil(standing.reset_at - time.time()))))
         return response
 
 
