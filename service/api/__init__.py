@@ -14,6 +14,7 @@ from service.api import (
     tickets, windows,
 )
 from service.api.docs import ProblemApi
+from service.api.encoding import OrjsonProvider
 from service.api.runtime import Runtime, build_runtime, close_session
 from service.adapters import tracing
 from service.adapters.config import Settings
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, runtime: Runtime | None = None)
     settings = settings or Settings.from_env()
     runtime = runtime or build_runtime(settings)
     app = Flask("envdesk")
+    app.json = OrjsonProvider(app)
     tracing.instrument_app(app)  # first: every other hook then runs inside the request's span
     app.config.update(openapi_config(), MAX_CONTENT_LENGTH=settings.max_body_bytes)
     app.extensions["envdesk"] = runtime

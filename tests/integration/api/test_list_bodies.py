@@ -68,5 +68,5 @@ def test_approvals_are_listed_oldest_first(client, world, uow_factory):
 
 
 def compact(item: dict[str, Any]) -> bytes:
-    """An item of the list as the API sends one ticket (sorted keys, ASCII, compact, newline)."""
-    return (json.dumps(item, sort_keys=True, separators=(",", ":")) + "\n").encode()
+    """An item of the list as the API sends one ticket (sorted keys, UTF-8, compact, newline)."""
+    return (json.dumps(item, sort_keys=True, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
