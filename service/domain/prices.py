@@ -39,8 +39,11 @@ class PriceListError(ValueError):
         self.line = line
 
 
+_MINOR_UNIT = {currency: Decimal(1).scaleb(-digits) for currency, digits in MINOR_UNITS.items()}
+
+
 def minor_unit(currency: str) -> Decimal:
-    return Decimal(1).scaleb(-MINOR_UNITS[currency])
+    return _MINOR_UNIT[currency]
 
 
 def money(amount: Decimal, currency: str) -> Decimal:
