@@ -57,7 +57,7 @@ def plans(token: str) -> dict[str, Any]:
     first = client.get("/console/").get_data(as_text=True)
     report: dict[str, Any] = {"queries": {}, "plans": {}, "in_process_ms": {}, "in_process_ms_counted": {}}
     runtime = app.extensions["envdesk"]
-    engine = runtime.sessions.kw["bind"]
+    engine = runtime.sessions().get_bind()
     for name, url in (("queue", "/console/"), ("filtered", FILTERED), ("page 2", _next_page(first))):
         report["in_process_ms"][name] = _service_time(client, url)  # counts kept between pages
         with common.captured_sql() as seen:

@@ -81,7 +81,7 @@ def plans_and_queries(reg: dict[str, Any]) -> dict[str, Any]:
     cases.append((f"customer deep cursor page (row {mine // 2})",
                   f"/v1/tickets?limit=50&cursor={encode_cursor(key, *deep_mine)}", customer))
     cases.append(("list 200 (support)", "/v1/tickets?limit=200", support))
-    engine = app.extensions["envdesk"].sessions.kw["bind"]
+    engine = app.extensions["envdesk"].sessions().get_bind()
     for name, url, headers in cases:
         with common.captured_sql() as seen:
             r = client.get(url, headers=headers)

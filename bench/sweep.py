@@ -52,7 +52,7 @@ def one_pass(database: str | None = None) -> Callable[[], Any]:
                      alert_overdue=lambda: alert_overdue(alerts, uow=UnitOfWork(sessions), now=now,
                                                          sla_hours=settings.sla_decision_hours))
 
-    run.engine = sessions.kw["bind"]  # type: ignore[attr-defined]
+    run.engine = sessions().get_bind()  # type: ignore[attr-defined]
     return run
 
 
