@@ -110,6 +110,8 @@ class Settings:
     price_list: str = ""
     # The rendered usage of settled months an API process keeps (bytes, least recently read out; 0: none).
     usage_cache_bytes: int = 64 * 1024 * 1024
+    # Calendar bodies (JSON months, feeds) an API process keeps while what they show holds (0: none).
+    calendar_cache_bytes: int = 32 * 1024 * 1024
     routes: Mapping[str, str] = field(default_factory=dict)
     # Worker timing, in the order that keeps redelivery safe (checked in workers/app.py):
     # provisioning read timeout < task soft limit < hard limit < lease < broker visibility timeout.
@@ -250,6 +252,7 @@ def _portal(env: Mapping[str, str]) -> dict[str, Any]:
         approval_policy=env.get("APPROVAL_POLICY"),
         price_list=env.get("PRICE_LIST"),
         usage_cache_bytes=_parsed(int, env.get("USAGE_CACHE_BYTES")),
+        calendar_cache_bytes=_parsed(int, env.get("CALENDAR_CACHE_BYTES")),
     )
 
 

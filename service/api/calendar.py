@@ -12,7 +12,7 @@ from schemas.calendar import (
     CalendarKeySchema, CalendarQuerySchema, CalendarSchema, FeedQuerySchema, calendar_body,
 )
 from schemas.tickets import EmptyQuerySchema
-from service.app.calendar import feed
+from service.app.calendar import bodies, feed
 from service.app.calendar.entries import calendar_entries
 from service.app.calendar.ics import render_ics
 from service.api.docs import document
@@ -32,9 +32,18 @@ class CalendarRange(MethodView):
         """Windows, temporary upscales, scheduled changes and load tests the caller may see."""
         since = from_ or now()
         until = to or since + timedelta(days=7)
-        calendar = feed.read_calendar(session(), principal(), since=since, until=until,
-                                      environment_id=environment_id)
-        return current_app.json.response(calendar_body(since, until, calendar_entries(calendar)))
+        feed.check_range(since, until)
+
+        def render() -> bytes:
+            calendar = feed.read_calendar(session(), principal(), since=since, until=until,
+                                          environment_id=environment_id)
+            return current_app.json.response(calendar_body(since, until, calendar_entries(calendar))).get_data()
+
+        if environment_id is not None or from_ is None:  # one environment's, or from now on
+            return Response(render(), mimetype="application/json")
+        return Response(bodies.kept_body(session(), principal(), since=since, until=until, kind="json",
+                                         kept=runtime().calendar_bodies, render=render),
+                        mimetype="application/json")
 
 
 @blp.route("/calendar.ics")
@@ -51,9 +60,15 @@ class CalendarFeed(MethodView):
         if owner is None:
             return problem(401, "Unauthorized", "the feed key is not valid", rule="unauthenticated")
         moment = now()
-        calendar = feed.read_calendar(session(), owner, since=moment - feed.FEED_PAST,
-                                      until=moment + feed.FEED_AHEAD, with_deleted=True)
-        body = render_ics(calendar, now=moment, ticket_url=_ticket_url())
+        hour = moment.replace(minute=0, second=0, microsecond=0)  # the same range for an hour
+        since, until, ticket_url = hour - feed.FEED_PAST, hour + feed.FEED_AHEAD, _ticket_url()
+
+        def render() -> bytes:
+            calendar = feed.read_calendar(session(), owner, since=since, until=until, with_deleted=True)
+            return render_ics(calendar, now=moment, ticket_url=ticket_url)
+
+        body = bodies.kept_body(session(), owner, since=since, until=until, kind=("ics", ticket_url),
+                                kept=runtime().calendar_bodies, render=render)
         return Response(body, mimetype="text/calendar", headers={"Cache-Control": "private, max-age=60"})
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping
 
 from flask import current_app, g
 from sqlalchemy import Connection, Engine
@@ -45,6 +45,8 @@ class Runtime:
     """Sessions for a filing: autocommit on PostgreSQL (service.app.tickets.filing writes one statement)."""
     usage_bodies: SizedLRU[tuple[str, str, str, str | None]] | None = None
     """Rendered usage of settled months (USAGE_CACHE_BYTES; service.app.billing.usage)."""
+    calendar_bodies: SizedLRU[Any] | None = None
+    """Calendar bodies while what they show holds (CALENDAR_CACHE_BYTES; service.app.calendar.bodies)."""
     read_bind: Engine | None = None
     """The engine of the read-only sessions, for one statement without a session."""
 
@@ -115,4 +117,6 @@ def build_runtime(settings: Settings, **adapters: object) -> Runtime:
         built.queue_counts = CountsCache(settings.console_counts_seconds, clock=built.clock)
     if built.usage_bodies is None and settings.usage_cache_bytes > 0:
         built.usage_bodies = SizedLRU(settings.usage_cache_bytes)
+    if built.calendar_bodies is None and settings.calendar_cache_bytes > 0:
+        built.calendar_bodies = SizedLRU(settings.calendar_cache_bytes)
     return built
