@@ -173,6 +173,15 @@ def _forget_filings() -> None:
     common.flush_redis()
 
 
+def _warm(data: Any, accept: str, rounds: int = 4) -> None:
+    """Warm-up rounds, so that every API process has rendered the settled month once, as a
+    server in service has: each round on more connections than there are processes, on new
+    connections (wrk's keep-alive connections stay on the process that accepted them, and one
+    process may accept a whole round's)."""
+    for _ in range(rounds):
+        common.wrk(common.API, data=data, conns=WARM_CONNS, duration=2, accept=accept)
+
+
 def run(duration: float = 10, conns: int = 4) -> dict[str, Any]:
     common.reset_database()
     common.flush_redis()
@@ -196,9 +205,7 @@ def run(duration: float = 10, conns: int = 4) -> dict[str, Any]:
         usage = common.write_requests("cost-usage", [
             ("GET", f"/v1/usage?month={month}", tok, "") for tok in tokens])
         for name, accept in (("usage_json", "application/json"), ("usage_csv", "text/csv")):
-            # Warm-up on more connections than there are API processes, so that each process has
-            # built the settled month once (wrk's keep-alive connections stay on one process).
-            common.wrk(common.API, data=usage, conns=WARM_CONNS, duration=4, accept=accept)
+            _warm(usage, accept)
             out[name] = common.wrk(common.API, data=usage, conns=conns, duration=duration, accept=accept)
             print(f"cost   GET /v1/usage {accept:<16} {fmt(out[name])}", flush=True)
     out["filing"] = filing(small["customers"], duration=duration, conns=conns)
