@@ -7,8 +7,8 @@ of this process (time.process_time) is steadier than wall time.
 Prints, for POST /v1/quotes, GET /v1/usage (JSON and CSV) of the big account's last full month
 (rendered: USAGE_CACHE_BYTES=0, as its first request in a process; kept: as served after) and of
 the month of now,
-and POST /v1/tickets without and with PRICE_LIST (a charged permanent upscale, accepted; the
-runs alternate): CPU ms and wall ms per request (median) and SQL statements per request.
+and POST /v1/tickets without and with PRICE_LIST (a charged permanent upscale, accepted;
+interleaved call by call): CPU ms and wall ms per request (median) and SQL statements per request.
 PROFILE=1 adds cProfile's top functions of each case (CPU=1: CPU time; SORT=, TOP=; ONLY= a
 part of the case's name, e.g. ONLY=usage, measures only those cases)."""
 from __future__ import annotations
@@ -130,15 +130,27 @@ def main(n: int = 200) -> None:
             calls[0]()
             count = per_request(len(calls))
             _measure(f"GET /v1/usage {accept} {label}", calls, count)
+    if "tickets" in os.environ.get("ONLY", "tickets"):
+        _filings(n, envs, plain, priced, auth, body)
+
+
+def _filings(n: int, envs: list[str], plain: Any, priced: Any, auth: dict[str, str], body: str) -> None:
+    """Filing without and with the price list, interleaved call by call (the order swapped
+    every pair), so that the machine's noise falls on both alike: CPU ms (median) of each."""
     accept_charge = ', "accept_charges": {"amount": "40.50", "currency": "EUR"}'
-    plain_envs, priced_envs = envs[20:20 + 2 * n:2], envs[21:21 + 2 * n:2]
-    for round_ in range(2):
-        half = slice(round_ * (n // 2), (round_ + 1) * (n // 2))
-        for label, client, chosen, extra in (("POST /v1/tickets without prices", plain, plain_envs[half], ""),
-                                             ("POST /v1/tickets with prices", priced, priced_envs[half], accept_charge)):
-            calls = [post(client, body % (env, extra)) for env in chosen]
-            count = per_request(len(calls))
-            _measure(label, calls, count)
+    sides = (("without prices", plain, ""), ("with prices", priced, accept_charge))
+    cpu: dict[str, list[float]] = {"without prices": [], "with prices": []}
+    headers = {**auth, "Content-Type": "application/json"}
+    for i in range(n):
+        for j, (label, client, extra) in enumerate(sides if i % 2 == 0 else sides[::-1]):
+            started = time.process_time()
+            response = client.post("/v1/tickets", data=body % (envs[20 + 2 * i + (label == "with prices")], extra),
+                                   headers=headers)
+            cpu[label].append((time.process_time() - started) * 1000)
+            assert response.status_code == 201, (label, response.get_data(as_text=True)[:300])
+    without, with_ = statistics.median(cpu["without prices"]), statistics.median(cpu["with prices"])
+    print(f"POST /v1/tickets, {n} each interleaved: cpu {without:.2f} ms without prices, {with_:.2f} ms with "
+          f"(x{with_ / without:.3f})  load1={os.getloadavg()[0]:.1f}", flush=True)
 
 
 if __name__ == "__main__":
