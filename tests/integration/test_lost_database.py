@@ -20,7 +20,7 @@ from service.adapters.db import DatabaseUnavailable, UnitOfWork, make_engine, ma
 from service.adapters.migrate import upgrade
 from tests.helpers import assert_problem, upscale_body
 from tests.support.servers import PrivatePostgres
-from tests.support.world import World, build_world
+from tests.support.world import build_world
 
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 THREADS = 6
