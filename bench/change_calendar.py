@@ -64,6 +64,7 @@ def seed_windows(count: int = WINDOWS) -> None:
             JOIN acc ON acc.n = g.i %% (SELECT count(*) FROM acc)
             JOIN env ON env.n = (g.i * 37) %% (SELECT count(*) FROM env)
         """, {"count": count})
+        conn.execute("UPDATE change_windows_version SET version = gen_random_uuid()::text")  # as declaring one does
         conn.commit()
         kinds = conn.execute("SELECT kind, rrule IS NOT NULL, count(*) FROM change_windows "
                              "GROUP BY 1, 2 ORDER BY 1, 2").fetchall()

@@ -15,12 +15,11 @@ import pytest
 from service.adapters.config import Settings, normalize_database_url
 from service.adapters.db import UnitOfWork, make_engine, make_session_factory
 from service.adapters.migrate import upgrade
-from service.adapters.models import Base
 from tests.helpers import change_body, upscale_body, utc, new_secret  # noqa: F401  (re-exported)
 from tests.support import pgbouncer as pgbouncers
 from tests.support import servers
 from tests.support.smtp_sink import SmtpSink
-from tests.support.databases import create_pg_database, drop_pg_database, pg_server_url  # noqa: F401
+from tests.support.databases import empty, create_pg_database, drop_pg_database, pg_server_url  # noqa: F401
 from tests.support.world import World, build_world  # noqa: F401  (re-exported)
 from tests.oidc import TestIssuer
 
@@ -96,8 +95,7 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 def _truncate(url: str) -> None:
     engine = make_engine(url)
     with engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
-            conn.execute(table.delete())
+        empty(conn)
     engine.dispose()
 
 

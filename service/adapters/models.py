@@ -321,6 +321,17 @@ class ChangeWindow(Base):
     deleted_at: Mapped[datetime | None]
 
 
+class ChangeWindowsVersion(Base):
+    """One row: the version of the stored windows, a random id that declaring or withdrawing a
+    window replaces in the same transaction (random, not a count: a database restored from a
+    backup never shows a version some process kept other windows at). A process that keeps the
+    windows (service.app.calendar.kept) tells by primary key whether they still hold."""
+
+    __tablename__ = "change_windows_version"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    version: Mapped[str] = mapped_column(String(36))
+
+
 class CalendarKey(Base):
     """A user's key to the iCalendar feed (calendar programs send no bearer token); only its
     SHA-256 is stored, one per user: a new key replaces the old."""

@@ -21,7 +21,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.exceptions import Forbidden
 
-from service.api.runtime import now, runtime, session as db_session, uow
+from service.api.runtime import now, session as db_session, uow
 from service.adapters.config import Settings
 from service.console import blp
 from service.adapters.identity import Principal

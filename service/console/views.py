@@ -18,7 +18,6 @@ from service.domain.lifecycle import Action
 from service.app.staff.ticket_details import ticket_details
 from service.app.staff.worklist import QueueRow, staff_queue
 from service.app.staff.week import week_view, windows_touching
-from service.app.staff.worklist import staff_queue
 
 STALE = ("Someone else acted on this ticket first, so nothing was done. "
          "This is its current state.")

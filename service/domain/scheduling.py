@@ -19,7 +19,7 @@ from typing import Iterable
 
 from service.domain.errors import RuleViolation
 from service.domain.windows import (
-    INSTANT, Occurrence, Timeline, Window, WindowKind, Windows, clear_after, covering, occurring, overlaps,
+    INSTANT, Occurrence, WindowKind, Windows, clear_after, covering, occurring, overlaps,
 )
 
 START_SKEW = timedelta(seconds=60)
@@ -137,12 +137,6 @@ def window_conflicts(windows: Windows, span: Span) -> list[CalendarConflict]:
     until = span.end if span.end > span.start else span.start + INSTANT
     return [CalendarConflict("window", o.window.id, f"{o.window.kind.value}: {o.window.title}", o.start, o.end)
             for o in occurring(windows, span.start, until)]
-
-
-def timeline(windows: Iterable[Window], span: Span, *, now: datetime) -> Timeline:
-    """The windows expanded once over what filing or a hand-off asks of them: the request's time
-    (a freeze, the conflicts) and the moment it may go at the earliest, now if that is later."""
-    return Timeline(windows, span.start, max(span.end, now) + INSTANT)
 
 
 def ticket_conflicts(tickets: Iterable[tuple[str, str, datetime, datetime]], span: Span) -> list[CalendarConflict]:

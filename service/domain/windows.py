@@ -241,34 +241,99 @@ def _span(begins: datetime, wall: timedelta, zone: ZoneInfo) -> tuple[datetime, 
 def occurrences_in(windows: Iterable[Window], since: datetime, until: datetime) -> list[Occurrence]:
     """Every occurrence of ``windows`` overlapping ``[since, until)``, by start."""
     found = [Occurrence(w, s, e) for w in windows for s, e in w.occurrences(since, until)]
-    return sorted(found, key=lambda o: (o.start, o.end, o.window.id))
+    return sorted(found, key=_order)
 
 
-class Timeline:
-    """Windows with their occurrences over ``[since, until)`` expanded once: the questions of one
-    filing or hand-off (what covers a moment, what a span overlaps) are answered from that list
-    when they lie inside the range, and by expanding the windows again when they do not (a run of
-    windows followed past it)."""
-
-    def __init__(self, windows: Iterable[Window], since: datetime, until: datetime) -> None:
-        self.windows = list(windows)
-        self.since, self.until = since, until
-        self.found = occurrences_in(self.windows, since, until)
+class Expanded:
+    """Windows whose occurrences over any range can be asked for, as the rules ask them."""
 
     def occurrences(self, since: datetime, until: datetime) -> list[Occurrence]:
-        if self.since <= since and until <= self.until:
-            return [o for o in self.found if o.start < until and o.end > since]
-        return occurrences_in(self.windows, since, until)
+        raise NotImplementedError
 
 
-Windows = Union[Iterable[Window], Timeline]
-"""Windows as the rules take them: a list, or a Timeline of them."""
+ScopeKey = tuple[str, "str | None"]
+
+
+def scope_key(scope: Scope) -> ScopeKey:
+    """The scope field that names a window's environments most narrowly, with its value."""
+    return (("environment", scope.environment_id) if scope.environment_id else
+            ("account", scope.account_id) if scope.account_id else
+            ("stage", scope.stage) if scope.stage else ("all", None))
+
+
+WEEKS_INDEXED = 4096
+"""At most this many (scope, week) lists of occurrences are kept by one WindowIndex."""
+
+
+class WindowIndex:
+    """Windows by the scope field that names them most narrowly, with each scope's occurrences
+    worked out per week (from a Monday, 00:00 UTC) as they are asked for: every question of a
+    filing or a hand-off about an environment is then a few look-ups of the weeks it spans, not an
+    expansion of every window that might apply. One index answers for one set of windows; a
+    window declared or withdrawn makes a new one."""
+
+    def __init__(self, windows: Iterable[Window]) -> None:
+        self.by_scope: dict[ScopeKey, list[Window]] = {}
+        for window in windows:
+            self.by_scope.setdefault(scope_key(window.scope), []).append(window)
+        self._weeks: dict[tuple[ScopeKey, datetime], tuple[Occurrence, ...]] = {}
+
+    @property
+    def weeks_kept(self) -> int:
+        return len(self._weeks)
+
+    def covering(self, *, environment_id: str, account_id: str, stage: str) -> Expanded:
+        """The windows whose scope covers one environment, as the rules take them."""
+        keys = [key for key in (("environment", environment_id), ("account", account_id), ("stage", stage),
+                                ("all", None)) if key in self.by_scope]
+        return _Covering(self, keys, (environment_id, account_id, stage))
+
+    def week(self, key: ScopeKey, week: datetime) -> tuple[Occurrence, ...]:
+        """The occurrences of the windows of scope ``key`` that overlap the week from ``week``."""
+        found = self._weeks.get((key, week))
+        if found is None:
+            if len(self._weeks) >= WEEKS_INDEXED:
+                self._weeks.clear()
+            until = week + WEEK
+            found = self._weeks[(key, week)] = tuple(
+                Occurrence(w, s, e) for w in self.by_scope.get(key, ()) for s, e in w.occurrences(week, until))
+        return found
+
+
+class _Covering(Expanded):
+    def __init__(self, index: WindowIndex, keys: list[ScopeKey], environment: tuple[str, str, str]) -> None:
+        self.index, self.keys = index, keys
+        self.environment_id, self.account_id, self.stage = environment
+
+    def occurrences(self, since: datetime, until: datetime) -> list[Occurrence]:
+        found: list[Occurrence] = []
+        if not self.keys:
+            return found
+        week = first = since - (since - _MONDAY) % WEEK
+        while week < until:
+            for key in self.keys:
+                for o in self.index.week(key, week):  # one begun in an earlier week was listed then
+                    if (o.start < until and o.end > since and (week == first or o.start >= week)
+                            and o.window.scope.covers(environment_id=self.environment_id,
+                                                      account_id=self.account_id, stage=self.stage)):
+                        found.append(o)
+            week += WEEK
+        found.sort(key=_order)
+        return found
+
+
+def _order(o: Occurrence) -> tuple[datetime, datetime, str]:
+    return o.start, o.end, o.window.id
+
+
+Windows = Union[Iterable[Window], Expanded]
+"""Windows as the rules take them: a list, or an environment's view of a WindowIndex."""
 
 
 def occurring(windows: Windows, since: datetime, until: datetime,
               kinds: frozenset[WindowKind] = frozenset(WindowKind)) -> list[Occurrence]:
     """The occurrences of ``windows`` of ``kinds`` overlapping ``[since, until)``, by start."""
-    if isinstance(windows, Timeline):
+    if isinstance(windows, Expanded):
         return [o for o in windows.occurrences(since, until) if o.window.kind in kinds]
     return occurrences_in((w for w in windows if w.kind in kinds), since, until)
 

@@ -17,12 +17,12 @@ from click.testing import CliRunner, Result
 from service.adapters.config import Settings
 from service.cli import cli
 from service.adapters.db import UnitOfWork, make_engine, make_session_factory
-from service.adapters.models import Base
 from tests.support.servers import free_port
 from tests.support.smtp_sink import SmtpSink
 from tests.support.waiting import wait_until
 from tests.support.world import World, build_world
 from tests.helpers import new_secret
+from tests.support.databases import empty
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,8 +33,7 @@ def server(pg_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tu
     url = pg_url
     engine = make_engine(url)
     with engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
-            conn.execute(table.delete())
+        empty(conn)
     world = build_world(lambda: UnitOfWork(make_session_factory(engine)))
     engine.dispose()
     port = free_port()

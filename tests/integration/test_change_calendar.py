@@ -309,6 +309,17 @@ def test_a_withdrawn_freeze_no_longer_refuses(desk: Desk) -> None:
     assert desk.file(stage_change(desk)).status_code == 201
 
 
+def test_a_window_declared_through_one_process_applies_at_once_in_another_that_keeps_the_windows(
+        desk: Desk, settings: Any, world: World, uow_factory: Any) -> None:
+    other = _desk(settings, world, uow_factory)  # a second API process: its own engine, its own kept windows
+    desk.window("maintenance", START + 5 * HOUR, START + 6 * HOUR)
+    assert other.file(upscale_body(world.envs["customer_a_stage"])).status_code == 201  # keeps them now
+    freeze = desk.window("freeze", START - HOUR, START + HOUR)
+    assert_problem(other.file(stage_change(other)), 422, "freeze_window")
+    assert desk.client.delete(f"/v1/windows/{freeze['id']}", headers=world.auth("support")).status_code == 204
+    assert other.file(stage_change(other)).status_code == 201
+
+
 # --- load-test announcements ----------------------------------------------------------------------
 
 DAYS = timedelta(days=1)

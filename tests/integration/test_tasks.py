@@ -16,7 +16,7 @@ import workers.tasks
 from service.adapters.config import Settings
 from service.adapters.db import UnitOfWork, make_engine, make_session_factory
 from service.adapters.migrate import upgrade
-from service.adapters.models import Base, Ticket, WebhookDelivery
+from service.adapters.models import Ticket, WebhookDelivery
 from service.app.notify.outbox import WebhookOutbox
 from service.app.provisioning.pipeline import Timing
 from service.app.commands import Approve
@@ -26,6 +26,7 @@ from tests.helpers import change_body, upscale_body, new_secret
 from tests.support.fakes import Clock, FakeDispatch, FakeProvisioning
 from tests.support.world import World, build_world, file_via_use_case
 from workers.context import WorkerContext
+from tests.support.databases import empty
 
 HOOK = "https://portal.example/hooks/envdesk"
 SECRET = "whsec-test"
@@ -44,8 +45,7 @@ def migrated(tmp_path_factory: pytest.TempPathFactory) -> str:
 def ctx(migrated: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[WorkerContext]:
     engine = make_engine(migrated)
     with engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
-            conn.execute(table.delete())
+        empty(conn)
     sessions = make_session_factory(engine)
     settings = Settings(database_url=migrated, broker_url="memory://", home=tmp_path,
                         provisioning_url=PROVISIONING, provisioning_token=PROVISIONING_TOKEN,

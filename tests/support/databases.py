@@ -55,3 +55,15 @@ def drop_pg_database(name: str) -> None:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         admin.dispose()
+
+
+def empty(conn: sa.Connection) -> None:
+    """Delete every row of a migrated database and put back the rows its migrations seed (the
+    windows' version), as a freshly migrated database has them."""
+    import uuid
+
+    from service.adapters.models import Base, ChangeWindowsVersion
+
+    for table in reversed(Base.metadata.sorted_tables):
+        conn.execute(table.delete())
+    conn.execute(sa.insert(ChangeWindowsVersion).values(id=1, version=str(uuid.uuid4())))

@@ -12,8 +12,8 @@ from hypothesis import given, settings, strategies as st
 from service.domain.errors import RuleViolation
 from tests.support.recurrences import walked_from_the_first
 from service.domain.windows import (
-    Scope, Window, WindowKind, applying, check_window, clear_after, covering, occurrences_in,
-    overlaps,
+    Scope, Window, WindowIndex, WindowKind, applying, check_window, clear_after, covering,
+    occurrences_in, occurring, overlaps,
 )
 
 UTC = timezone.utc
@@ -186,3 +186,54 @@ def test_a_nightly_window_started_a_year_ago_keeps_its_wall_clock_time_across_ds
         until = moment + timedelta(days=3)
         assert window.occurrences(moment, until) == walked_from_the_first(window, moment, until)
         assert len(window.occurrences(moment, until)) >= 3
+
+
+RULES = (None, "FREQ=DAILY", "FREQ=WEEKLY;BYDAY=SU", "FREQ=MONTHLY;BYMONTHDAY=1", "FREQ=HOURLY;INTERVAL=5",
+         "FREQ=DAILY;COUNT=3")
+SCOPES = (Scope(), Scope(stage="prod"), Scope(stage="dev"), Scope(account_id="mine"), Scope(account_id="other"),
+          Scope(environment_id="e"), Scope(environment_id="f"), Scope(stage="prod", account_id="mine"),
+          Scope(stage="dev", environment_id="e"))
+
+
+@st.composite
+def windows(draw: st.DrawFn) -> Window:
+    zone = draw(st.sampled_from(("UTC",) + ZONES))
+    start = draw(instants).astimezone(ZoneInfo(zone))
+    length = draw(st.sampled_from((timedelta(minutes=1), timedelta(hours=4), timedelta(days=2),
+                                   timedelta(days=12))))
+    rule = draw(st.sampled_from(RULES))
+    if rule is not None and rule.startswith("FREQ=HOURLY"):
+        length = min(length, timedelta(hours=4))
+    return Window(id=f"w{draw(st.integers(0, 10**6))}", kind=draw(st.sampled_from(WindowKind)), title="t",
+                  start=start, end=start + length, timezone=zone, rrule=rule, scope=draw(st.sampled_from(SCOPES)))
+
+
+@settings(max_examples=200, deadline=None)
+@given(found=st.lists(windows(), max_size=8, unique_by=lambda w: w.id), since=instants,
+       length=st.sampled_from((timedelta(0), timedelta(microseconds=1), timedelta(hours=3), timedelta(days=9),
+                               timedelta(days=40))),
+       environment=st.sampled_from((("e", "mine", "prod"), ("f", "other", "dev"), ("g", "mine", "stage"))))
+def test_the_index_answers_as_the_windows_themselves_for_any_environment_and_range(
+        found: list[Window], since: datetime, length: timedelta, environment: tuple[str, str, str]) -> None:
+    env, account, stage = environment
+    index = WindowIndex(found).covering(environment_id=env, account_id=account, stage=stage)
+    plain = applying(found, environment_id=env, account_id=account, stage=stage)
+    until = since + length
+    assert index.occurrences(since, until) == occurrences_in(plain, since, until)
+    assert occurring(index, since, until, frozenset({WindowKind.FREEZE})) == \
+        occurring(plain, since, until, frozenset({WindowKind.FREEZE}))
+    assert clear_after(index, since) == clear_after(plain, since)
+    assert covering(index, since) == covering(plain, since)
+
+
+def test_the_index_keeps_a_bounded_number_of_weeks() -> None:
+    from service.domain import windows as module
+
+    window = nightly("Europe/Berlin", time(22), timedelta(hours=4))
+    index = WindowIndex([window])
+    view = index.covering(environment_id="e", account_id="a", stage="prod")
+    monday = datetime(2026, 1, 5, tzinfo=UTC)
+    for week in range(module.WEEKS_INDEXED + 10):
+        at = monday + timedelta(weeks=week)
+        assert view.occurrences(at, at + timedelta(days=7)) == occurrences_in([window], at, at + timedelta(days=7))
+        assert index.weeks_kept <= module.WEEKS_INDEXED

@@ -6,7 +6,7 @@ milliseconds, telling whether it changed one statement.
 A body is kept per format, visibility (every account, or one account: a partner's view follows
 its links and is rendered each time), range (and, for a feed, its ticket links), together with
 the version it was rendered at. The version is read first, in one statement: the windows'
-(service.app.calendar.kept: a window added, changed or withdrawn moves it) and that of the
+(service.app.calendar.kept: one row that declaring or withdrawing a window moves) and that of the
 tickets with a time in the range, as the caller sees them (how many, their summed version, the
 latest update: a ticket that enters the range, leaves it or changes moves it, since every change
 of a ticket bumps its version). A kept body whose version still matches is served; else the body

@@ -1,6 +1,7 @@
-"""The rules of time inside the use cases: the windows and the other timed requests of one
-environment, read with indexed queries limited to the environment and the time in question,
-and the domain's decisions (service.domain.scheduling) taken on them."""
+"""The rules of time inside the use cases: the windows of one environment (kept in the process
+while their version holds: service.app.calendar.kept), its other timed requests (read with an
+indexed query limited to the environment and the time in question), and the domain's decisions
+(service.domain.scheduling) taken on them."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -10,16 +11,13 @@ from sqlalchemy import Select, bindparam, literal_column, select
 from sqlalchemy.orm import Session
 
 from service.adapters.models import Environment, Ticket
-from service.app.calendar.kept import kept
-from service.app.calendar.windows import touching
+from service.app.calendar.kept import kept, windows_of
 from service.app.commands import FileTicket
 from service.domain import scheduling
 from service.domain.lifecycle import OPEN_STATUSES
 from service.domain.scheduling import CalendarConflict, Span
-from service.domain.windows import Window, Windows
+from service.domain.windows import Windows
 
-LOOKAHEAD = timedelta(days=31)
-"""How far past a request's time windows are read: a run of freezes is followed to its end."""
 _OPEN = [literal_column(f"'{s.value}'") for s in sorted(OPEN_STATUSES)]
 
 _TIMED: Select[Any] = select(Ticket.id, Ticket.summary, Ticket.calendar_start, Ticket.calendar_end).where(
@@ -31,30 +29,23 @@ _TIMED: Select[Any] = select(Ticket.id, Ticket.summary, Ticket.calendar_start, T
 index on the environment reaches them)."""
 
 
-def environment_windows(session: Session, env: Environment, since: datetime,
-                        until: datetime) -> list[Window]:
-    return touching(session, since, until + LOOKAHEAD, environment_id=env.id,
-                    account_id=env.account_id, stage=env.stage)
-
-
 def check_filing(session: Session, env: Environment, command: FileTicket, *, now: datetime,
-                 conflicts: list[CalendarConflict] | None = None, windows: str | None) -> datetime:
+                 conflicts: list[CalendarConflict] | None = None, version: str | None) -> datetime:
     """Refuse what a freeze refuses; add to ``conflicts`` what the request overlaps on its
-    environment; return when it may be handed to provisioning once approved. ``windows``: the
-    live windows' version the filing's SELECT read (they are taken from those kept in the
-    process); None: no live window covers the environment, none is looked at."""
+    environment; return when it may be handed to provisioning once approved. ``version``: the
+    windows' version the filing's SELECT read (they are taken from those kept in the process);
+    None: no live window covers the environment, none is looked at."""
     scheduling.check_emergency(command.emergency, command.emergency_reason)
     scheduling.check_apply_at(command.apply_at, now=now, period=command.window)
     span = scheduling.span_of(now=now, apply_at=command.apply_at, period=command.window)
-    found = [] if windows is None else kept(session, windows).touching(
-        span.start, span.end + LOOKAHEAD, environment_id=env.id, account_id=env.account_id, stage=env.stage)
-    windows = scheduling.timeline(found, span, now=now)
-    scheduling.check_freeze(windows, span.start, emergency=command.emergency)
+    found: Windows = [] if version is None else kept(session, version).covering(
+        environment_id=env.id, account_id=env.account_id, stage=env.stage)
+    scheduling.check_freeze(found, span.start, emergency=command.emergency)
     if conflicts is not None:
         timed = span.end > span.start or command.apply_at is not None
-        conflicts.extend(overlapping(session, env.id, span, windows) if timed else
-                         scheduling.window_conflicts(windows, span))
-    return scheduling.due_at(windows, now=now, not_before=span.start, emergency=command.emergency)
+        conflicts.extend(overlapping(session, env.id, span, found) if timed else
+                         scheduling.window_conflicts(found, span))
+    return scheduling.due_at(found, now=now, not_before=span.start, emergency=command.emergency)
 
 
 def overlapping(session: Session, environment_id: str, span: Span,
@@ -69,14 +60,10 @@ def overlapping(session: Session, environment_id: str, span: Span,
 def due_at(session: Session, ticket: Ticket, *, stage: str | None, now: datetime) -> datetime:
     """When an approved ``ticket`` may go to provisioning, given the windows of its environment."""
     not_before = ticket.apply_at or ticket.period_start
-    start = max(now, not_before) if not_before is not None else now
     if stage is None:
         stage = session.scalar(select(Environment.stage).where(Environment.id == ticket.environment_id))
-    found = touching(session, start, start + LOOKAHEAD, environment_id=ticket.environment_id,
-                     account_id=ticket.account_id, stage=stage)
-    windows = scheduling.timeline(found, Span(start, start), now=start)
+    windows = windows_of(session, environment_id=ticket.environment_id, account_id=ticket.account_id, stage=stage)
     return scheduling.due_at(windows, now=now, not_before=not_before, emergency=ticket.emergency)
-
 
 
 AHEAD = timedelta(days=14)
@@ -86,6 +73,6 @@ def ahead(session: Session, env: Environment, *, now: datetime) -> dict[str, Any
     """What filing would meet on ``env`` in the coming two weeks: whether a freeze refuses a
     request now (and until when), and the windows and timed requests a new request may overlap."""
     span = Span(now, now + AHEAD)
-    windows = scheduling.timeline(environment_windows(session, env, span.start, span.end), span, now=now)
+    windows = windows_of(session, environment_id=env.id, account_id=env.account_id, stage=env.stage)
     frozen = scheduling.covering_freeze(windows, now)
     return {"frozen_until": frozen, "conflicts": overlapping(session, env.id, span, windows)}

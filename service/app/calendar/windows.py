@@ -1,18 +1,20 @@
-"""Maintenance and freeze windows: support and admins declare and delete them; the rules of
-filing, the hand-off and the sweep read those that touch an environment at a time."""
+"""Maintenance and freeze windows: support and admins declare and delete them (each moves the
+windows' version, by which every process tells whether the windows it keeps still hold:
+service.app.calendar.kept)."""
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any, Iterable
+from typing import Any
 
-from sqlalchemy import Select, bindparam, or_, select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from service.adapters import recurrence_probe
 from service.adapters.db import UnitOfWork
 from service.adapters.identity import Principal
-from service.adapters.models import Account, ChangeWindow, Environment
+from service.adapters.models import Account, ChangeWindow, ChangeWindowsVersion, Environment
 from service.adapters.pagination import Page, page_of, paginate
 from service.domain import permissions
 from service.domain.errors import Forbidden, NotFound, RuleViolation
@@ -58,6 +60,7 @@ def create_window(principal: Principal, data: dict[str, Any], *, uow: UnitOfWork
     with uow:
         _check_scope(uow.session, row)
         uow.session.add(row)
+        _moved(uow.session)
         uow.commit()
     return row
 
@@ -113,41 +116,21 @@ def delete_window(principal: Principal, window_id: str, *, uow: UnitOfWork, now:
         if row is None or row.deleted_at is not None:
             raise NotFound("no such window")
         row.deleted_at, row.updated_at, row.sequence = now, now, row.sequence + 1
+        _moved(uow.session)
         uow.commit()
+
+
+_MOVE = update(ChangeWindowsVersion).where(ChangeWindowsVersion.id == 1).values(version=bindparam("version"))
+
+
+def _moved(session: Session) -> None:
+    """A window is declared or withdrawn in the session's transaction: the windows' version moves
+    with it (a new random id), so that every process reads the windows again
+    (service.app.calendar.kept)."""
+    session.connection().execute(_MOVE, {"version": str(uuid.uuid4())})
 
 
 WINDOW_COLUMNS = (ChangeWindow.id, ChangeWindow.kind, ChangeWindow.title, ChangeWindow.start_at, ChangeWindow.end_at,
             ChangeWindow.timezone, ChangeWindow.rrule, ChangeWindow.scope_stage, ChangeWindow.scope_account_id,
             ChangeWindow.scope_environment_id)
 """What window_of reads of a stored window."""
-
-_TOUCHING: Select[Any] = select(*WINDOW_COLUMNS).where(
-    ChangeWindow.deleted_at.is_(None),
-    ChangeWindow.start_at < bindparam("until"),
-    or_(ChangeWindow.last_end.is_(None), ChangeWindow.last_end > bindparam("since")),
-)
-"""Windows that may have an occurrence in [since, until): started before its end and not over
-before its start (the partial index on last_end reads only live windows)."""
-
-
-def _covers(environment_id: Any, account_id: Any, stage: Any) -> Iterable[Any]:
-    return (or_(ChangeWindow.scope_environment_id.is_(None), ChangeWindow.scope_environment_id == environment_id),
-            or_(ChangeWindow.scope_account_id.is_(None), ChangeWindow.scope_account_id == account_id),
-            or_(ChangeWindow.scope_stage.is_(None), ChangeWindow.scope_stage == stage))
-
-
-_COVERING: Select[Any] = _TOUCHING.where(*_covers(
-    bindparam("environment_id"), bindparam("account_id"), bindparam("stage")))
-"""Those of them whose scope covers one environment, built once."""
-
-
-def touching(session: Session, since: datetime, until: datetime, *, environment_id: str | None = None,
-             account_id: str | None = None, stage: str | None = None) -> list[Window]:
-    """The windows that may touch ``[since, until)``; given an environment (its account and
-    stage), only those whose scope covers it."""
-    params = {"since": since, "until": until}
-    query = _TOUCHING
-    if environment_id is not None:
-        query = _COVERING
-        params |= {"environment_id": environment_id, "account_id": account_id, "stage": stage}
-    return [window_of(row) for row in session.connection().execute(query, params).all()]

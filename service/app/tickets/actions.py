@@ -92,7 +92,7 @@ def file_ticket(
                                              approval=approval, now=now)
         _check_rules(uow.session, env, command, now=now, decision=decision, open_ticket=facts.open_ticket)
         due = calendar_rules.check_filing(uow.session, env, command, now=now, conflicts=conflicts,
-                                          windows=facts.windows)
+                                          version=facts.windows_version)
         hosting.check_open_ticket_cap(facts.open_count, max_open)
         ticket = _new_ticket(principal, env, command, now=now, number=filing.number_for(uow.session, facts))
         ticket.charges = consent.charges_for(quoted, env, command, user_id=principal.user_id, now=now)

@@ -45,8 +45,8 @@ class FilingFacts:
     """(id, request hash) of the account's ticket with the same Idempotency-Key."""
     number: int | None = None
     """The case number the new ticket takes, where the database draws it in this SELECT."""
-    windows: str | None = None
-    """The live windows' version (service.app.calendar.kept) when one of them may cover the
+    windows_version: str | None = None
+    """The windows' version (service.app.calendar.kept) when a live window may cover the
     environment; None when none may (the calendar's rules then need not look at windows)."""
 
 
@@ -65,9 +65,9 @@ def read_facts(session: Session, *, account_id: str, environment_id: str, type_:
     if row is None:
         return FilingFacts(environment=None)
     env = _loaded(session, Environment(**dict(zip(FACT_KEYS, row[:len(FACT_KEYS)]))))
-    number, external_id, count, windows, dup_id, dup_status, *replayed = row[len(FACT_KEYS):]
+    number, external_id, count, windows_version, dup_id, dup_status, *replayed = row[len(FACT_KEYS):]
     return FilingFacts(environment=env, external_id=external_id, open_count=count or 0,
-                       windows=windows,
+                       windows_version=windows_version,
                        open_ticket=(dup_id, dup_status) if dup_id else None,
                        earlier=(replayed[0], replayed[1]) if replayed and replayed[0] else None,
                        number=number)
@@ -109,9 +109,9 @@ def _facts_query(with_key: bool, capped: bool, numbered: bool) -> Select[Any]:
 
 
 def _windowed() -> Any:
-    """The live windows' version when a live window may cover the environment (most filings meet
-    none, and so look at no windows): one that has not ended, or repeats, whose scope covers it;
-    else null."""
+    """The windows' version when a live window may cover the environment (most filings meet none,
+    and so look at no windows): one that has not ended, or repeats, whose scope covers it; else
+    null."""
     return case((_covering(), kept.version()), else_=null())
 
 

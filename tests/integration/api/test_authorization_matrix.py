@@ -20,11 +20,12 @@ from service.adapters.db import UnitOfWork, make_engine, make_session_factory
 from service.domain.actors import WORKER
 from service.domain.lifecycle import Action
 from service.app.tickets.moves import move
-from service.adapters.models import Base, Ticket
+from service.adapters.models import Ticket
 from tests.conftest import BACKENDS
 from tests.helpers import upscale_body, new_secret
 from tests.support.world import World, build_world, file_via_api
 from tests.oidc import TestIssuer
+from tests.support.databases import empty
 
 PRINCIPALS = ("customer_a", "customer_b", "partner_linked", "partner_unlinked", "support",
               "provider_member")
@@ -445,8 +446,7 @@ def matrix(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     url = request.getfixturevalue("pg_url" if request.param == "postgresql" else "sqlite_url")
     engine = make_engine(url)
     with engine.begin() as conn:
-        for table in reversed(Base.metadata.sorted_tables):
-            conn.execute(table.delete())
+        empty(conn)
     sessions = make_session_factory(engine)
     world = build_world(lambda: UnitOfWork(sessions))
     issuer = TestIssuer().start()
