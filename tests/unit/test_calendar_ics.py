@@ -1,5 +1,7 @@
-"""The feed written as content lines is the feed icalendar's components give: parsed back, the
-same calendar (events, their properties, the VTIMEZONEs), and no line longer than 75 octets."""
+"""The feed, joined from components icalendar wrote one by one (each kept per version), is the
+feed one icalendar calendar of the same components gives: parsed back, the same calendar
+(events, their properties, the VTIMEZONEs that icalendar adds for the zones used), and no line
+longer than 75 octets."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
