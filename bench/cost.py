@@ -178,10 +178,10 @@ def _forget_filings() -> None:
 
 
 def _warm(data: Any, accept: str, rounds: int = 4) -> None:
-    """Warm-up rounds, so that every API process has rendered the settled month once, as a
-    server in service has: each round on more connections than there are processes, on new
-    connections (wrk's keep-alive connections stay on the process that accepted them, and one
-    process may accept a whole round's)."""
+    """Warm-up rounds, so that every API process has served the case (rendered the settled
+    month, compiled the quote's statement) once, as a server in service has: each round on more
+    connections than there are processes, on new connections (wrk's keep-alive connections stay
+    on the process that accepted them, and one process may accept a whole round's)."""
     for _ in range(rounds):
         common.wrk(common.API, data=data, conns=WARM_CONNS, duration=2, accept=accept)
 
@@ -205,7 +205,7 @@ def run(duration: float = 10, conns: int = 4) -> dict[str, Any]:
     out: dict[str, Any] = {"ledger_rows": ledger, "rows_in_month": in_month, "month": month}
     with common.running(common.start_api(**PRICED)):
         data = common.write_requests("cost-quotes", _quote_lines(tokens, big_envs))
-        common.wrk(common.API, data=data, conns=WARM_CONNS, duration=4)  # every API process
+        _warm(data, "application/json")  # every API process, as for the usage months below
         out["quotes"] = common.wrk(common.API, data=data, conns=conns, duration=duration)
         print(f"cost   POST /v1/quotes          {fmt(out['quotes'])}", flush=True)
         usage = common.write_requests("cost-usage", [

@@ -23,7 +23,7 @@ from typing import Any
 import requests
 
 from bench import common
-from bench.common import Proc, fmt, log
+from bench.common import Proc
 
 SINK_PORT_OFFSET = 25
 

@@ -44,7 +44,7 @@ def create(duration: float = 10, conns: int = 32, accounts: int = 400, envs: int
              for j in range(envs) for c in reg["customers"]]
     warm = common.write_requests("create-warm", lines[:1500])
     main = common.write_requests("create-main", lines[1500:])
-    floor_r = floor_insert = None
+    floor_insert = None
     with common.running(common.start_api()):
         common.wrk(common.API, data=warm, conns=conns, duration=2)
         r = common.wrk(common.API, data=main, conns=conns, duration=duration)
