@@ -129,7 +129,7 @@ def _filing_lines(customers: list[dict[str, Any]], envs: range, accept: bool) ->
     return [("POST", "/v1/tickets", c["token"], body % c["stage_envs"][j]) for j in envs for c in customers]
 
 
-ROUNDS = (("without", "with"), ("with", "without"), ("without", "with"), ("with", "without"))
+ROUNDS = (("without", "with"), ("with", "without")) * 3
 """Each round runs both sides, the order turning each round, so that neither side always runs
 second (on a warmer or more loaded machine)."""
 
@@ -142,12 +142,18 @@ def filing(customers: list[dict[str, Any]], duration: float, conns: int) -> dict
     per_run = 24  # × 200 accounts: more requests than a 10 s run sends
     data = {side: common.write_requests(f"cost-file-{side}", _filing_lines(
         customers, range(per_run), accept=side == "with")) for side in runs}
+    warm = {side: common.write_requests(f"cost-file-warm-{side}", _filing_lines(
+        customers, range(per_run, 2 * per_run), accept=side == "with")) for side in runs}
     ratios = []
     for order in ROUNDS:
         for side in order:
             _forget_filings()
             with common.running(common.start_api(**(PRICED if side == "with" else {}))):
-                common.wrk(common.API, path="/healthz", conns=WARM_CONNS, duration=1)
+                # Filings on other environments than the run's, on new connections in rounds, so
+                # that every process has filed (compiled its statements, met its tokens) before
+                # the measured run, as a server in service has.
+                for _ in range(2):
+                    common.wrk(common.API, data=warm[side], conns=WARM_CONNS, duration=1)
                 r = common.wrk(common.API, data=data[side], conns=conns, duration=duration)
             runs[side].append(r)
             print(f"cost   file {side:>7} price list  {fmt(r)}", flush=True)
