@@ -6,13 +6,10 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import shutil
 import statistics
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from bench import common
@@ -171,60 +168,6 @@ def filing(customers: list[dict[str, Any]], duration: float, conns: int) -> dict
             "p99_ratio": p99["with"] / p99["without"]}
 
 
-SIDE_BY_SIDE_ROUNDS = 4
-SECOND_API_PORT = common.API_PORT + 30
-
-
-def filing_side_by_side(customers: list[dict[str, Any]], duration: float, conns: int,
-                        rounds: int = SIDE_BY_SIDE_ROUNDS) -> dict[str, Any]:
-    """Filing without and with the price list at the same time: two APIs (one with PRICE_LIST)
-    on one database, each loaded by its own wrk at ``conns`` connections during the same
-    ``duration``, so that whatever the machine does in those seconds falls on both alike (the
-    turning rounds of ``filing`` run minutes apart, and this machine's speed moves within
-    minutes). Each side files for half of the accounts (the halves swap every round, so the
-    write limit per token is met no more than in ``filing``); each round starts from the same
-    database (what the last one filed is deleted) and warms both APIs with filings on other
-    environments first."""
-    half = len(customers) // 2
-    halves = (customers[:half], customers[half:2 * half])
-    per_run = 24
-    data = {(side, h): common.write_requests(f"cost-sbs-{side}-{h}", _filing_lines(
-        halves[h], range(per_run), accept=side == "with")) for side in ("without", "with") for h in (0, 1)}
-    warm = {(side, h): common.write_requests(f"cost-sbs-warm-{side}-{h}", _filing_lines(
-        halves[h], range(per_run, 2 * per_run), accept=side == "with")) for side in ("without", "with") for h in (0, 1)}
-    bases = {"without": common.API, "with": f"http://127.0.0.1:{SECOND_API_PORT}"}
-    runs: dict[str, list[dict[str, Any]]] = {"without": [], "with": []}
-    ratios = []
-    for n in range(rounds):
-        half_of = {"without": n % 2, "with": 1 - n % 2}
-        _forget_filings()
-        with common.running(common.start_api(), _start_api_at(SECOND_API_PORT, common.WORK / "home-priced", **PRICED)), \
-                ThreadPoolExecutor(2) as pool:
-            for _ in range(2):
-                list(pool.map(lambda side: common.wrk(bases[side], data=warm[side, half_of[side]],
-                                                      conns=WARM_CONNS, duration=1), bases))
-            found = dict(zip(bases, pool.map(lambda side: common.wrk(
-                bases[side], data=data[side, half_of[side]], conns=conns, duration=duration), bases)))
-        for side, r in found.items():
-            runs[side].append(r)
-            print(f"cost   file {side:>7} price list, side by side  {fmt(r)}", flush=True)
-        ratios.append(found["with"]["rps"] / found["without"]["rps"])
-    _forget_filings()
-    rps = {side: statistics.mean(r["rps"] for r in rs) for side, rs in runs.items()}
-    print(f"cost   filing with/without, side by side: req/s {rps['with'] / rps['without']:.2f} (rounds "
-          f"{', '.join(f'{x:.2f}' for x in ratios)}, median {statistics.median(ratios):.2f})", flush=True)
-    return {"runs": runs, "rps_ratio": rps["with"] / rps["without"], "round_ratios": ratios}
-
-
-def _start_api_at(port: int, home: Path, **env: str) -> common.Proc:
-    """``envdesk serve`` on another port with a home of its own (its metrics files apart)."""
-    shutil.rmtree(home / "metrics", ignore_errors=True)
-    proc = common.Proc(f"api-{port}", [common.ENVDESK, "serve", "--port", str(port)],
-                       common.bench_env(ENVDESK_HOME=str(home), **env))
-    common.wait_http(f"http://127.0.0.1:{port}/healthz")
-    return proc
-
-
 def _forget_filings() -> None:
     """Delete the tickets the filing runs made (the seeded ones are named ``bench-``) with their
     events, approvals, deliveries and mails, and the write limit's counters."""
@@ -278,7 +221,6 @@ def run(duration: float = 10, conns: int = 4) -> dict[str, Any]:
             out[name] = common.wrk(common.API, data=usage, conns=conns, duration=duration, accept=accept)
             print(f"cost   GET /v1/usage {accept:<16} {fmt(out[name])}", flush=True)
     out["filing"] = filing(small["customers"], duration=duration, conns=conns)
-    out["filing_side_by_side"] = filing_side_by_side(small["customers"], duration=duration, conns=conns)
     return common.save("cost", out)
 
 
