@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 from service.domain.hosting import SIZES, size_rank
 
@@ -67,6 +67,8 @@ class PriceList:
     _worked_out: dict[tuple[str, str, str, str], tuple[tuple[tuple[str, Decimal], ...], Decimal]] = field(
         default_factory=dict, init=False, compare=False, repr=False)
     """The steps and daily price of each raise asked about (a list never changes once read)."""
+    _quotes: dict[tuple[Any, ...], Quote] = field(default_factory=dict, init=False, compare=False, repr=False)
+    """Quotes worked out, by what they depend on (``quote``): few shapes of request recur."""
 
     def steps(self, stage: str, component: str, current: str, target: str) -> tuple[tuple[str, Decimal], ...]:
         """Each size step from ``current`` (exclusive) to ``target`` with its price per day; a
@@ -151,6 +153,22 @@ def quote(prices: PriceList, stage: str, raises: Sequence[Raise], *,
     (``period``) uses the included days left (``allowance_days`` - ``used_days``) on its
     charged component-days, dearest first; a permanent one is quoted per day, without them."""
     days = days_of(*period) if period else None
+    key = (stage, tuple(raises), days, allowance_days, used_days)
+    found = prices._quotes.get(key)
+    if found is None:
+        found = _quote(prices, stage, raises, days, allowance_days, used_days)
+        if len(prices._quotes) >= QUOTES_KEPT:
+            prices._quotes.clear()
+        prices._quotes[key] = found
+    return found
+
+
+QUOTES_KEPT = 4096
+"""At most this many quotes are kept per price list (all are forgotten when it is reached)."""
+
+
+def _quote(prices: PriceList, stage: str, raises: Sequence[Raise], days: int | None,
+           allowance_days: int, used_days: int) -> Quote:
     dailies = [prices.daily(stage, r.component, r.current, r.target) for r in raises]
     left = max(0, allowance_days - used_days) if days is not None else 0
     included = [0] * len(raises)

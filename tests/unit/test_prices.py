@@ -160,3 +160,16 @@ def test_minor_units_are_written_as_the_decimal_amount(minor: int, currency: str
     from service.domain.prices import MINOR_UNITS, as_text, minor_text
 
     assert minor_text(minor, currency) == as_text(Decimal(minor).scaleb(-MINOR_UNITS[currency]), currency)
+
+
+@given(prices=price_lists, asked=st.lists(st.tuples(raises(), st.one_of(st.none(), st.integers(1, 40)),
+                                                     st.integers(0, 30), st.integers(0, 30)), min_size=1, max_size=12))
+def test_a_price_list_answers_each_quote_as_a_fresh_copy_of_it_would(
+        prices: PriceList, asked: list[tuple[list[Raise], int | None, int, int]]) -> None:
+    # A list keeps the quotes it worked out; asked again, in any order and mixed with others,
+    # it answers what a list that never quoted before answers.
+    for items, days, allowance, used in asked + asked[::-1]:
+        when = period(days) if days is not None else None
+        fresh = PriceList(prices.currency, dict(prices.prices))
+        assert quote(prices, "stage", items, period=when, allowance_days=allowance, used_days=used) == \
+            quote(fresh, "stage", items, period=when, allowance_days=allowance, used_days=used)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any, Mapping, Sequence
 
 from sqlalchemy import Integer, Select, bindparam, func, literal, select
@@ -114,15 +114,16 @@ def quote_json(found: Quote | None, env: Environment, *, period: tuple[datetime,
                 "per_day": False, "lines": [], "charge": {"amount": as_text(Decimal(0), cur), "currency": cur},
                 "within_allowance": True, "allowance": None, "accept_charges": None}
     cur = found.currency
-    charge = {"amount": as_text(found.charge, cur), "currency": cur}
+    total, lines = _texts(found)
+    charge = {"amount": total, "currency": cur}
     return {
         "environment_id": env.id, "currency": cur, "temporary": period is not None, "days": found.days,
         "per_day": period is None,
         "lines": [{"component": line.component, "from_size": line.from_size, "to_size": line.to_size,
-                   "steps": [{"size": size, "price_per_day": as_text(price, cur)} for size, price in line.steps],
-                   "price_per_day": as_text(line.daily, cur), "days": line.days,
-                   "included_days": line.included_days, "charge": as_text(line.charge, cur)}
-                  for line in found.lines],
+                   "steps": [{"size": size, "price_per_day": price} for size, price in steps],
+                   "price_per_day": daily, "days": line.days, "included_days": line.included_days,
+                   "charge": line_charge}
+                  for line, (steps, daily, line_charge) in zip(found.lines, lines)],
         "charge": charge,
         "within_allowance": found.within_allowance,
         "allowance": None if period is None else {
@@ -130,6 +131,16 @@ def quote_json(found: Quote | None, env: Environment, *, period: tuple[datetime,
             "included": found.included_days, "left": found.days_left},
         "accept_charges": charge if found.costs_something else None,
     }
+
+
+@lru_cache(maxsize=4096)
+def _texts(found: Quote) -> tuple[str, tuple[tuple[tuple[tuple[str, str], ...], str, str], ...]]:
+    """A quote's amounts as wire texts (its charge; each line's steps, price per day and charge),
+    written once per process for each quote: quotes recur, and the texts are immutable."""
+    cur = found.currency
+    return as_text(found.charge, cur), tuple(
+        (tuple((size, as_text(price, cur)) for size, price in line.steps), as_text(line.daily, cur),
+         as_text(line.charge, cur)) for line in found.lines)
 
 
 def step_prices(prices: PriceList | None, stage: str, component: str, sizes: Sequence[str]) -> list[dict[str, str]]:
