@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from service.domain.hosting import SIZES, size_rank
 
@@ -93,6 +93,16 @@ class PriceList:
                 self._worked_out[key] = found
         return found
 
+    def kept_quote(self, key: tuple[Any, ...], work: Callable[[], Quote]) -> Quote:
+        """The quote of ``key`` (what it depends on) as worked out once by ``work``."""
+        found = self._quotes.get(key)
+        if found is None:
+            found = work()
+            if len(self._quotes) >= QUOTES_KEPT:
+                self._quotes.clear()
+            self._quotes[key] = found
+        return found
+
     @property
     def is_free(self) -> bool:
         return not any(self.prices.values())
@@ -153,14 +163,8 @@ def quote(prices: PriceList, stage: str, raises: Sequence[Raise], *,
     (``period``) uses the included days left (``allowance_days`` - ``used_days``) on its
     charged component-days, dearest first; a permanent one is quoted per day, without them."""
     days = days_of(*period) if period else None
-    key = (stage, tuple(raises), days, allowance_days, used_days)
-    found = prices._quotes.get(key)
-    if found is None:
-        found = _quote(prices, stage, raises, days, allowance_days, used_days)
-        if len(prices._quotes) >= QUOTES_KEPT:
-            prices._quotes.clear()
-        prices._quotes[key] = found
-    return found
+    return prices.kept_quote((stage, tuple(raises), days, allowance_days, used_days),
+                             lambda: _quote(prices, stage, raises, days, allowance_days, used_days))
 
 
 QUOTES_KEPT = 4096
