@@ -18,6 +18,7 @@ from service.app.calendar.ics import render_ics
 from service.api.docs import document
 from service.api.errors import problem
 from service.api.runtime import now, principal, runtime, session, uow
+from service.domain.windows import later
 
 blp = Blueprint("calendar", __name__, url_prefix="/v1", description="The change calendar")
 
@@ -31,7 +32,7 @@ class CalendarRange(MethodView):
     def get(self, from_: Any = None, to: Any = None, environment_id: str | None = None) -> Any:
         """Windows, temporary upscales, scheduled changes and load tests the caller may see."""
         since = from_ or now()
-        until = to or since + timedelta(days=7)
+        until = to or later(since, timedelta(days=7))
         feed.check_range(since, until)
 
         def render() -> bytes:

@@ -19,7 +19,7 @@ from typing import Iterable
 
 from service.domain.errors import RuleViolation
 from service.domain.windows import (
-    INSTANT, Occurrence, WindowKind, Windows, clear_after, covering, occurring, overlaps,
+    INSTANT, Occurrence, WindowKind, Windows, clear_after, covering, later, occurring, overlaps,
 )
 
 START_SKEW = timedelta(seconds=60)
@@ -134,7 +134,7 @@ class CalendarConflict:
 
 def window_conflicts(windows: Windows, span: Span) -> list[CalendarConflict]:
     """The window occurrences that overlap a request's time."""
-    until = span.end if span.end > span.start else span.start + INSTANT
+    until = span.end if span.end > span.start else later(span.start, INSTANT)
     return [CalendarConflict("window", o.window.id, f"{o.window.kind.value}: {o.window.title}", o.start, o.end)
             for o in occurring(windows, span.start, until)]
 

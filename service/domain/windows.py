@@ -34,6 +34,26 @@ FREQUENCIES = frozenset({"HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY"})
 MAX_DURATION = timedelta(days=366)
 INSTANT = timedelta(microseconds=1)
 """The length of the span a moment is asked about."""
+DAWN = datetime(2, 1, 10, tzinfo=UTC)
+HORIZON = datetime(9999, 12, 1, tzinfo=UTC)
+"""Window arithmetic covers [DAWN, HORIZON): nothing occurs outside it. A request or a calendar
+may name any storable instant (years 1 to 9999), but the weeks, the day of slack and a window's
+length (up to 366 days) the arithmetic steps through would leave the range of ``datetime`` at
+its very ends."""
+
+
+def later(moment: datetime, delta: timedelta) -> datetime:
+    """``moment + delta``, or the last storable instant where that lies beyond it."""
+    try:
+        return moment + delta
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC)
+
+
+def _within_time(since: datetime, until: datetime) -> tuple[datetime, datetime] | None:
+    """``[since, until)`` cut to [DAWN, HORIZON); None when nothing of it is left."""
+    since, until = max(since, DAWN), min(until, HORIZON)
+    return (since, until) if since < until or (since == until and since < HORIZON) else None
 
 
 class WindowKind(StrEnum):
@@ -80,6 +100,10 @@ class Window:
 
     def occurrences(self, since: datetime, until: datetime) -> list[tuple[datetime, datetime]]:
         """The occurrences (UTC start, UTC end) that overlap ``[since, until)``, in order."""
+        within = _within_time(since, until)
+        if within is None:
+            return []
+        since, until = within
         if self.rrule is None:
             return list(_occurrences(self, since, until))
         found: list[tuple[datetime, datetime]] = []
@@ -307,8 +331,10 @@ class _Covering(Expanded):
 
     def occurrences(self, since: datetime, until: datetime) -> list[Occurrence]:
         found: list[Occurrence] = []
-        if not self.keys:
+        within = _within_time(since, until)
+        if not self.keys or within is None:
             return found
+        since, until = within
         week = first = since - (since - _MONDAY) % WEEK
         while week < until:
             for key in self.keys:
@@ -358,7 +384,7 @@ def applying(windows: Iterable[Window], *, environment_id: str, account_id: str,
 def covering(windows: Windows, moment: datetime,
              kinds: frozenset[WindowKind] = frozenset(WindowKind)) -> Occurrence | None:
     """An occurrence of one of ``kinds`` that ``moment`` falls in (the one ending last)."""
-    found = occurring(windows, moment, moment + INSTANT, kinds)
+    found = occurring(windows, moment, later(moment, INSTANT), kinds)
     return max(found, key=lambda o: o.end) if found else None
 
 

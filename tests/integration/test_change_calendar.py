@@ -386,3 +386,27 @@ def test_a_load_test_may_name_the_upscale_that_covers_its_window(desk: Desk) -> 
     filed = desk.file(load_test(desk, upscale_ticket_id=upscale["id"]))
     assert filed.status_code == 201, filed.get_json()
     assert [c["id"] for c in filed.get_json()["conflicts"]] == [upscale["id"]]
+
+
+# --- the ends of time -----------------------------------------------------------------------------
+
+
+def test_requests_and_calendars_at_the_ends_of_storable_time_are_answered_not_failed(desk: Desk) -> None:
+    # Window arithmetic steps through weeks and a day of slack; at the years 1 and 9999 those
+    # steps would leave Python's datetime range (OverflowError: a 500 before).
+    desk.window("maintenance", START - HOUR, START + 6 * HOUR, rrule="FREQ=DAILY")
+    far = desk.file(stage_change(desk, apply_at="9999-12-31T23:00:00+00:00"))
+    assert far.status_code == 201, far.get_json()
+    assert far.get_json()["apply_at"].startswith("9999-12-31T23:00:00")
+    late = desk.file(upscale_body(desk.world.envs["customer_a_stage"],
+                                  period={"start": "9999-12-30T00:00:00Z", "end": "9999-12-31T23:59:59Z"}))
+    assert late.status_code == 201, late.get_json()
+    env = desk.world.envs["customer_a_stage"]
+    for query in ("from=0001-01-01T00:00:00Z&to=0001-01-10T00:00:00Z",
+                  "from=9999-12-20T00:00:00Z&to=9999-12-31T23:59:59Z",
+                  "from=9999-12-31T23:00:00Z", f"environment_id={env}&from=9999-12-20T00:00:00Z"):
+        for who in ("support", "customer_a"):
+            read = desk.client.get(f"/v1/calendar?{query}", headers=desk.world.auth(who))
+            assert read.status_code == 200, (query, who, read.get_json())
+    assert desk.client.get("/v1/calendar?from=9999-12-31T23:00:00Z", headers=desk.world.auth("support")
+                           ).get_json()["to"].startswith("9999-12-31T23:59:59")

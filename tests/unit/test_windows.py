@@ -237,3 +237,19 @@ def test_the_index_keeps_a_bounded_number_of_weeks() -> None:
         at = monday + timedelta(weeks=week)
         assert view.occurrences(at, at + timedelta(days=7)) == occurrences_in([window], at, at + timedelta(days=7))
         assert index.weeks_kept <= module.WEEKS_INDEXED
+
+
+@pytest.mark.parametrize("since,until", [
+    (datetime(9999, 12, 30, tzinfo=UTC), datetime.max.replace(tzinfo=UTC)),
+    (datetime.max.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)),
+    (datetime.min.replace(tzinfo=UTC), datetime(1, 1, 3, tzinfo=UTC)),
+])
+def test_questions_at_the_ends_of_time_are_answered_without_leaving_the_range_of_datetime(
+        since: datetime, until: datetime) -> None:
+    windows = [nightly("Europe/Berlin", time(22), timedelta(hours=4)),
+               Window("once", WindowKind.FREEZE, "once", datetime(2026, 1, 1, tzinfo=UTC),
+                      datetime(2026, 1, 2, tzinfo=UTC))]
+    for asked in (windows, WindowIndex(windows).covering(environment_id="e", account_id="a", stage="prod")):
+        assert occurring(asked, since, until) == []
+        assert covering(asked, until) is None
+        assert clear_after(asked, since) == since
