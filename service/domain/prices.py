@@ -64,34 +64,22 @@ class PriceList:
     currency: str = "EUR"
     prices: Mapping[tuple[str, str, str], Decimal] = field(default_factory=dict)
     """(stage, component, size reached) -> price per day of that step."""
-    _worked_out: dict[tuple[str, str, str, str], tuple[tuple[tuple[str, Decimal], ...], Decimal]] = field(
-        default_factory=dict, init=False, compare=False, repr=False)
-    """The steps and daily price of each raise asked about (a list never changes once read)."""
     _quotes: dict[tuple[Any, ...], Quote] = field(default_factory=dict, init=False, compare=False, repr=False)
-    """Quotes worked out, by what they depend on (``quote``): few shapes of request recur."""
+    """Quotes worked out, by what they depend on (``quote``): few shapes of request recur, and a
+    list never changes once read."""
 
     def steps(self, stage: str, component: str, current: str, target: str) -> tuple[tuple[str, Decimal], ...]:
         """Each size step from ``current`` (exclusive) to ``target`` with its price per day; a
         step the list does not name costs nothing."""
-        return self._raise(stage, component, current, target)[0]
+        return tuple((size, self.prices.get((stage, component, size), Decimal(0)))
+                     for size in SIZES[size_rank(current) + 1:size_rank(target) + 1])
 
     def step_price(self, stage: str, component: str, size: str) -> Decimal:
         return self.prices.get((stage, component, size), Decimal(0))
 
     def daily(self, stage: str, component: str, current: str, target: str) -> Decimal:
-        return self._raise(stage, component, current, target)[1]
-
-    def _raise(self, stage: str, component: str, current: str,
-               target: str) -> tuple[tuple[tuple[str, Decimal], ...], Decimal]:
-        key = (stage, component, current, target)
-        found = self._worked_out.get(key)
-        if found is None:
-            steps = tuple((size, self.prices.get((stage, component, size), Decimal(0)))
-                          for size in SIZES[size_rank(current) + 1:size_rank(target) + 1])
-            found = (steps, money(sum((p for _, p in steps), Decimal(0)), self.currency))
-            if len(self._worked_out) < 4096:  # stages x components x size pairs: far fewer
-                self._worked_out[key] = found
-        return found
+        return money(sum((p for _, p in self.steps(stage, component, current, target)), Decimal(0)),
+                     self.currency)
 
     def kept_quote(self, key: tuple[Any, ...], work: Callable[[], Quote]) -> Quote:
         """The quote of ``key`` (what it depends on) as worked out once by ``work``."""
