@@ -1,8 +1,9 @@
 """the windows' version in one row
 
-Declaring or withdrawing a window replaces it with a new random id in the same transaction. A process that keeps
-the live windows (filing, the hand-off, the calendar) reads it by primary key to tell whether
-they still hold, where it aggregated the whole windows table at every filing before.
+Declaring or withdrawing a window replaces it with a new random id in the same transaction. A
+process that keeps the live windows (filing, the hand-off, the calendar) reads it by primary key
+to tell whether they still hold, where it aggregated the whole windows table at every filing
+before.
 
 Revision ID: 0019
 Revises: 0018
