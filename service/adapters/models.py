@@ -380,11 +380,16 @@ class MailMessage(Base):
     __tablename__ = "mail_messages"
     # Two indexes only (the key and what is unaddressed) are touched by a move's row: the event
     # is addressed once, its row taken FOR UPDATE SKIP LOCKED and deleted in that transaction.
+    # The others hold addressed messages only, which the workers write.
     __table_args__ = (
         Index("ix_mail_messages_owed", "next_attempt_at",
               postgresql_where=text(_MAIL_OWED), sqlite_where=text(_MAIL_OWED)),
         Index("ix_mail_messages_unaddressed", "created_at",
               postgresql_where=text(_MAIL_UNADDRESSED), sqlite_where=text(_MAIL_UNADDRESSED)),
+        # A person's messages about one ticket go out in order: the claim asks of each due
+        # message whether an earlier one of its thread is still owed.
+        Index("ix_mail_messages_thread", "ticket_id", "recipient_id", "created_at",
+              postgresql_where=text(_MAIL_OWED), sqlite_where=text(_MAIL_OWED)),
     )
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     event_id: Mapped[str] = mapped_column(String(36))

@@ -54,6 +54,12 @@ STAFF_SIDE: dict[Notice, str] = {
 STAFF_ROLES = frozenset({"support", "admin"})
 
 
+THREAD_ORDER: dict[str, int] = {notice.value: rank for rank, notice in enumerate(Notice)}
+"""Of two messages to one person about one ticket recorded at the same instant, which is sent
+first: a filing that the policy approves at once tells "received" before "approved" or
+"scheduled". Later instants go later whatever their kind."""
+
+
 def notice_of_move(from_status: str | None, to_status: str) -> Notice | None:
     """What a move tells, or None when it tells nobody by mail."""
     return MOVES.get((from_status, to_status))

@@ -5,6 +5,7 @@ one-click unsubscribe, preferences, and who must never be told."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from datetime import datetime, timedelta, timezone
 from email.message import EmailMessage
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from service.adapters.config import Settings
 from service.adapters.mail import composer_for, sender_for
@@ -21,11 +22,12 @@ from service.adapters.models import MailMessage, Ticket
 from service.api import create_app
 from service.api.runtime import build_runtime
 from service.app.notify.mail_delivery import send_message
-from service.app.notify.mail_outbox import claim_due_mail
+from service.app.notify.mail_outbox import claim_due_mail, record
 from service.app.notify.outbox import status_listener
 from service.app.registry import operators
 from service.app.tickets.moves import move
 from service.domain.actors import WORKER
+from service.domain.notice import Notice
 from service.domain.lifecycle import Action
 from tests.helpers import upscale_body
 from tests.support.world import World
@@ -41,12 +43,23 @@ def api(mail_settings: Settings) -> Any:
     return app.test_client()
 
 
+_SWEEPS = itertools.count()
+
+
 def deliver(uow_factory: Any, settings: Settings) -> list[str]:
-    """What the sweep and the mail tasks do: address, claim what is due, send each once."""
+    """What the sweeps and the mail tasks do until nothing more is due: address, claim what is
+    due, send it; a thread's next message is claimed once the one before it is sent. Each
+    message is tried once per call, and each call is a later sweep than the one before (past
+    the leases it took)."""
     send, composer = sender_for(settings.smtp_url, settings.mail_dir), composer_for(settings)
-    return [send_message(i, uow=uow_factory(), send=send, composer=composer, max_attempts=3,
-                         clock=lambda: datetime.now(timezone.utc))
-            for i in claim_due_mail(uow_factory(), now=LATER, lease=60)]
+    now = LATER + timedelta(days=next(_SWEEPS))
+    outcomes: list[str] = []
+    tried: set[str] = set()
+    while ids := [i for i in claim_due_mail(uow_factory(), now=now, lease=60) if i not in tried]:
+        tried.update(ids)
+        outcomes += [send_message(i, uow=uow_factory(), send=send, composer=composer, max_attempts=3,
+                                  clock=lambda: datetime.now(timezone.utc)) for i in ids]
+    return outcomes
 
 
 def file(api: Any, world: World, who: str = "customer_a", **body: Any) -> dict[str, Any]:
@@ -102,6 +115,72 @@ def test_the_requester_is_told_each_step_in_words_in_one_thread(api, world, uow_
         assert message["In-Reply-To"] == root and message["References"] == root
         assert message["Message-ID"] != root
     assert len({m["Message-ID"] for m in (received, approved, completed)}) == 3
+
+
+def kinds_of(uow_factory: Any, ids: list[str]) -> list[str]:
+    with uow_factory() as uow:
+        return [uow.session.get(MailMessage, i).kind for i in ids]
+
+
+def send_one(uow_factory: Any, settings: Settings, message_id: str) -> str:
+    return send_message(message_id, uow=uow_factory(), send=sender_for(settings.smtp_url, ""),
+                        composer=composer_for(settings), clock=lambda: datetime.now(timezone.utc), max_attempts=3)
+
+
+def test_a_persons_messages_about_one_ticket_go_out_one_at_a_time_in_order(
+        api, world, uow_factory, mail_settings, sink) -> None:
+    # Workers send in parallel: were both handed out at once, "approved" could arrive first.
+    ticket = file(api, world)
+    act(api, world, ticket, "approve")
+    [first] = claim_due_mail(uow_factory(), now=LATER, lease=60)
+    assert kinds_of(uow_factory, [first]) == ["received"]
+    # While the first is out with a worker (its lease), the next waits for it.
+    assert claim_due_mail(uow_factory(), now=LATER + timedelta(seconds=1), lease=60) == []
+    sink.refuse_with = "550 5.1.1 no such mailbox"
+    assert send_one(uow_factory, mail_settings, first) == "given_up"
+    # A message given up holds nothing back.
+    [second] = claim_due_mail(uow_factory(), now=LATER + timedelta(seconds=2), lease=60)
+    assert kinds_of(uow_factory, [second]) == ["approved"]
+
+
+def test_messages_recorded_at_one_instant_go_in_the_lifecycles_order(
+        api, world, uow_factory, mail_settings, sink) -> None:
+    # As when the approval policy approves a filing in its own transaction: "received" and
+    # "scheduled" carry the same instant, and the customer reads "received" first. Recorded here
+    # the other way round, for tickets enough that their random ids cannot hold the order.
+    tickets = []
+    for _ in range(8):  # one open request per environment: each is decided before the next
+        tickets.append(file(api, world))
+        act(api, world, tickets[-1], "reject", reason="filed for its mail only")
+    with uow_factory() as uow:
+        uow.session.execute(delete(MailMessage))
+        at = datetime.now(timezone.utc)
+        for ticket in tickets:
+            record(uow.session, ticket["id"], Notice.SCHEDULED, {"actor_id": None}, at)
+            record(uow.session, ticket["id"], Notice.RECEIVED, {"actor_id": None}, at)
+        uow.commit()
+    assert set(deliver(uow_factory, mail_settings)) == {"sent"}
+
+    for ticket in tickets:
+        subjects = [m["Subject"] for m in sink.messages("customer_a@example.com")
+                    if m["Subject"].startswith(f"[{ticket['number']}]")]
+        assert [s.split("] ")[1] for s in subjects] == [
+            "Upscale received: customer_a-stage", "Upscale scheduled: customer_a-stage"]
+
+
+def test_a_thread_waiting_for_its_first_message_does_not_hold_back_other_mail(
+        api, world, uow_factory, mail_settings, sink) -> None:
+    waiting = file(api, world)
+    act(api, world, waiting, "approve")
+    claim_due_mail(uow_factory(), now=LATER, lease=86400)  # its "received" is out for a day
+    other = api.post("/v1/tickets", json=upscale_body(world.envs["customer_b_stage"]),
+                     headers=world.auth("customer_b")).get_json()
+    # The waiting thread's "approved" is due before the other ticket's mail, and held back; the
+    # claim's limit counts what it hands out, not what it holds back.
+    [handed] = claim_due_mail(uow_factory(), now=LATER + timedelta(seconds=1), lease=60, limit=1)
+    with uow_factory() as uow:
+        message = uow.session.get(MailMessage, handed)
+        assert (message.ticket_id, message.kind) == (other["id"], "received")
 
 
 def test_a_rejection_carries_the_reason_and_a_comment_its_text(api, world, uow_factory, mail_settings, sink) -> None:

@@ -11,8 +11,8 @@ import json
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
-from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Tuple, and_, bindparam, case, exists, or_, select, tuple_, update
+from sqlalchemy.orm import Session, aliased
 
 from service.adapters import tracing
 from service.adapters.db import UnitOfWork
@@ -20,7 +20,7 @@ from service.adapters.models import (
     Account, Comment, MailMessage, NotificationPreference, PartnerLink, Ticket, TicketEvent, User, new_id,
 )
 from service.domain.notice import (
-    STAFF_ROLES, Event, Notice, Person, Preferences, TicketParties, notice_of_move, recipients,
+    STAFF_ROLES, THREAD_ORDER, Event, Notice, Person, Preferences, TicketParties, notice_of_move, recipients,
 )
 
 BATCH = 500
@@ -112,6 +112,25 @@ def _people(session: Session, tickets: Iterable[Ticket], events: list[MailMessag
     return people, links
 
 
+def _owed(message: type[MailMessage]) -> ColumnElement[bool]:
+    return and_(message.recipient_id.is_not(None), message.sent_at.is_(None), message.given_up_at.is_(None))
+
+
+def _place(message: type[MailMessage]) -> Tuple[Any]:
+    """A message's place in its thread: when its event was recorded, then the kind's order."""
+    return tuple_(message.created_at, case(THREAD_ORDER, value=message.kind, else_=len(THREAD_ORDER)), message.id)
+
+
+_EARLIER = aliased(MailMessage)
+# Due and first in its thread (ix_mail_messages_owed, then a probe of ix_mail_messages_thread).
+_DUE = (select(MailMessage.id)
+        .where(_owed(MailMessage), MailMessage.next_attempt_at <= bindparam("now"),
+               ~exists().where(_owed(_EARLIER), _EARLIER.ticket_id == MailMessage.ticket_id,
+                               _EARLIER.recipient_id == MailMessage.recipient_id,
+                               _place(_EARLIER) < _place(MailMessage)))
+        .order_by(MailMessage.next_attempt_at).limit(bindparam("limit")))
+
+
 def preferences_of(values: tuple[Any, ...] | Any) -> Preferences:
     """Preferences from (email, watch_account, awaiting_approval, sla_breach, failed); all None
     (no row): the defaults."""
@@ -122,14 +141,12 @@ def preferences_of(values: tuple[Any, ...] | Any) -> Preferences:
 
 def claim_due_mail(uow: UnitOfWork, *, now: datetime, lease: float, limit: int = BATCH) -> list[str]:
     """Address what is new, then the due messages, held for a lease so that the next sweep does
-    not hand them out again."""
+    not hand them out again. Of one person's messages about one ticket only the first still owed
+    is handed out: the next goes once it is sent or given up, so a thread arrives in order
+    although the workers send in parallel."""
     address_new_mail(uow, limit=limit)
     with uow:
-        ids = list(uow.session.scalars(
-            select(MailMessage.id).where(
-                MailMessage.recipient_id.is_not(None), MailMessage.sent_at.is_(None),
-                MailMessage.given_up_at.is_(None), MailMessage.next_attempt_at <= now,
-            ).order_by(MailMessage.next_attempt_at).limit(limit)))
+        ids = list(uow.session.scalars(_DUE, {"now": now, "limit": limit}))
         if ids:
             uow.session.execute(update(MailMessage).where(MailMessage.id.in_(ids)).values(
                 next_attempt_at=now + timedelta(seconds=lease)))
