@@ -11,7 +11,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any, Iterable
 
-from sqlalchemy import ColumnElement, Tuple, and_, bindparam, case, exists, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, Tuple, and_, bindparam, case, exists, literal_column, or_, select, tuple_, update
 from sqlalchemy.orm import Session, aliased
 
 from service.adapters import tracing
@@ -118,7 +118,9 @@ def _owed(message: type[MailMessage]) -> ColumnElement[bool]:
 
 def _place(message: type[MailMessage]) -> Tuple[Any]:
     """A message's place in its thread: when its event was recorded, then the kind's order."""
-    return tuple_(message.created_at, case(THREAD_ORDER, value=message.kind, else_=len(THREAD_ORDER)), message.id)
+    order = case(*((message.kind == literal_column(f"'{kind}'"), literal_column(str(rank)))
+                   for kind, rank in THREAD_ORDER.items()), else_=literal_column(str(len(THREAD_ORDER))))
+    return tuple_(message.created_at, order, message.id)
 
 
 _EARLIER = aliased(MailMessage)
