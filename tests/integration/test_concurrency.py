@@ -17,7 +17,7 @@ from service.app.commands import STATUS_COMMANDS, FileTicket, Reject
 from service.app.tickets.actions import change_status, file_ticket
 from service.domain.lifecycle import Action
 from service.app.tickets.moves import move
-from service.adapters.models import Ticket, TicketEvent
+from service.adapters.models import ChangeWindow, Ticket, TicketEvent
 from tests.helpers import upscale_body, utc
 from tests.support.world import World, build_world, file_via_api
 
@@ -265,3 +265,17 @@ def test_a_move_overtaken_between_read_and_write_is_a_conflict_not_an_error(
         events = uow.session.scalars(select(TicketEvent.reason).where(
             TicketEvent.ticket_id == ticket.id).order_by(TicketEvent.id)).all()
     assert events == [ticket.summary, "first"]
+
+
+def test_eight_simultaneous_deletes_of_a_window_withdraw_it_once(app: Any, client: Any, world: World,
+                                                                 uow_factory: Any) -> None:
+    body = {"kind": "freeze", "title": "peak week", "start": "2031-11-24T00:00:00+00:00",
+            "end": "2031-12-01T00:00:00+00:00"}
+    window = client.post("/v1/windows", json=body, headers=world.auth("support")).get_json()
+    responses = race(app, [lambda c: c.delete(f"/v1/windows/{window['id']}", headers=world.auth("support"))
+                           for _ in range(THREADS)])
+
+    assert _statuses(responses) == {204: 1, 404: THREADS - 1}, [r.get_json() for r in responses]
+    with uow_factory() as uow:
+        # One withdrawal: the feed's SEQUENCE moved once.
+        assert uow.session.get(ChangeWindow, window["id"]).sequence == window["sequence"] + 1

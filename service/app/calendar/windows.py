@@ -112,12 +112,17 @@ def delete_window(principal: Principal, window_id: str, *, uow: UnitOfWork, now:
     """The window stops applying; the row stays so that calendar feeds show it cancelled."""
     ensure_staff(principal)
     with uow:
-        row = uow.session.get(ChangeWindow, window_id)
-        if row is None or row.deleted_at is not None:
+        # Guarded: of two racing deletes, the one that waits finds the window gone (404).
+        withdrawn = uow.session.connection().execute(_WITHDRAW, {"b_id": window_id, "now": now}).rowcount
+        if withdrawn != 1:
             raise NotFound("no such window")
-        row.deleted_at, row.updated_at, row.sequence = now, now, row.sequence + 1
         _moved(uow.session)
         uow.commit()
+
+
+_WINDOWS = ChangeWindow.__table__
+_WITHDRAW = (update(_WINDOWS).where(_WINDOWS.c.id == bindparam("b_id"), _WINDOWS.c.deleted_at.is_(None))
+             .values(deleted_at=bindparam("now"), updated_at=bindparam("now"), sequence=_WINDOWS.c.sequence + 1))
 
 
 _MOVE = update(ChangeWindowsVersion).where(ChangeWindowsVersion.id == 1).values(version=bindparam("version"))
