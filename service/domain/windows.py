@@ -11,6 +11,7 @@ Everything here takes the time as an argument; nothing reads the clock.
 """
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from enum import StrEnum
@@ -300,7 +301,7 @@ class WindowIndex:
         self.by_scope: dict[ScopeKey, list[Window]] = {}
         for window in windows:
             self.by_scope.setdefault(scope_key(window.scope), []).append(window)
-        self._weeks: dict[tuple[ScopeKey, datetime], tuple[Occurrence, ...]] = {}
+        self._weeks: dict[tuple[ScopeKey, datetime], _Week] = {}
 
     @property
     def weeks_kept(self) -> int:
@@ -312,16 +313,38 @@ class WindowIndex:
                                 ("all", None)) if key in self.by_scope]
         return _Covering(self, keys, (environment_id, account_id, stage))
 
-    def week(self, key: ScopeKey, week: datetime) -> tuple[Occurrence, ...]:
+    def week(self, key: ScopeKey, week: datetime) -> _Week:
         """The occurrences of the windows of scope ``key`` that overlap the week from ``week``."""
         found = self._weeks.get((key, week))
         if found is None:
             if len(self._weeks) >= WEEKS_INDEXED:
                 self._weeks.clear()
             until = week + WEEK
-            found = self._weeks[(key, week)] = tuple(
-                Occurrence(w, s, e) for w in self.by_scope.get(key, ()) for s, e in w.occurrences(week, until))
+            found = self._weeks[(key, week)] = _Week(sorted(
+                (Occurrence(w, s, e) for w in self.by_scope.get(key, ()) for s, e in w.occurrences(week, until)),
+                key=_order))
         return found
+
+
+class _Week:
+    """One scope's occurrences overlapping one week, by start, with their starts apart for
+    bisection and the longest one's length: a question about a span looks only at those that
+    begin before it ends and late enough to reach into it, not at every nightly window of the
+    week."""
+
+    __slots__ = ("occurrences", "starts", "longest")
+
+    def __init__(self, occurrences: list[Occurrence]) -> None:
+        self.occurrences = occurrences
+        self.starts = [o.start for o in occurrences]
+        self.longest = max((o.end - o.start for o in occurrences), default=timedelta(0))
+
+    def overlapping(self, since: datetime, until: datetime, *, begun_after: datetime | None) -> list[Occurrence]:
+        """Those overlapping ``[since, until)``; with ``begun_after``, only those that begin then
+        or later (an earlier one was listed with an earlier week)."""
+        low = max(since - self.longest, begun_after) if begun_after is not None else since - self.longest
+        return [o for o in self.occurrences[bisect_left(self.starts, low):bisect_left(self.starts, until)]
+                if o.end > since]
 
 
 class _Covering(Expanded):
@@ -338,10 +361,11 @@ class _Covering(Expanded):
         week = first = since - (since - _MONDAY) % WEEK
         while week < until:
             for key in self.keys:
-                for o in self.index.week(key, week):  # one begun in an earlier week was listed then
-                    if (o.start < until and o.end > since and (week == first or o.start >= week)
-                            and o.window.scope.covers(environment_id=self.environment_id,
-                                                      account_id=self.account_id, stage=self.stage)):
+                # One begun in an earlier week was listed with that week.
+                for o in self.index.week(key, week).overlapping(since, until,
+                                                                 begun_after=None if week == first else week):
+                    if o.window.scope.covers(environment_id=self.environment_id, account_id=self.account_id,
+                                             stage=self.stage):
                         found.append(o)
             week += WEEK
         found.sort(key=_order)
