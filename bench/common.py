@@ -33,9 +33,10 @@ _BASE = int(os.environ.get("BENCH_PORT_BASE", "18080"))
 API_PORT, FLOOR_PORT, SIM_PORT = _BASE, _BASE + 10, _BASE + 1
 API = f"http://127.0.0.1:{API_PORT}"
 SIM_TOKEN = secrets.token_urlsafe(32)
-# What `envdesk serve` picks by default on this machine (service/cli/processes.py).
+# What `envdesk serve` picks by default on this machine (service/cli/processes.py); BENCH_THREADS
+# serves with that many threads a process instead (gunicorn's threaded worker above 1).
 WORKERS = int(os.environ.get("WEB_CONCURRENCY", "0")) or min(2 * (os.cpu_count() or 1) + 1, 8)
-THREADS = 4
+THREADS = int(os.environ.get("BENCH_THREADS", "1"))
 
 
 def bench_env(**extra: str) -> dict[str, str]:
@@ -314,7 +315,7 @@ def wait_http(url: str, timeout: float = 60.0) -> None:
 def start_api(**env: str) -> Proc:
     home = WORK / "home"
     shutil.rmtree(home / "metrics", ignore_errors=True)
-    p = Proc("api", [ENVDESK, "serve", "--port", str(API_PORT)], bench_env(**env))
+    p = Proc("api", [ENVDESK, "serve", "--port", str(API_PORT), "--threads", str(THREADS)], bench_env(**env))
     wait_http(f"{API}/healthz")
     return p
 

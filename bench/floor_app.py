@@ -63,7 +63,7 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=18090)
     parser.add_argument("--workers", type=int,
                         default=int(os.environ.get("WEB_CONCURRENCY", "0")) or min(2 * (os.cpu_count() or 1) + 1, 8))
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     with psycopg.connect(os.environ["DATABASE_URL"]) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS floor_rows (id text PRIMARY KEY, payload text NOT NULL,"

@@ -52,7 +52,11 @@ def checked_settings(process: str) -> Settings:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--workers", default=_default_web_workers, type=int, help="worker processes")
-@click.option("--threads", default=4, show_default=True, type=int)
+@click.option("--threads", default=1, show_default=True, type=int,
+              help="threads per process. 1: gunicorn's sync worker, a process takes a connection only "
+                   "when idle, so the load spreads over all processes (behind a proxy that buffers "
+                   "requests); more: the threaded worker, which keeps a connection alive on the "
+                   "process that accepted it, busy or not")
 def serve(host: str, port: int, workers: int, threads: int) -> None:
     from service.entrypoints.server import run_gunicorn
 
