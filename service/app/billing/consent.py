@@ -6,22 +6,30 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from service.adapters.models import Environment
-from service.app.billing.quotes import quote_json, quote_upscale
+from service.app.billing.quotes import contract_year, quote_json, quote_upscale
 from service.app.commands import FileTicket
 from service.domain import hosting
 from service.domain.errors import ChargesNotAccepted, QuoteChanged
 from service.domain.prices import PriceList, Quote, as_text
 
 
-def quote_filing(session: Session, prices: PriceList | None, env: Environment, command: FileTicket, *,
-                 now: datetime) -> Quote | None:
-    """The quote of an upscale being filed (None for a change, or without a price list)."""
+def allowance_year(prices: PriceList | None, command: FileTicket, now: datetime) -> int | None:
+    """The contract year whose included days a filing's quote needs: that of a temporary
+    upscale's period under a price list; None when the quote needs none."""
+    if prices is None or command.type != hosting.TicketType.UPSCALE or command.window is None:
+        return None
+    return contract_year(command.window, now)
+
+
+def quote_filing(prices: PriceList | None, env: Environment, command: FileTicket, *,
+                 allowance: tuple[int, int] | None) -> Quote | None:
+    """The quote of an upscale being filed (None for a change, or without a price list);
+    ``allowance``: the included days and days used of ``allowance_year``, read with the
+    filing's facts (service.app.tickets.filing)."""
     if prices is None or command.type != hosting.TicketType.UPSCALE:
         return None
-    return quote_upscale(session, prices, env, command.resources, command.window, now=now)
+    return quote_upscale(prices, env, command.resources, command.window, allowance=allowance)
 
 
 def within_allowance(command: FileTicket, found: Quote | None) -> bool | None:

@@ -19,7 +19,7 @@ from service.domain.errors import NotFound
 from service.domain.prices import PriceList, Quote, Raise, as_text, quote
 
 
-def _allowance(account_id: Any) -> tuple[Any, Any]:
+def allowance_of(account_id: Any) -> tuple[Any, Any]:
     """The included days of the contract year (bound as ``year``, ``year_start``, ``year_end``)
     of ``account_id``, and those its usages started in that year used."""
     return (select(Allowance.days).where(Allowance.account_id == account_id,
@@ -35,24 +35,16 @@ def _used(account_id: Any, ended: Any) -> Any:
         Usage.started_at < bindparam("year_end")).scalar_subquery()
 
 
-_ALLOWANCE = select(*_allowance(bindparam("account_id")))
-
-
 def contract_year(period: tuple[datetime, datetime] | None, now: datetime) -> int:
     """The contract year a request counts against: that of its period's start (UTC), else now's."""
     return (period[0] if period else now).astimezone(timezone.utc).year
 
 
-def _year(year: int) -> dict[str, Any]:
+def year_bounds(year: int) -> dict[str, Any]:
+    """The parameters ``allowance_of`` binds for the contract year ``year``."""
     start = datetime(year, 1, 1, tzinfo=timezone.utc)
     end = start.replace(year=year + 1) if year < 9999 else datetime.max.replace(tzinfo=timezone.utc)
     return {"year": year, "year_start": start, "year_end": end}
-
-
-def read_allowance(session: Session, account_id: str, year: int) -> tuple[int, int]:
-    """(included days of ``year``, those already used), in one statement."""
-    days, used = session.execute(_ALLOWANCE, {"account_id": account_id, **_year(year)}).one()
-    return days or 0, int(used or 0)
 
 
 def raises_of(env: Environment, resources: Sequence[Mapping[str, str]] | None) -> list[Raise]:
@@ -61,14 +53,14 @@ def raises_of(env: Environment, resources: Sequence[Mapping[str, str]] | None) -
             for r in resources or ()]
 
 
-def quote_upscale(session: Session, prices: PriceList, env: Environment,
-                  resources: Sequence[Mapping[str, str]] | None,
-                  period: tuple[datetime, datetime] | None, *, now: datetime) -> Quote:
-    """The quote; the allowance is read (one statement) only when something is charged."""
+def quote_upscale(prices: PriceList, env: Environment, resources: Sequence[Mapping[str, str]] | None,
+                  period: tuple[datetime, datetime] | None, *, allowance: tuple[int, int] | None) -> Quote:
+    """The quote; ``allowance`` (included days of the period's contract year, days used), read
+    by the caller's statement, counts where a temporary upscale is charged something."""
     raises = raises_of(env, resources)
     found = quote(prices, env.stage, raises, period=period)
     if found.costs_something and period is not None:
-        days, used = read_allowance(session, env.account_id, contract_year(period, now))
+        days, used = allowance or (0, 0)
         found = quote(prices, env.stage, raises, period=period, allowance_days=days, used_days=used)
     return found
 
@@ -81,7 +73,7 @@ def quote_request(session: Session, principal: Principal, command: FileTicket, *
     period = command.window if command.type == hosting.TicketType.UPSCALE else None
     row = session.connection().execute(_quote_query(visibility(principal), period is not None), {
         "environment_id": command.environment_id, "principal_account": principal.account_id,
-        **(_year(contract_year(period, now)) if period is not None else {})}).first()
+        **(year_bounds(contract_year(period, now)) if period is not None else {})}).first()
     if row is None:
         raise NotFound("no such environment", errors={"environment_id": ["no such environment"]})
     env = Environment(**dict(zip(FACT_KEYS, row)))  # not added to the session: a quote stores nothing
@@ -100,7 +92,7 @@ def _quote_query(scope: str, temporary: bool) -> Select[Any]:
     name): the environment's columns, where the caller may see it, and for a temporary upscale
     its account's included days of the contract year and those used."""
     env = Environment.__table__
-    return (select(*(env.c[key] for key in FACT_KEYS), *(_allowance(env.c.account_id) if temporary else ()))
+    return (select(*(env.c[key] for key in FACT_KEYS), *(allowance_of(env.c.account_id) if temporary else ()))
             .where(env.c.id == bindparam("environment_id"),
                    visible_to(scope, env.c.account_id, bindparam("principal_account"))))
 

@@ -75,7 +75,8 @@ def file_ticket(
     (service.app.billing.consent). One SELECT reads what the rules need (with the version of the
     live windows when one may cover the environment: they are kept in the process while it
     holds, service.app.calendar.kept; a freeze refuses; ``conflicts`` gains what the request
-    overlaps: service.app.calendar.rules), and one INSERT writes the ticket with its events and
+    overlaps: service.app.calendar.rules; for a priced temporary upscale, the account's included
+    days of the contract year), and one INSERT writes the ticket with its events and
     outbox rows (service.app.tickets.filing); the unique indexes decide races. Nothing locks, so
     on PostgreSQL ``uow`` may run in autocommit (service.api.runtime.filing_uow)."""
     hosting.ensure_may_file(principal.kind)
@@ -83,13 +84,13 @@ def file_ticket(
     with uow:
         facts = filing.read_facts(uow.session, account_id=principal.account_id,
                                   environment_id=command.environment_id, type_=command.type,
-                                  key=key, max_open=max_open, now=now)
+                                  key=key, max_open=max_open, now=now,
+                                  allowance_year=consent.allowance_year(prices, command, now))
         earlier = _replayed(uow.session, principal, facts, key, digest)
         if earlier is not None:
             return earlier, False
         env = _found(facts.environment)
-        quoted, decision = _quote_and_decide(uow.session, command, env, facts, prices=prices,
-                                             approval=approval, now=now)
+        quoted, decision = _quote_and_decide(command, env, facts, prices=prices, approval=approval)
         _check_rules(uow.session, env, command, now=now, decision=decision, open_ticket=facts.open_ticket)
         due = calendar_rules.check_filing(uow.session, env, command, now=now, conflicts=conflicts,
                                           version=facts.windows_version)
@@ -107,12 +108,11 @@ def _found(env: Environment | None) -> Environment:
     return env
 
 
-def _quote_and_decide(session: Session, command: FileTicket, env: Environment, facts: filing.FilingFacts,
-                      *, prices: PriceList | None, approval: ApprovalPolicy, now: datetime
-                      ) -> tuple[Quote | None, Decision]:
+def _quote_and_decide(command: FileTicket, env: Environment, facts: filing.FilingFacts,
+                      *, prices: PriceList | None, approval: ApprovalPolicy) -> tuple[Quote | None, Decision]:
     """The request's quote (by the price list) and what the approval policy asks of it, which
     may depend on whether the quote charges anything (``within_allowance``)."""
-    quoted = consent.quote_filing(session, prices, env, command, now=now)
+    quoted = consent.quote_filing(prices, env, command, allowance=facts.allowance)
     return quoted, approvals.decide_for(
         approval, env, type_=command.type, change_kind=command.change_kind, period=command.window,
         external_id=facts.external_id, within_allowance=consent.within_allowance(command, quoted))

@@ -24,6 +24,7 @@ from service.adapters import case_numbers
 from service.adapters.models import Account, ChangeWindow, Environment, Ticket
 from service.adapters.registry import FACT_KEYS
 from service.adapters.writes import added, insert_rows, rows_of
+from service.app.billing import quotes
 from service.app.calendar import kept
 
 # Inline, not an expanding parameter: SQLAlchemy would render the statement again at every
@@ -48,29 +49,38 @@ class FilingFacts:
     windows_version: str | None = None
     """The windows' version (service.app.calendar.kept) when a live window may cover the
     environment; None when none may (the calendar's rules then need not look at windows)."""
+    allowance: tuple[int, int] | None = None
+    """(included days, days used) of the account's contract year, where the SELECT was asked for
+    them (``allowance_year``: a priced temporary upscale)."""
 
 
 def read_facts(session: Session, *, account_id: str, environment_id: str, type_: str,
-               key: str | None, max_open: int, now: datetime) -> FilingFacts:
-    """One SELECT; ``environment`` is None when the account has no such environment.
+               key: str | None, max_open: int, now: datetime,
+               allowance_year: int | None = None) -> FilingFacts:
+    """One SELECT; ``environment`` is None when the account has no such environment. With
+    ``allowance_year`` it reads the account's included days of that contract year and those
+    used too (what a priced temporary upscale's quote needs).
 
     The statement is built once per shape and reads the environment's columns, not the entity:
     no ORM loading to pay for. The Environment is then put in the session as if loaded, its
     timestamps left unloaded (read on access)."""
     params = {"account_id": account_id, "environment_id": environment_id, "type": type_,
-              "key": key, "max_open": max_open, "now": now}
+              "key": key, "max_open": max_open, "now": now,
+              **(quotes.year_bounds(allowance_year) if allowance_year is not None else {})}
     connection = session.connection()
     numbered = case_numbers.read_with_facts(connection.dialect.name)
-    row = connection.execute(_facts_query(bool(key), bool(max_open), numbered), params).first()
+    query = _facts_query(bool(key), bool(max_open), numbered, allowance_year is not None)
+    row = connection.execute(query, params).first()
     if row is None:
         return FilingFacts(environment=None)
     env = _loaded(session, Environment(**dict(zip(FACT_KEYS, row[:len(FACT_KEYS)]))))
-    number, external_id, count, windows_version, dup_id, dup_status, *replayed = row[len(FACT_KEYS):]
+    number, external_id, count, windows_version, days, used, dup_id, dup_status, *replayed = row[len(FACT_KEYS):]
     return FilingFacts(environment=env, external_id=external_id, open_count=count or 0,
                        windows_version=windows_version,
                        open_ticket=(dup_id, dup_status) if dup_id else None,
                        earlier=(replayed[0], replayed[1]) if replayed and replayed[0] else None,
-                       number=number)
+                       number=number,
+                       allowance=(days or 0, int(used or 0)) if allowance_year is not None else None)
 
 
 def number_for(session: Session, facts: FilingFacts) -> int:
@@ -90,9 +100,11 @@ def _loaded(session: Session, env: Environment) -> Environment:
 
 
 @cache
-def _facts_query(with_key: bool, capped: bool, numbered: bool) -> Select[Any]:
+def _facts_query(with_key: bool, capped: bool, numbered: bool, allowance: bool = False) -> Select[Any]:
     """The SELECT of read_facts, built once per shape (its parameters are bound by name);
-    ``numbered``: it draws the new ticket's case number too (service.adapters.case_numbers)."""
+    ``numbered``: it draws the new ticket's case number too (service.adapters.case_numbers);
+    ``allowance``: the account's included days of the contract year and those used (bound as
+    ``year``, ``year_start``, ``year_end``), else two nulls."""
     account_id, environment_id = bindparam("account_id"), bindparam("environment_id")
     dup = select(Ticket.id, Ticket.status).where(
         Ticket.environment_id == environment_id, Ticket.type == bindparam("type"),
@@ -102,8 +114,9 @@ def _facts_query(with_key: bool, capped: bool, numbered: bool) -> Select[Any]:
         Ticket.account_id == account_id, Ticket.idempotency_key == bindparam("key"))
     env = tuple(Environment.__table__.c[k] for k in FACT_KEYS)
     number = case_numbers.next_number() if numbered else literal(None, Integer)
+    days = quotes.allowance_of(Environment.account_id) if allowance else (literal(None, Integer),) * 2
     return (select(*env, number, Account.external_id, _open_count(account_id, capped), _windowed(),
-                   *_columns(dup), *(_columns(earlier) if with_key else ()))
+                   *days, *_columns(dup), *(_columns(earlier) if with_key else ()))
             .join(Account, Account.id == Environment.account_id)
             .where(Environment.id == environment_id, Environment.account_id == account_id))
 

@@ -213,3 +213,29 @@ def test_quotes_and_usage_at_the_edges_of_the_calendar_answer_without_error(clie
     assert client.get("/v1/usage?month=9999-12", headers=world.auth("customer_a")).status_code == 200
     bad = client.get("/v1/usage?month=0000-01", headers=world.auth("customer_a"))
     assert bad.status_code == 422 and "month" in bad.get_json()["errors"]
+
+
+def test_a_charged_temporary_upscale_reads_its_included_days_with_the_filing_s_facts(
+        client, world, uow_factory) -> None:
+    """Filing with a price list sends the statements of filing without one: the account's included
+    days of the contract year come with the filing's one SELECT, not in a statement of their own."""
+    from sqlalchemy import Engine, event
+
+    set_allowance(world.accounts["customer_a"], 1, uow=uow_factory(), year=2030)
+    sent: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        body = temporary(world, accept_charges={"amount": "37.00", "currency": "EUR"})
+        response = client.post("/v1/tickets", json=body, headers=world.auth("customer_a"))
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    assert response.status_code == 201, response.get_data(as_text=True)
+    assert response.get_json()["charges"]["quote"]["allowance"] == {
+        "year": 2030, "days": 1, "used": 0, "included": 1, "left": 0}
+    reading_allowances = [s for s in sent if "allowances" in s and s.lstrip().upper().startswith("SELECT")]
+    assert len(reading_allowances) == 1, reading_allowances
+    assert "FROM environments" in reading_allowances[0]
