@@ -114,7 +114,7 @@ def _facts_query(with_key: bool, capped: bool, numbered: bool, allowance: bool =
         Ticket.account_id == account_id, Ticket.idempotency_key == bindparam("key"))
     env = tuple(Environment.__table__.c[k] for k in FACT_KEYS)
     number = case_numbers.next_number() if numbered else literal(None, Integer)
-    days = quotes.allowance_of(Environment.account_id) if allowance else (literal(None, Integer),) * 2
+    days = quotes.allowance_of(Environment.account_id) if allowance else (null(), null())
     return (select(*env, number, Account.external_id, _open_count(account_id, capped), _windowed(),
                    *days, *_columns(dup), *(_columns(earlier) if with_key else ()))
             .join(Account, Account.id == Environment.account_id)
