@@ -93,6 +93,8 @@ def main(kind: str, n: int) -> None:
     print(f"{kind}: {len(took)} requests, CPU {cpu:.2f} ms a request (this process), wall mean "
           f"{statistics.fmean(took):.2f} ms, median {statistics.median(took):.2f} ms, "
           f"{len(seen)} SQL statements a request")
+    if prof and os.environ.get("PROFILE_OUT"):  # for pstats, or to set two trees side by side
+        prof.dump_stats(os.environ["PROFILE_OUT"])
     if prof:
         pstats.Stats(prof).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(
             int(os.environ.get("TOP", "40")))

@@ -1,4 +1,4 @@
-"""What staff read on the queue page: the filter selects are exactly what WTForms renders for the
+"""What staff read on the queue page: the filter fields are exactly what WTForms renders for the
 same query, and each row shows its ticket, escaped, cut where long, linked to the ticket's page
 and marked when past its SLA."""
 from __future__ import annotations
@@ -7,7 +7,7 @@ import html
 import re
 from datetime import timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote
 
 import pytest
 from werkzeug.datastructures import MultiDict
@@ -17,20 +17,23 @@ from tests.integration.console.conftest import file
 from tests.support.world import World
 
 SELECT = re.compile(r'<select id="(\w+)".*?</select>', re.S)
+TEXT = re.compile(r'<input id="(\w+)"[^>]*>')
 
 
 @pytest.mark.parametrize("query", [
     "", "status=failed", "status=pending_approval&stage=prod&type=change", "stage=dev&type=upscale",
-    "account=Cust%22o", "status=bogus",
+    "account=Cust%22o", "account=M%C3%BCller+%26+%3CS%C3%B6hne%3E", "number=ENV-" + "4" * 40 + "%22", "status=bogus",
 ])
-def test_the_filter_selects_are_what_wtforms_renders(console_app: Any, staff: Any, query: str) -> None:
+def test_the_filter_fields_are_what_wtforms_renders(console_app: Any, staff: Any, query: str) -> None:
     page = staff.get("/console/?" + query).get_data(as_text=True)
     with console_app.test_request_context("/console/?" + query):
-        form = QueueFilterForm(MultiDict(re.findall(r"(\w+)=([^&]*)", query)))
+        form = QueueFilterForm(MultiDict(parse_qsl(query)))
         form.validate()
         expected = {name: str(form[name]()) for name in ("status", "stage", "type")}
+        typed = {name: str(form[name](placeholder=form[name].description)) for name in ("number", "account")}
     found = {match.group(1): match.group(0) for match in SELECT.finditer(page)}
     assert found == expected
+    assert {match.group(1): match.group(0) for match in TEXT.finditer(page)} == typed
     for name in ("status", "stage", "type", "account"):
         assert f'<label for="{name}">{form[name].label.text}</label>' in page
 
