@@ -59,12 +59,14 @@ def _publish(ticket_id: str, ticket_type: str, stage: str, *, countdown: float =
 
 
 def pending_tickets(n: int) -> list[str]:
-    """``n`` stage upscales set back to pending_approval (events and approvals of earlier runs kept)."""
+    """``n`` stage upscales set back to pending_approval (events of earlier runs kept; their
+    approvals and usage, which a new approval and completion write again, dropped)."""
     with common.connect() as conn:
         ids = [r[0] for r in conn.execute(
             "SELECT t.id FROM tickets t JOIN environments e ON e.id = t.environment_id "
             "WHERE t.type = 'upscale' AND e.stage = 'stage' ORDER BY t.id LIMIT %s", (n,))]
         conn.execute("DELETE FROM ticket_approvals WHERE ticket_id = ANY(%s)", (ids,))
+        conn.execute("DELETE FROM usage WHERE ticket_id = ANY(%s)", (ids,))  # a completion starts its usage
         conn.execute("""UPDATE tickets SET status = 'pending_approval', operation_id = NULL,
             next_attempt_at = NULL, published_at = NULL, attempts = 0, round = round + 1,
             decided_at = NULL WHERE id = ANY(%s)""", (ids,))

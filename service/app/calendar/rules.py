@@ -57,12 +57,16 @@ def overlapping(session: Session, environment_id: str, span: Span,
     return found
 
 
-def due_at(session: Session, ticket: Ticket, *, stage: str | None, now: datetime) -> datetime:
-    """When an approved ``ticket`` may go to provisioning, given the windows of its environment."""
+def due_at(session: Session, ticket: Ticket, *, stage: str | None, now: datetime,
+           version: str | None = None) -> datetime:
+    """When an approved ``ticket`` may go to provisioning, given the windows of its environment.
+    ``version``: the windows' version, when the statement that read the ticket read it too
+    (``service.app.calendar.kept.version()``); else it is read here."""
     not_before = ticket.apply_at or ticket.period_start
     if stage is None:
         stage = session.scalar(select(Environment.stage).where(Environment.id == ticket.environment_id))
-    windows = windows_of(session, environment_id=ticket.environment_id, account_id=ticket.account_id, stage=stage)
+    windows = windows_of(session, environment_id=ticket.environment_id, account_id=ticket.account_id, stage=stage,
+                         version=version)
     return scheduling.due_at(windows, now=now, not_before=not_before, emergency=ticket.emergency)
 
 

@@ -24,7 +24,7 @@ from service.domain.lifecycle import (
 )
 from service.domain.hosting import COMPONENTS, DEFAULT_SIZE, SIZES, TicketType, revert_plan
 from service.app.billing import ledger
-from service.app.calendar import rules as calendar_rules
+from service.app.calendar import kept as calendar_kept, rules as calendar_rules
 from service.app.tickets.moves import StatusListener, move
 from service.adapters.writes import added, insert_rows, rows_of, update_row, update_versioned
 from service.adapters.handoff import ACTIVE_STATUSES, Dispatch, hand_off
@@ -133,7 +133,8 @@ def _claim(ticket_id: str, *, uow: UnitOfWork, now: datetime, timing: Timing,
                 found.save(uow.session)
                 uow.commit()
                 return None
-            if ticket.status == Status.APPROVED and _held(uow, ticket, env, now=now, listener=listener):
+            if ticket.status == Status.APPROVED and _held(uow, ticket, env, found.windows, now=now,
+                                                          listener=listener):
                 found.save(uow.session)
                 uow.commit()
                 return None
@@ -149,11 +150,12 @@ def _claim(ticket_id: str, *, uow: UnitOfWork, now: datetime, timing: Timing,
     return work, found
 
 
-def _held(uow: UnitOfWork, ticket: Ticket, env: Environment, *, now: datetime,
+def _held(uow: UnitOfWork, ticket: Ticket, env: Environment, windows: str | None, *, now: datetime,
           listener: StatusListener | None) -> bool:
     """Nothing is applied inside a freeze or maintenance window of the environment (one declared
-    after the approval too): the ticket waits, scheduled, until the window ends."""
-    due = calendar_rules.due_at(uow.session, ticket, stage=env.stage, now=now)
+    after the approval too): the ticket waits, scheduled, until the window ends. ``windows``: the
+    windows' version, read with the ticket."""
+    due = calendar_rules.due_at(uow.session, ticket, stage=env.stage, now=now, version=windows)
     if due <= now:
         return False
     ticket.not_before = due
@@ -167,10 +169,12 @@ _ENV_READ = ("id", "name", "stage", "account_id", "sizes")
 
 
 def _read_statement(*, lock_environment: bool) -> Select[Any]:
-    """The ticket with its approvals (every status change's webhook shows them, oldest first)
-    and its environment, in one statement, built once. Of the environment only the columns a
-    step reads are loaded (another is loaded when first read)."""
-    query = (select(Ticket, Environment).join(Environment, Environment.id == Ticket.environment_id)
+    """The ticket with its approvals (every status change's webhook shows them, oldest first),
+    its environment and the windows' version (which the claim's rules of time take the windows
+    at), in one statement, built once. Of the environment only the columns a step reads are
+    loaded (another is loaded when first read)."""
+    query = (select(Ticket, Environment, calendar_kept.version())
+             .join(Environment, Environment.id == Ticket.environment_id)
              .where(Ticket.id == bindparam("ticket_id"))
              .options(joinedload(Ticket.approvals), load_only(*(getattr(Environment, name) for name in _ENV_READ))))
     return query.with_for_update(of=Environment) if lock_environment else query
@@ -186,8 +190,8 @@ class _Held:
     version, with the environment's and the rows that ``move`` and the listeners added, all or
     nothing (service.adapters.writes)."""
 
-    def __init__(self, ticket: Ticket, env: Environment) -> None:
-        self.ticket, self.env = ticket, env
+    def __init__(self, ticket: Ticket, env: Environment, windows: str | None = None) -> None:
+        self.ticket, self.env, self.windows = ticket, env, windows
         self.version = ticket.version  # as read: what the compare-and-set compares with
 
     def save(self, session: Session) -> None:
@@ -239,7 +243,7 @@ def _load(session: Session, ticket_id: str, *, lock_environment: bool = False) -
     not flush by itself: the step's write is ``_Held.save``."""
     session.autoflush = False
     row = session.execute(_READ[lock_environment], {"ticket_id": ticket_id}).unique().one_or_none()
-    return None if row is None else _Held(row[0], row[1])
+    return None if row is None else _Held(row[0], row[1], row[2])
 
 
 def _statement_at_a_time(session: Session) -> None:

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload
 
 from service.app.billing import consent
-from service.app.calendar import rules as calendar_rules
+from service.app.calendar import kept as calendar_kept, rules as calendar_rules
 from service.app.tickets import approvals, filing, load_test_rules
 from service.app.commands import ChangeStatus, FileTicket
 from service.adapters.db import STALE, UnitOfWork
@@ -302,14 +302,14 @@ def change_status(
     lifecycle.ensure_reason(action, reason)
     try:
         with uow:
-            ticket, stage = _ticket_to_change(uow.session, principal, command.ticket_id)
+            ticket, stage, windows = _ticket_to_change(uow.session, principal, command.ticket_id)
             permissions.ensure_may_act(action, kind=principal.kind, role=principal.role,
                                        owns_ticket=principal.account_id == ticket.account_id)
             if if_match is not None and not etag_listed(if_match, ticket):
                 raise PreconditionFailed("the ticket changed since you read it", etag=etag(ticket))
             if action is not Action.APPROVE or approvals.record_approval(
                     uow.session, principal, ticket, now=now, reason=reason, listener=listener):
-                move(uow, ticket, _move_for(uow.session, action, ticket, now, stage),
+                move(uow, ticket, _move_for(uow.session, action, ticket, now, stage, windows),
                      actor=Actor.user(principal.user_id),
                      now=now, reason=reason, listener=listener, dispatch=dispatch, stage=stage)
             uow.commit()
@@ -323,26 +323,29 @@ def change_status(
     return ticket
 
 
-def _ticket_to_change(session: Session, principal: Principal, ticket_id: str) -> tuple[Ticket, str]:
-    """The ticket as ``principal`` may see it, with its approvals and its environment's stage
-    (which the hand-off and the decision metrics name), in one statement."""
+def _ticket_to_change(session: Session, principal: Principal, ticket_id: str) -> tuple[Ticket, str, str]:
+    """The ticket as ``principal`` may see it, with its approvals, its environment's stage
+    (which the hand-off and the decision metrics name) and the windows' version (which an
+    approval's rules of time take the windows at), in one statement."""
     row = session.execute(
-        select(Ticket, Environment.stage).join(Environment, Environment.id == Ticket.environment_id)
+        select(Ticket, Environment.stage, calendar_kept.version())
+        .join(Environment, Environment.id == Ticket.environment_id)
         .where(named(ticket_id), visible(principal, Ticket.account_id))
         .options(joinedload(Ticket.approvals))
     ).unique().one_or_none()
     if row is None:
         raise NotFound("no such ticket")
-    return row[0], row[1]
+    return row[0], row[1], row[2]
 
 
-def _move_for(session: Session, action: Action, ticket: Ticket, now: datetime, stage: str) -> Action:
+def _move_for(session: Session, action: Action, ticket: Ticket, now: datetime, stage: str,
+              windows: str) -> Action:
     """The move an action makes; an approval of work whose time (apply_at, a period's start)
     has not come, or that a freeze or maintenance window holds, schedules it until then."""
     due = None
     if action is Action.APPROVE and ticket.status == Status.PENDING_APPROVAL:
         with session.no_autoflush:
-            due = calendar_rules.due_at(session, ticket, stage=stage, now=now)
+            due = calendar_rules.due_at(session, ticket, stage=stage, now=now, version=windows)
     move_ = lifecycle.action_for(action, status=ticket.status, failed=ticket.failed_action,
                                  period=(due or ticket.period_start, ticket.period_end), now=now)
     if move_ is Action.SCHEDULE:
