@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, event, exists, insert, inspect, select, union_all, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import get_history, set_committed_value
 
 from service.adapters.models import Base
 
@@ -144,6 +145,60 @@ def update_versioned(connection: Connection, table: Table, *, key: Any, version:
         connection.execute(_update(also_table), {**also, "b_id": also_key})
     insert_rows(connection, rows)
     return True
+
+
+def statement_at_a_time(session: Session) -> None:
+    """On PostgreSQL, a unit of work whose reads take no lock and whose write is one statement
+    (``save``) runs its statements in autocommit: the compare-and-set on the versioned row
+    decides, and under READ COMMITTED a read takes no lock, so BEGIN and COMMIT would only add
+    two round trips. Must be called before the session's first statement. Elsewhere the unit of
+    work stays one transaction (``save`` then writes a statement per table inside it)."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
+def save(session: Session, versioned: Any, *, version: int, also: Any = None) -> int | None:
+    """Write what a unit of work changed, in one statement on PostgreSQL: the columns set to
+    something new on ``versioned`` since it was loaded, as a compare-and-set on ``version`` (its
+    version as read), with the columns changed on ``also`` (another row) and the rows added to
+    the session, all or nothing. Then every object leaves the session, each as written, so
+    nothing is left to flush and all stay readable. The version written; None when the version
+    no longer matched and nothing was written (a concurrent change won)."""
+    changed = changes(versioned)
+    also_changed = changes(also) if also is not None else {}
+    rows = rows_of(added(session))
+    connection = session.connection()
+    if changed:
+        if not update_versioned(connection, type(versioned).__table__, key=versioned.id, version=version,
+                                changed=changed, also=also_changed, also_key=None if also is None else also.id,
+                                also_table=None if also is None else type(also).__table__, rows=rows):
+            return None
+        version = changed["version"] = version + 1
+    else:
+        if also is not None:
+            update_row(connection, type(also).__table__, key=also.id, changed=also_changed)
+        insert_rows(connection, rows)
+    for obj, written in ((versioned, changed), (also, also_changed)):
+        for key, value in written.items():
+            set_committed_value(obj, key, value)
+    session.expunge_all()
+    return version
+
+
+def changes(obj: Any) -> dict[str, Any]:
+    """The columns of ``obj`` set to something new since it was loaded (its key and version
+    are not among them)."""
+    state = inspect(obj)
+    writable = _writable(type(obj))
+    touched = writable - state.unmodified_intersection(writable)
+    return {key: state.dict[key] for key in sorted(touched) if get_history(obj, key).has_changes()}
+
+
+@cache
+def _writable(cls: type) -> frozenset[str]:
+    table = cls.__table__
+    fixed = {column.key for column in table.primary_key} | {"version"}
+    return frozenset(attr for attr, column in _columns_of(cls) if column not in fixed)
 
 
 def update_row(connection: Connection, table: Table, *, key: Any, changed: dict[str, Any]) -> None:

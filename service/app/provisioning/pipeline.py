@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
-from sqlalchemy import Select, bindparam, inspect, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.orm import Session, joinedload, load_only
-from sqlalchemy.orm.attributes import get_history, set_committed_value
+from sqlalchemy.orm.attributes import set_committed_value
 
 from service.adapters import tracing
 from service.adapters.db import STALE, UnitOfWork
@@ -26,7 +26,7 @@ from service.domain.hosting import COMPONENTS, DEFAULT_SIZE, SIZES, TicketType, 
 from service.app.billing import ledger
 from service.app.calendar import kept as calendar_kept, rules as calendar_rules
 from service.app.tickets.moves import StatusListener, move
-from service.adapters.writes import added, insert_rows, rows_of, update_row, update_versioned
+from service.adapters.writes import save, statement_at_a_time
 from service.adapters.handoff import ACTIVE_STATUSES, Dispatch, hand_off
 from service.adapters.models import Environment, Ticket
 from service.adapters.outbound import GiveUp, RetryLater, backoff_delay
@@ -118,7 +118,7 @@ def _claim(ticket_id: str, *, uow: UnitOfWork, now: datetime, timing: Timing,
            listener: StatusListener | None) -> tuple[Work, _Held] | None:
     try:
         with uow:
-            _statement_at_a_time(uow.session)
+            statement_at_a_time(uow.session)
             found = _load(uow.session, ticket_id)
             if found is None:
                 return None
@@ -195,25 +195,10 @@ class _Held:
         self.version = ticket.version  # as read: what the compare-and-set compares with
 
     def save(self, session: Session) -> None:
-        ticket, env = self.ticket, self.env
-        changed = _changes(ticket, _TICKET_WRITABLE)
-        env_changed = _changes(env, _ENV_WRITABLE)
-        rows = rows_of(added(session))
-        conn = session.connection()
-        if changed:
-            if not update_versioned(conn, _TICKETS, key=ticket.id, version=self.version, changed=changed,
-                                    also=env_changed, also_key=env.id, also_table=_ENVIRONMENTS, rows=rows):
-                raise ConcurrentChange(STALE)
-            self.version = changed["version"] = self.version + 1
-        else:
-            update_row(conn, _ENVIRONMENTS, key=env.id, changed=env_changed)
-            insert_rows(conn, rows)
-        # As written; then every object leaves the session (the ticket with its approvals, the
-        # environment, the rows added): nothing is left to flush, and all stay readable.
-        for obj, written in ((ticket, changed), (env, env_changed)):
-            for key, value in written.items():
-                set_committed_value(obj, key, value)
-        session.expunge_all()
+        written = save(session, self.ticket, version=self.version, also=self.env)
+        if written is None:
+            raise ConcurrentChange(STALE)
+        self.version = written
 
     def attach(self, session: Session, *, lock_environment: bool) -> _Held:
         """The objects as the last ``save`` wrote them, in a new unit of work (``save``'s
@@ -226,17 +211,6 @@ class _Held:
         return self
 
 
-_TICKET_WRITABLE = frozenset(c.key for c in _TICKETS.columns if c.key not in ("id", "version"))
-_ENV_WRITABLE = frozenset(("sizes", "updated_at"))
-
-
-def _changes(obj: Any, keys: frozenset[str]) -> dict[str, Any]:
-    """The values of ``keys`` that were set on ``obj`` to something new since it was loaded."""
-    state = inspect(obj)
-    touched = keys - state.unmodified_intersection(keys)
-    return {key: state.dict[key] for key in sorted(touched) if get_history(obj, key).has_changes()}
-
-
 def _load(session: Session, ticket_id: str, *, lock_environment: bool = False) -> _Held | None:
     """The ticket, its approvals and its environment; ``lock_environment`` holds the
     environment's row until the commit, for a read-modify-write of its sizes. The session does
@@ -244,15 +218,6 @@ def _load(session: Session, ticket_id: str, *, lock_environment: bool = False) -
     session.autoflush = False
     row = session.execute(_READ[lock_environment], {"ticket_id": ticket_id}).unique().one_or_none()
     return None if row is None else _Held(row[0], row[1], row[2])
-
-
-def _statement_at_a_time(session: Session) -> None:
-    """On PostgreSQL, a worker transaction that locks nothing runs its statements in autocommit:
-    its write is one statement (see ``_Held.save``) whose compare-and-set on the ticket's version
-    decides, and under READ COMMITTED the read takes no lock, so BEGIN and COMMIT would only add
-    two round trips. Must be called before the session's first statement."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 def _period_over(ticket: Ticket, now: datetime) -> bool:
@@ -319,7 +284,7 @@ class _Recorder:
         with self.uow:
             session = self.uow.session
             if not lock_environment:
-                _statement_at_a_time(session)
+                statement_at_a_time(session)
             found = (held.attach(session, lock_environment=lock_environment) if held is not None
                      else _load(session, self.work.ticket_id, lock_environment=lock_environment))
             if found is None:
