@@ -41,4 +41,6 @@ for env_id, token in rows[20:20 + N]:
     assert r.status_code == 201, r.get_json()
 prof.disable()
 print(f"queries per create: {count['n'] / N:.1f}")
+if os.environ.get("PROFILE_OUT"):  # for pstats, or to set two trees side by side
+    prof.dump_stats(os.environ["PROFILE_OUT"])
 pstats.Stats(prof).sort_stats(os.environ.get("SORT", "cumulative")).print_stats(int(os.environ.get("TOP", "45")))

@@ -236,8 +236,8 @@ def _support(world: World) -> Principal:
 def test_a_move_overtaken_between_read_and_write_is_a_conflict_not_an_error(
     pg_world: tuple[World, Any, str], action: Action, if_match: str | None, expected: type
 ) -> None:
-    """Someone else commits after our read and before our first flush, which for an approval is
-    the autoflush before the hand-off's query: the loser gets a conflict, nothing is written."""
+    """Someone else commits after our read and before our write (one compare-and-set statement
+    with the rows the move adds): the loser gets a conflict, nothing of it is written."""
     world, sessions, _ = pg_world
     customer = Principal(user_id=world.users["customer_a"], email="customer_a@example.com",
                          account_id=world.accounts["customer_a"], account_name="customer_a",
@@ -245,21 +245,24 @@ def test_a_move_overtaken_between_read_and_write_is_a_conflict_not_an_error(
     ticket, _ = file_ticket(customer, FileTicket.from_body(upscale_body(world.envs["customer_a_stage"])),
                             uow=UnitOfWork(sessions), now=utc(2030, 1, 1))
     with sessions() as probe:
-        overtaken = make_session_factory(probe.get_bind())
-
+        engine = probe.get_bind()
     overtook: list[bool] = []
 
-    @event.listens_for(overtaken, "before_flush")
-    def someone_else_first(*_: Any) -> None:
-        if overtook:
+    def someone_else_first(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if overtook or not statement.startswith("WITH row_written"):
             return
         overtook.append(True)
         change_status(_support(world), Reject(ticket.id, reason="first"),
                       uow=UnitOfWork(sessions), now=utc(2030, 1, 1))
 
-    with pytest.raises(expected):
-        change_status(_support(world), STATUS_COMMANDS[action](ticket.id, reason="second", if_match=if_match),
-                      uow=UnitOfWork(overtaken), now=utc(2030, 1, 1), dispatch=lambda *_a, **_k: True)
+    event.listen(engine, "before_cursor_execute", someone_else_first)
+    try:
+        with pytest.raises(expected):
+            change_status(_support(world), STATUS_COMMANDS[action](ticket.id, reason="second", if_match=if_match),
+                          uow=UnitOfWork(sessions), now=utc(2030, 1, 1), dispatch=lambda *_a, **_k: True)
+    finally:
+        event.remove(engine, "before_cursor_execute", someone_else_first)
+    assert overtook == [True]
 
     with UnitOfWork(sessions) as uow:
         events = uow.session.scalars(select(TicketEvent.reason).where(

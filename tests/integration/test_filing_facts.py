@@ -163,3 +163,48 @@ def test_a_filing_through_the_api_is_one_select_and_one_insert_in_autocommit(
         assert session.query(TicketEvent).filter_by(ticket_id=ticket_id).count() == 1
         assert session.query(WebhookDelivery).count() == 2
     engine.dispose()
+
+
+def test_an_approval_through_the_api_is_one_select_and_one_write_in_autocommit(
+        pg_database_url: str, tmp_path: Any) -> None:
+    """An approval reads the ticket (with its approvals, its stage and the windows' version) and
+    writes its move as one statement, so on PostgreSQL it runs without BEGIN and COMMIT; the
+    move, its event, the approval and the outbox rows are all written."""
+    from service.adapters.config import Settings
+    from service.entrypoints.wsgi import build_app
+    from service.adapters.models import Ticket, TicketApproval, TicketEvent, WebhookDelivery
+
+    settings = Settings(database_url=pg_database_url, broker_url="memory://", home=tmp_path,
+                        secret_key=new_secret(), write_rate_limit="", max_open_tickets=100,
+                        auth_cache_seconds=0)
+    engine = make_engine(pg_database_url)
+    world = build_world(lambda: UnitOfWork(make_session_factory(engine)))
+    client = build_app(settings).test_client()  # with the webhook and staff listeners
+    filed = [client.post("/v1/tickets", json=body, headers=world.auth("customer_a")) for body in
+             (change_body(world.envs["customer_a_stage"]), upscale_body(world.envs["customer_a_stage"]))]
+    assert [r.status_code for r in filed] == [201, 201], [r.get_json() for r in filed]
+    first, ticket_id = (r.get_json()["id"] for r in filed)
+    # The first approval of a process reads the live windows, and keeps them while they hold.
+    assert client.post(f"/v1/tickets/{first}/approve", headers=world.auth("support")).status_code == 200
+    sent: list[tuple[str, bool]] = []
+
+    def record(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        sent.append((statement.split()[0], conn.connection.driver_connection.autocommit))
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        response = client.post(f"/v1/tickets/{ticket_id}/approve", headers=world.auth("support"))
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["status"] == "approved" and response.get_json()["version"] == 2
+    assert sent == [("SELECT", True), ("SELECT", True), ("WITH", True)]  # token, ticket, write
+    with make_session_factory(engine)() as session:
+        stored = session.get(Ticket, ticket_id)
+        assert stored is not None and stored.status == "approved" and stored.version == 2
+        assert stored.decided_at is not None and stored.next_attempt_at is not None
+        assert [e.to_status for e in session.query(TicketEvent).filter_by(ticket_id=ticket_id)
+                .order_by(TicketEvent.id)] == ["pending_approval", "approved"]
+        assert session.query(TicketApproval).filter_by(ticket_id=ticket_id).count() == 1
+        assert session.query(WebhookDelivery).count() == 6  # a filing: portal and staff; an approval: portal
+    engine.dispose()

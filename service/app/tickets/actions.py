@@ -11,6 +11,7 @@ from service.app.billing import consent
 from service.app.calendar import kept as calendar_kept, rules as calendar_rules
 from service.app.tickets import approvals, filing, load_test_rules
 from service.app.commands import ChangeStatus, FileTicket
+from service.adapters import writes
 from service.adapters.db import STALE, UnitOfWork
 from service.domain import lifecycle, permissions, hosting
 from service.domain.actors import Actor
@@ -297,12 +298,15 @@ def change_status(
 ) -> Ticket:
     """Approve, reject, cancel or retry a ticket on behalf of a person. Exactly one of several
     racing callers wins; the others get 409 invalid_transition, or 412 if they sent If-Match.
-    An approval counts towards the approvals the policy asked for; the last one approves."""
+    An approval counts towards the approvals the policy asked for; the last one approves. One
+    read without a lock, and one write: what the move changed, as a compare-and-set on the
+    version read, with the rows it added, all or nothing (service.adapters.writes.save)."""
     action, reason, if_match = command.action, command.reason, command.if_match
     lifecycle.ensure_reason(action, reason)
     try:
         with uow:
             ticket, stage, windows = _ticket_to_change(uow.session, principal, command.ticket_id)
+            version = ticket.version
             permissions.ensure_may_act(action, kind=principal.kind, role=principal.role,
                                        owns_ticket=principal.account_id == ticket.account_id)
             if if_match is not None and not etag_listed(if_match, ticket):
@@ -310,8 +314,10 @@ def change_status(
             if action is not Action.APPROVE or approvals.record_approval(
                     uow.session, principal, ticket, now=now, reason=reason, listener=listener):
                 move(uow, ticket, _move_for(uow.session, action, ticket, now, stage, windows),
-                     actor=Actor.user(principal.user_id),
-                     now=now, reason=reason, listener=listener, dispatch=dispatch, stage=stage)
+                     actor=Actor.user(principal.user_id), now=now, reason=reason, listener=listener,
+                     dispatch=dispatch, stage=stage)
+            if writes.save(uow.session, ticket, version=version) is None:
+                raise ConcurrentChange(STALE)
             uow.commit()
     except IntegrityError:
         # One person's two approvals at once: the unique index lets one of them count.
@@ -327,6 +333,8 @@ def _ticket_to_change(session: Session, principal: Principal, ticket_id: str) ->
     """The ticket as ``principal`` may see it, with its approvals, its environment's stage
     (which the hand-off and the decision metrics name) and the windows' version (which an
     approval's rules of time take the windows at), in one statement."""
+    writes.statement_at_a_time(session)  # its first statement
+    session.autoflush = False  # the write is writes.save's, once the move is worked out
     row = session.execute(
         select(Ticket, Environment.stage, calendar_kept.version())
         .join(Environment, Environment.id == Ticket.environment_id)

@@ -89,7 +89,7 @@ def record_approval(session: Session, principal: Principal, ticket: Ticket, *, n
         # The approvals were read after the status: a concurrent approval completed it meanwhile.
         raise ConcurrentChange(STALE)
     ensure_second_approver(given_by, principal.user_id)
-    ticket.approvals.append(TicketApproval(user_id=principal.user_id, at=now))
+    ticket.approvals.append(TicketApproval(ticket_id=ticket.id, user_id=principal.user_id, at=now))
     given, needed = len(ticket.approvals), ticket.approvals_required
     if given >= needed:
         return True
