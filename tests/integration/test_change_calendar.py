@@ -20,6 +20,7 @@ from service.api.runtime import build_runtime
 from service.app.provisioning import sweep as sweeping
 from service.app.provisioning.pipeline import Timing, advance_ticket
 from tests.conftest import World, utc
+from tests.integration.api.test_calendar_kept import statements
 from tests.helpers import assert_problem, change_body, upscale_body
 
 pytestmark = pytest.mark.pgbouncer
@@ -412,23 +413,6 @@ def test_requests_and_calendars_at_the_ends_of_storable_time_are_answered_not_fa
                            ).get_json()["to"].startswith("9999-12-31T23:59:59")
 
 
-def _statements(act: Any) -> tuple[Any, list[str]]:
-    """What ``act`` returns, and the SQL statements every engine ran meanwhile."""
-    from sqlalchemy import event
-    from sqlalchemy.engine import Engine
-
-    seen: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(" ".join(statement.split()))
-
-    event.listen(Engine, "before_cursor_execute", count)
-    try:
-        return act(), seen
-    finally:
-        event.remove(Engine, "before_cursor_execute", count)
-
-
 def test_an_approval_and_a_claim_read_the_windows_version_with_the_ticket_and_see_a_window_of_another_process(
         desk: Desk, settings: Any, world: World, uow_factory: Any) -> None:
     """The windows' version comes in the statement that reads the ticket, not in one of its own,
@@ -440,10 +424,10 @@ def test_an_approval_and_a_claim_read_the_windows_version_with_the_ticket_and_se
     late = desk.file(upscale_body(world.envs["customer_a_stage"])).get_json()["id"]
     assert desk.approve(early).get_json()["status"] == "approved"  # this process keeps the windows now
     other.window("freeze", START - HOUR, START + 3 * HOUR, title="Peak season")
-    approved, seen = _statements(lambda: desk.approve(late).get_json())
+    approved, seen = statements(lambda: desk.approve(late).get_json())
     assert approved["status"] == "scheduled" and approved["not_before"].startswith("2030-03-02T12:00:00")
     _with_the_ticket(seen)
-    outcome, seen = _statements(lambda: desk.work(early))
+    outcome, seen = statements(lambda: desk.work(early))
     assert outcome == "skipped" and desk.ticket(early)["status"] == "scheduled"
     assert desk.provisioning.submits == []
     _with_the_ticket(seen)
@@ -452,6 +436,6 @@ def test_an_approval_and_a_claim_read_the_windows_version_with_the_ticket_and_se
 def _with_the_ticket(seen: list[str]) -> None:
     """The windows' version was read by the statement that reads the ticket, and otherwise only
     with the windows themselves (read again because another process changed them)."""
-    versions = [s for s in seen if "change_windows_version" in s]
+    versions = [" ".join(s.split()) for s in seen if "change_windows_version" in s]
     assert versions and versions[0].startswith("SELECT tickets."), versions
     assert all(s.startswith("SELECT tickets.") or "FROM change_windows WHERE" in s for s in versions), versions

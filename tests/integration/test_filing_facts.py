@@ -130,20 +130,23 @@ def test_the_environment_read_with_the_facts_is_in_the_session_as_loaded(pg: Any
             event.remove(Engine, "before_cursor_execute", count)
 
 
-def test_a_filing_through_the_api_is_one_select_and_one_insert_in_autocommit(
-        pg_database_url: str, tmp_path: Any) -> None:
-    """The filing's only write is one statement, so on PostgreSQL it runs without BEGIN and
-    COMMIT: what it sends is the token lookup, the SELECT and the INSERT, each in autocommit."""
+def _api(database_url: str, tmp_path: Any) -> tuple[Any, Any, Any]:
+    """A test client of the whole app (with the webhook and staff listeners), its world, and an
+    engine of its own to look at what was stored."""
     from service.adapters.config import Settings
     from service.entrypoints.wsgi import build_app
-    from service.adapters.models import Ticket, TicketEvent, WebhookDelivery
 
-    settings = Settings(database_url=pg_database_url, broker_url="memory://", home=tmp_path,
+    settings = Settings(database_url=database_url, broker_url="memory://", home=tmp_path,
                         secret_key=new_secret(), write_rate_limit="", max_open_tickets=100,
                         auth_cache_seconds=0)
-    engine = make_engine(pg_database_url)
+    engine = make_engine(database_url)
     world = build_world(lambda: UnitOfWork(make_session_factory(engine)))
-    client = build_app(settings).test_client()  # with the webhook and staff listeners
+    return build_app(settings).test_client(), world, engine
+
+
+def _sent(act: Any) -> tuple[Any, list[tuple[str, bool]]]:
+    """What ``act`` returns, and each statement it sent: its first word and whether the
+    connection was in autocommit."""
     sent: list[tuple[str, bool]] = []
 
     def record(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
@@ -151,10 +154,20 @@ def test_a_filing_through_the_api_is_one_select_and_one_insert_in_autocommit(
 
     event.listen(Engine, "before_cursor_execute", record)
     try:
-        response = client.post("/v1/tickets", json=upscale_body(world.envs["customer_a_stage"]),
-                               headers=world.auth("customer_a"))
+        return act(), sent
     finally:
         event.remove(Engine, "before_cursor_execute", record)
+
+
+def test_a_filing_through_the_api_is_one_select_and_one_insert_in_autocommit(
+        pg_database_url: str, tmp_path: Any) -> None:
+    """The filing's only write is one statement, so on PostgreSQL it runs without BEGIN and
+    COMMIT: what it sends is the token lookup, the SELECT and the INSERT, each in autocommit."""
+    from service.adapters.models import Ticket, TicketEvent, WebhookDelivery
+
+    client, world, engine = _api(pg_database_url, tmp_path)
+    response, sent = _sent(lambda: client.post("/v1/tickets", json=upscale_body(world.envs["customer_a_stage"]),
+                                               headers=world.auth("customer_a")))
     assert response.status_code == 201, response.get_json()
     assert sent == [("SELECT", True), ("SELECT", True), ("WITH", True)]
     with make_session_factory(engine)() as session:  # the ticket, its event and outbox rows
@@ -170,32 +183,16 @@ def test_an_approval_through_the_api_is_one_select_and_one_write_in_autocommit(
     """An approval reads the ticket (with its approvals, its stage and the windows' version) and
     writes its move as one statement, so on PostgreSQL it runs without BEGIN and COMMIT; the
     move, its event, the approval and the outbox rows are all written."""
-    from service.adapters.config import Settings
-    from service.entrypoints.wsgi import build_app
     from service.adapters.models import Ticket, TicketApproval, TicketEvent, WebhookDelivery
 
-    settings = Settings(database_url=pg_database_url, broker_url="memory://", home=tmp_path,
-                        secret_key=new_secret(), write_rate_limit="", max_open_tickets=100,
-                        auth_cache_seconds=0)
-    engine = make_engine(pg_database_url)
-    world = build_world(lambda: UnitOfWork(make_session_factory(engine)))
-    client = build_app(settings).test_client()  # with the webhook and staff listeners
+    client, world, engine = _api(pg_database_url, tmp_path)
     filed = [client.post("/v1/tickets", json=body, headers=world.auth("customer_a")) for body in
              (change_body(world.envs["customer_a_stage"]), upscale_body(world.envs["customer_a_stage"]))]
     assert [r.status_code for r in filed] == [201, 201], [r.get_json() for r in filed]
     first, ticket_id = (r.get_json()["id"] for r in filed)
     # The first approval of a process reads the live windows, and keeps them while they hold.
     assert client.post(f"/v1/tickets/{first}/approve", headers=world.auth("support")).status_code == 200
-    sent: list[tuple[str, bool]] = []
-
-    def record(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        sent.append((statement.split()[0], conn.connection.driver_connection.autocommit))
-
-    event.listen(Engine, "before_cursor_execute", record)
-    try:
-        response = client.post(f"/v1/tickets/{ticket_id}/approve", headers=world.auth("support"))
-    finally:
-        event.remove(Engine, "before_cursor_execute", record)
+    response, sent = _sent(lambda: client.post(f"/v1/tickets/{ticket_id}/approve", headers=world.auth("support")))
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["status"] == "approved" and response.get_json()["version"] == 2
     assert sent == [("SELECT", True), ("SELECT", True), ("WITH", True)]  # token, ticket, write

@@ -2,9 +2,10 @@
 every filing, hand-off and sweep asks what the windows of one environment do around a moment.
 
 The windows' version is one row (``change_windows_version``, a random id) that declaring or
-withdrawing a window replaces in the same transaction. Filing's one SELECT reads it (service.app.tickets.filing),
-and so do the statements that read a ticket to approve it (service.app.tickets.actions) or to hand
-it to provisioning (service.app.provisioning.pipeline); elsewhere it is read by primary key. While it is the version kept, the windows are taken from
+withdrawing a window replaces in the same transaction. Filing's one SELECT reads it
+(service.app.tickets.filing), and so do the statements that read a ticket to approve it
+(service.app.tickets.actions) or to hand it to provisioning (service.app.provisioning.pipeline);
+elsewhere it is read by primary key. While it is the version kept, the windows are taken from
 here (a service.domain.windows.WindowIndex, which works out each scope's occurrences per week as
 they are asked for); else they are read again, with the version in the same statement. One set
 is kept per database engine."""

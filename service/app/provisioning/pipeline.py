@@ -164,7 +164,6 @@ def _held(uow: UnitOfWork, ticket: Ticket, env: Environment, windows: str | None
     return True
 
 
-_TICKETS, _ENVIRONMENTS = Ticket.__table__, Environment.__table__
 _ENV_READ = ("id", "name", "stage", "account_id", "sizes")
 
 

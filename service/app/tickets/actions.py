@@ -352,8 +352,7 @@ def _move_for(session: Session, action: Action, ticket: Ticket, now: datetime, s
     has not come, or that a freeze or maintenance window holds, schedules it until then."""
     due = None
     if action is Action.APPROVE and ticket.status == Status.PENDING_APPROVAL:
-        with session.no_autoflush:
-            due = calendar_rules.due_at(session, ticket, stage=stage, now=now, version=windows)
+        due = calendar_rules.due_at(session, ticket, stage=stage, now=now, version=windows)
     move_ = lifecycle.action_for(action, status=ticket.status, failed=ticket.failed_action,
                                  period=(due or ticket.period_start, ticket.period_end), now=now)
     if move_ is Action.SCHEDULE:
