@@ -385,6 +385,35 @@ def wrk(base: str, *, data: Path | None = None, path: str = "/", conns: int = 32
             "non2xx": r["status"], "conns": conns, "load1": os.getloadavg()[0]}
 
 
+def cpu_snapshot() -> dict[int, tuple[float, float, str]]:
+    """Every process's CPU so far, for ``cpu_since``."""
+    return _cpu_by_process()
+
+
+def cpu_since(before: dict[int, tuple[float, float, str]]) -> dict[str, float]:
+    """CPU seconds each group of processes (``_cpu_group``) spent since ``before``."""
+    groups: dict[str, float] = {}
+    for pid, (cpu, _system, cmd) in _cpu_by_process().items():
+        group = _cpu_group(cmd)
+        groups[group] = groups.get(group, 0.0) + cpu - before.get(pid, (0.0, 0.0, cmd))[0]
+    return groups
+
+
+def forget_filings() -> None:
+    """Delete the tickets filed through the API (the seeded ones are named ``bench-``) with
+    their events, approvals, deliveries and mails, and the write limit's counters."""
+    with connect() as conn:
+        conn.execute("DELETE FROM webhook_deliveries")  # the seed has none
+        conn.execute("DELETE FROM mail_messages")
+        conn.execute("DELETE FROM ticket_events WHERE ticket_id NOT LIKE 'bench-%%'")
+        conn.execute("DELETE FROM ticket_approvals WHERE ticket_id NOT LIKE 'bench-%%'")
+        conn.execute("DELETE FROM tickets WHERE id NOT LIKE 'bench-%%'")
+        conn.commit()
+    with psycopg.connect(DB_URL, autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE tickets, ticket_events, ticket_approvals, webhook_deliveries, mail_messages")
+    flush_redis()
+
+
 def _cpu_by_process() -> dict[int, tuple[float, float, str]]:
     """CPU seconds (user + system, and system alone) so far and the command line of every
     process (from /proc)."""

@@ -147,7 +147,7 @@ def filing(customers: list[dict[str, Any]], duration: float, conns: int) -> dict
     ratios = []
     for order in ROUNDS:
         for side in order:
-            _forget_filings()
+            common.forget_filings()
             with common.running(common.start_api(**(PRICED if side == "with" else {}))):
                 # Filings on other environments than the run's, on new connections in rounds, so
                 # that every process has filed (compiled its statements, met its tokens) before
@@ -158,7 +158,7 @@ def filing(customers: list[dict[str, Any]], duration: float, conns: int) -> dict
             runs[side].append(r)
             print(f"cost   file {side:>7} price list  {fmt(r)}", flush=True)
         ratios.append(runs["with"][-1]["rps"] / runs["without"][-1]["rps"])
-    _forget_filings()
+    common.forget_filings()
     rps = {side: statistics.mean(r["rps"] for r in rs) for side, rs in runs.items()}
     p99 = {side: statistics.mean(r["p99_ms"] for r in rs) for side, rs in runs.items()}
     print(f"cost   filing with/without: req/s {rps['with'] / rps['without']:.2f} (rounds "
@@ -166,21 +166,6 @@ def filing(customers: list[dict[str, Any]], duration: float, conns: int) -> dict
           f"p99 {p99['with'] / p99['without']:.2f}", flush=True)
     return {"runs": runs, "rps_ratio": rps["with"] / rps["without"], "round_ratios": ratios,
             "p99_ratio": p99["with"] / p99["without"]}
-
-
-def _forget_filings() -> None:
-    """Delete the tickets the filing runs made (the seeded ones are named ``bench-``) with their
-    events, approvals, deliveries and mails, and the write limit's counters."""
-    with common.connect() as conn:
-        conn.execute("DELETE FROM webhook_deliveries")  # the seed has none
-        conn.execute("DELETE FROM mail_messages")
-        conn.execute("DELETE FROM ticket_events WHERE ticket_id NOT LIKE 'bench-%%'")
-        conn.execute("DELETE FROM ticket_approvals WHERE ticket_id NOT LIKE 'bench-%%'")
-        conn.execute("DELETE FROM tickets WHERE id NOT LIKE 'bench-%%'")
-        conn.commit()
-    with common.psycopg.connect(common.DB_URL, autocommit=True) as conn:
-        conn.execute("VACUUM ANALYZE tickets, ticket_events, ticket_approvals, webhook_deliveries, mail_messages")
-    common.flush_redis()
 
 
 def _warm(data: Any, accept: str, rounds: int = 4) -> None:

@@ -1,4 +1,4 @@
-"""envdesk benchmarks. Usage: .venv/bin/python bench/run.py all|floor|create|read|console|sweep|pipeline|memory|scale|mail|mail-cost|cost|calendar|table
+"""envdesk benchmarks. Usage: .venv/bin/python bench/run.py all|floor|create|read|console|sweep|pipeline|memory|scale|mail|mail-cost|cost|calendar|table|against
 
 Each command resets its own PostgreSQL database (envdesk_bench) and Redis db 14, starts the real
 processes (`envdesk serve`, `worker`, `beat`, `provisioning-sim`) on 127.0.0.1, loads them with
@@ -72,11 +72,15 @@ def main() -> None:
                 "scale": scale.run, "mail": mail.run, "mail-cost": mail.cost,
                 "cost": cost.run, "calendar": change_calendar.run}
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("command", choices=[*commands, "all", "table"])
+    parser.add_argument("command", choices=[*commands, "all", "table", "against"])
     args = parser.parse_args()
     if args.command == "table":
         from bench.table import print_table
         print_table(json.loads(common.RESULTS.read_text()))
+        return
+    if args.command == "against":  # not part of "all": it needs another checkout (AGAINST)
+        from bench import against
+        against.run()
         return
     names = list(commands) if args.command == "all" else [args.command]
     if args.command == "all" and common.RESULTS.exists():
