@@ -26,8 +26,6 @@ from typing import Any, Callable
 from bench import common, console, read
 
 ROUNDS = int(os.environ.get("ROUNDS", "5"))
-_CREATE_BODY = ('{"type": "upscale", "environment_id": "%s", "summary": "load test next week", '
-                '"resources": [{"component": "yves", "size": "large"}, {"component": "zed", "size": "medium"}]}')
 # Cases: name -> (request file, cookie, warm-up files) for one running API; a read warms up on
 # its own requests, a filing on requests of other environments (each would be a duplicate).
 Cases = dict[str, tuple[Path, "str | None", tuple[Path, ...]]]
@@ -53,8 +51,8 @@ def _measure(cases: Callable[[], Cases], conns: int, duration: float) -> dict[st
         before = common.cpu_snapshot()
         r = out[name] = common.wrk(common.API, data=data, conns=conns, duration=duration, cookie=cookie)
         spent = common.cpu_since(before)
-        r["api_cpu_ms"] = spent.get("envdesk serve (this bench)", 0.0) / max(r["requests"], 1) * 1000
-        r["db_cpu_ms"] = spent.get("postgres backends (bench db)", 0.0) / max(r["requests"], 1) * 1000
+        for key, group in (("api_cpu_ms", "envdesk serve (this bench)"), ("db_cpu_ms", "postgres backends (bench db)")):
+            r[key] = spent.get(group, (0.0, 0.0))[0] / max(r["requests"], 1) * 1000
     return out
 
 
@@ -85,15 +83,15 @@ def _summary(label: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
     for name in runs[0]["this"]:
         ratios = [run["this"][name]["rps"] / run["other"][name]["rps"] for run in runs]
         sums = [sum(run[side][name]["rps"] for run in runs) for side in ("this", "other")]
-        cpu = {side: statistics.median(run[side][name]["api_cpu_ms"] for run in runs) for side in ("this", "other")}
-        p99 = {side: statistics.median(run[side][name]["p99_ms"] for run in runs) for side in ("this", "other")}
+        cpu, db, p99 = ({side: statistics.median(run[side][name][key] for run in runs) for side in ("this", "other")}
+                        for key in ("api_cpu_ms", "db_cpu_ms", "p99_ms"))
         summary[name] = {"median_ratio": statistics.median(ratios), "min_ratio": min(ratios),
                          "max_ratio": max(ratios), "sum_ratio": sums[0] / sums[1], "api_cpu_ms": cpu,
-                         "p99_ms": p99}
+                         "db_cpu_ms": db, "p99_ms": p99}
         print(f"{label:>10} {name:<20} req/s this ÷ other: median {statistics.median(ratios):.2f} "
               f"(rounds {min(ratios):.2f}–{max(ratios):.2f}), sums {sums[0] / sums[1]:.2f}; "
               f"API CPU ms a request {cpu['this']:.2f} vs {cpu['other']:.2f} "
-              f"({cpu['this'] / cpu['other']:.2f}); p99 {p99['this']:.1f} vs {p99['other']:.1f} ms",
+              f"({cpu['this'] / cpu['other']:.2f}), database {db['this']:.2f} vs {db['other']:.2f}; p99 {p99['this']:.1f} vs {p99['other']:.1f} ms",
               flush=True)
     return summary
 
@@ -102,13 +100,11 @@ def _create(other: str) -> dict[str, Any]:
     common.reset_database()
     common.flush_redis()
     reg = common.seed_registry(accounts=400, envs_per_account=100)
-    lines = [("POST", "/v1/tickets", c["token"], _CREATE_BODY % c["stage_envs"][j])
-             for j in range(100) for c in reg["customers"]]
+    lines = common.filing_lines(reg["customers"], range(100))
     warm = (common.write_requests("against-create-warm-1", lines[:2000]),
             common.write_requests("against-create-warm-2", lines[2000:4000]))
     main = common.write_requests("against-create", lines[4000:])
     cases: Cases = {"create": (main, None, warm)}
-
     return _rounds("create", other, lambda: cases, conns=32, duration=10, before_each=common.forget_filings)
 
 
@@ -120,7 +116,7 @@ def _reads(other: str, conns: int, duration: float) -> dict[str, Any]:
     for label, total in (("10k", 10_000), ("1M", 1_000_000)):
         common.seed_to(total)
         files: Cases = {name: (common.write_requests(f"against-{name}", lines), None, ())
-                 for name, lines in read._lines(reg).items()}
+                 for name, lines in read.request_lines(reg).items()}
         out[label] = _rounds(f"read {label}", other, lambda: files, conns=conns, duration=duration)
     return out
 
@@ -133,7 +129,7 @@ def _console(other: str, conns: int, duration: float) -> dict[str, Any]:
     def cases() -> Cases:  # a new API has a new secret: sign in again
         cookie = common.console_sign_in(reg["support"][0])
         return {name: (common.write_requests(f"against-console-{name}", [("GET", path, "", "")]), cookie, ())
-                for name, path in console._paths(cookie).items()}
+                for name, path in console.paths(cookie).items()}
 
     out = {}
     for label, total in (("10k", 10_000), ("1M", 1_000_000)):

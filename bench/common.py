@@ -359,6 +359,16 @@ def write_requests(name: str, lines: list[tuple[str, str, str, str]]) -> Path:
     return path
 
 
+def filing_lines(customers: list[dict[str, Any]], envs: range, extra: str = "") -> list[tuple[str, str, str, str]]:
+    """A permanent two-component upscale for each of ``envs`` (indexes into each customer's
+    stage environments) of each customer, environment by environment: every line files on an
+    environment of its own. ``extra``: more members of the body (``', "key": value'``)."""
+    body = ('{"type": "upscale", "environment_id": "%s", "summary": "load test next week", '
+            '"resources": [{"component": "yves", "size": "large"}, {"component": "zed", "size": "medium"}]'
+            + extra + '}')
+    return [("POST", "/v1/tickets", c["token"], body % c["stage_envs"][j]) for j in envs for c in customers]
+
+
 def wrk(base: str, *, data: Path | None = None, path: str = "/", conns: int = 32,
         duration: float = 10, threads: int = 2, cookie: str | None = None,
         accept: str | None = None) -> dict[str, Any]:
@@ -372,30 +382,28 @@ def wrk(base: str, *, data: Path | None = None, path: str = "/", conns: int = 32
     env["WRK_THREADS"] = str(threads)
     argv = ["wrk", "-t", str(threads), "-c", str(conns), "-d", f"{int(duration)}s", "--timeout", "10s",
             "-s", str(BENCH / "replay.lua"), base + path]
-    before = _cpu_by_process() if os.environ.get("BENCH_CPU_SPLIT") else None
+    before = cpu_snapshot() if os.environ.get("BENCH_CPU_SPLIT") else None
     out = subprocess.run(argv, env=env, capture_output=True, text=True, check=True).stdout
     line = next(l for l in out.splitlines() if l.startswith("JSON "))
     r = json.loads(line[5:])
     secs = r["duration_us"] / 1e6
     errors = r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"]
     if before is not None and r["requests"]:
-        _print_cpu_split(before, _cpu_by_process(), r["requests"], secs)
+        _print_cpu_split(cpu_since(before), r["requests"], secs)
     return {"requests": r["requests"], "rps": r["requests"] / secs, "p50_ms": r["p50"] / 1000,
             "p99_ms": r["p99"] / 1000, "max_ms": r["max"] / 1000, "errors": errors,
             "non2xx": r["status"], "conns": conns, "load1": os.getloadavg()[0]}
 
 
-def cpu_snapshot() -> dict[int, tuple[float, float, str]]:
-    """Every process's CPU so far, for ``cpu_since``."""
-    return _cpu_by_process()
-
-
-def cpu_since(before: dict[int, tuple[float, float, str]]) -> dict[str, float]:
-    """CPU seconds each group of processes (``_cpu_group``) spent since ``before``."""
-    groups: dict[str, float] = {}
-    for pid, (cpu, _system, cmd) in _cpu_by_process().items():
+def cpu_since(before: dict[int, tuple[float, float, str]]) -> dict[str, tuple[float, float]]:
+    """CPU seconds each group of processes (``_cpu_group``) spent since ``before`` (a
+    ``cpu_snapshot``): (user + system, system)."""
+    groups: dict[str, tuple[float, float]] = {}
+    for pid, (cpu, system, cmd) in cpu_snapshot().items():
         group = _cpu_group(cmd)
-        groups[group] = groups.get(group, 0.0) + cpu - before.get(pid, (0.0, 0.0, cmd))[0]
+        cpu0, system0, _ = before.get(pid, (0.0, 0.0, cmd))
+        total, in_kernel = groups.get(group, (0.0, 0.0))
+        groups[group] = (total + cpu - cpu0, in_kernel + system - system0)
     return groups
 
 
@@ -414,7 +422,7 @@ def forget_filings() -> None:
     flush_redis()
 
 
-def _cpu_by_process() -> dict[int, tuple[float, float, str]]:
+def cpu_snapshot() -> dict[int, tuple[float, float, str]]:
     """CPU seconds (user + system, and system alone) so far and the command line of every
     process (from /proc)."""
     ticks, seen = os.sysconf("SC_CLK_TCK"), {}
@@ -448,16 +456,9 @@ def _cpu_group(cmd: str) -> str:
     return "everything else"
 
 
-def _print_cpu_split(before: dict[int, tuple[float, float, str]],
-                     after: dict[int, tuple[float, float, str]], requests: int, secs: float) -> None:
+def _print_cpu_split(groups: dict[str, tuple[float, float]], requests: int, secs: float) -> None:
     """BENCH_CPU_SPLIT=1: CPU milliseconds per request of each group of processes during the
     wrk run (what the figure costs end to end, and what the machine's other work took)."""
-    groups: dict[str, tuple[float, float]] = {}
-    for pid, (cpu, system, cmd) in after.items():
-        group = _cpu_group(cmd)
-        cpu0, system0, _ = before.get(pid, (0.0, 0.0, cmd))
-        total, in_kernel = groups.get(group, (0.0, 0.0))
-        groups[group] = (total + cpu - cpu0, in_kernel + system - system0)
     print(f"  CPU over {secs:.1f} s, {requests} requests:", flush=True)
     for group, (cpu, system) in sorted(groups.items(), key=lambda g: -g[1][0]):
         print(f"    {cpu / requests * 1000:6.3f} ms/request ({system / requests * 1000:5.3f} system)  "

@@ -22,7 +22,7 @@ def _next_page(html: str) -> str:
     return found.group(1).replace("&amp;", "&")
 
 
-def _paths(cookie: str) -> dict[str, str]:
+def paths(cookie: str) -> dict[str, str]:
     import urllib.request
 
     request = urllib.request.Request(f"{common.API}/console/", headers={"Cookie": cookie})
@@ -34,7 +34,7 @@ def _paths(cookie: str) -> dict[str, str]:
 def measure(label: str, token: str, conns: int, duration: float) -> dict[str, Any]:
     cookie = common.console_sign_in(token)
     out = {}
-    for name, path in _paths(cookie).items():
+    for name, path in paths(cookie).items():
         data = common.write_requests(f"console-{name}", [("GET", path, "", "")])
         common.wrk(common.API, data=data, conns=conns, duration=2, cookie=cookie)
         r = out[name] = common.wrk(common.API, data=data, conns=conns, duration=duration, cookie=cookie)

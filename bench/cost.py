@@ -123,10 +123,7 @@ def _quote_lines(tokens: list[str], envs: list[str]) -> list[tuple[str, str, str
 
 def _filing_lines(customers: list[dict[str, Any]], envs: range, accept: bool) -> list[tuple[str, str, str, str]]:
     extra = ', "accept_charges": {"amount": "40.50", "currency": "EUR"}' if accept else ""
-    body = ('{"type": "upscale", "environment_id": "%s", "summary": "load test next week", '
-            '"resources": [{"component": "yves", "size": "large"}, {"component": "zed", "size": "medium"}]'
-            + extra + '}')
-    return [("POST", "/v1/tickets", c["token"], body % c["stage_envs"][j]) for j in envs for c in customers]
+    return common.filing_lines(customers, envs, extra)
 
 
 ROUNDS = (("without", "with"), ("with", "without")) * 3

@@ -9,7 +9,7 @@ from bench import common
 from bench.common import fmt
 
 
-def _lines(reg: dict[str, Any]) -> dict[str, list[tuple[str, str, str, str]]]:
+def request_lines(reg: dict[str, Any]) -> dict[str, list[tuple[str, str, str, str]]]:
     support, customers = reg["support"], reg["customers"][:50]
     with common.connect() as conn:
         ids = [r[0] for r in conn.execute("SELECT id FROM tickets TABLESAMPLE SYSTEM (5) LIMIT 5000")]
@@ -31,7 +31,7 @@ def _lines(reg: dict[str, Any]) -> dict[str, list[tuple[str, str, str, str]]]:
 
 def measure(label: str, reg: dict[str, Any], conns: int, duration: float) -> dict[str, Any]:
     out = {}
-    for name, lines in _lines(reg).items():
+    for name, lines in request_lines(reg).items():
         data = common.write_requests(f"read-{name}", lines)
         common.wrk(common.API, data=data, conns=conns, duration=2)
         r = out[name] = common.wrk(common.API, data=data, conns=conns, duration=duration)

@@ -38,10 +38,7 @@ def create(duration: float = 10, conns: int = 32, accounts: int = 400, envs: int
     common.reset_database()
     common.flush_redis()
     reg = common.seed_registry(accounts=accounts, envs_per_account=envs)
-    body = ('{"type": "upscale", "environment_id": "%s", "summary": "load test next week", '
-            '"resources": [{"component": "yves", "size": "large"}, {"component": "zed", "size": "medium"}]}')
-    lines = [("POST", "/v1/tickets", c["token"], body % c["stage_envs"][j])
-             for j in range(envs) for c in reg["customers"]]
+    lines = common.filing_lines(reg["customers"], range(envs))
     warm = common.write_requests("create-warm", lines[:1500])
     main = common.write_requests("create-main", lines[1500:])
     floor_insert = None

@@ -144,17 +144,12 @@ SERVED = ("envdesk serve (this bench)", "pgbouncer", "postgres backends (bench d
 def measured(data: Path, conns: int, duration: float, *, pooled: bool = False) -> dict[str, Any]:
     """One wrk run, with the peak server connections (PgBouncer's when ``pooled``, else the
     API's own) and the CPU per request of what serves it."""
-    before = common._cpu_by_process()
+    before = common.cpu_snapshot()
     with server_connections(pooled) as used:
         r = common.wrk(common.API, data=data, conns=conns, duration=duration)
-    after = common._cpu_by_process()
-    cpu = {group: 0.0 for group in SERVED}
-    for pid, (seconds, _system, cmd) in after.items():
-        group = common._cpu_group(cmd)
-        if group in cpu:
-            cpu[group] += seconds - before.get(pid, (0.0, 0.0, cmd))[0]
+    spent = common.cpu_since(before)
     r["server_connections"] = used["peak"]
-    r["cpu_ms"] = {group: seconds / max(r["requests"], 1) * 1000 for group, seconds in cpu.items()}
+    r["cpu_ms"] = {group: spent.get(group, (0.0, 0.0))[0] / max(r["requests"], 1) * 1000 for group in SERVED}
     r["cpu_ms_total"] = sum(r["cpu_ms"].values())
     return r
 
@@ -190,18 +185,11 @@ def server_connections(pooled: bool) -> Iterator[dict[str, int]]:
         thread.join()
 
 
-def _create_lines(reg: dict[str, Any], envs: int) -> list[tuple[str, str, str, str]]:
-    body = ('{"type": "upscale", "environment_id": "%s", "summary": "load test next week", '
-            '"resources": [{"component": "yves", "size": "large"}, {"component": "zed", "size": "medium"}]}')
-    return [("POST", "/v1/tickets", c["token"], body % c["stage_envs"][j])
-            for j in range(envs) for c in reg["customers"]]
-
-
 def run(duration: float = 10, conns: int = 32, accounts: int = 1000, envs: int = 100) -> dict[str, Any]:
     common.reset_database()
     common.flush_redis()
     reg = common.seed_registry(accounts=accounts, envs_per_account=envs)
-    lines = _create_lines(reg, envs)
+    lines = common.filing_lines(reg["customers"], range(envs))
     sink = OtlpSink()
     figures: dict[str, Any] = {"conns": conns, "pool_size": POOL_SIZE, "workers": common.WORKERS,
                                "threads": common.THREADS, "create": {}, "read": {}}
@@ -231,7 +219,7 @@ def run(duration: float = 10, conns: int = 32, accounts: int = 1000, envs: int =
                 print(f"scale create {name:<9} {fmt(r)}  server connections {r['server_connections']}  "
                       f"{_cpu(r)}{extra}", flush=True)
         kinds = {kind: common.write_requests(f"scale-read-{kind}", lines)
-                 for kind, lines in read._lines(reg).items() if kind in READS}
+                 for kind, lines in read.request_lines(reg).items() if kind in READS}
         for round_ in range(ROUNDS):
             for name in ("direct", "pgbouncer"):
                 with common.running(common.start_api(**variants[name])):
